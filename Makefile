@@ -1,0 +1,48 @@
+# cac-filings — `make` with no target runs exactly what CI runs (`make test`).
+#   make run    install into .venv, crawl, build, publish and serve Datasette
+#   make test   install the dev tools into .venv, then lint, type-check and run every test
+# Point `make run` at a mirror with CAC_WWW_BASE / CAC_BEIAN_BASE (see README.md).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8001
+ARGS   ?=
+
+.DEFAULT_GOAL := test
+.PHONY: run test lint typecheck pytest bench install dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+dev: $(VENV)/.dev-installed
+
+run: install
+	$(BIN)/cac-filings run --port $(PORT) $(ARGS)
+
+test: dev lint typecheck pytest
+
+lint: dev
+	$(BIN)/ruff check src scrapers tests benchmarks
+
+typecheck: dev
+	$(BIN)/mypy
+
+pytest: dev
+	$(BIN)/pytest -q
+
+bench: dev
+	$(BIN)/python benchmarks/rebuild.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,139 @@
+"""The raw archive: every byte fetched, content-addressed, with a fetch log.
+
+Layout under DATA_DIR/raw:
+  objects/ab/abcdef…      response bodies named by their sha256 (never rewritten)
+  fetch_log.jsonl         one line per HTTP attempt: url, final url, status, headers, time, sha256
+  validators.json         ETag / Last-Modified and body sha256 per URL, for conditional requests
+  crawls/<crawl_id>.json  what each crawl discovered: the batches and the sha256 of each file
+
+Builds read only this directory, so any release can be rebuilt offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from cac_filings.errors import ArchiveError
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def dumps_stable(obj: Any) -> str:
+    """JSON with sorted keys and no ASCII escaping: stable bytes for the same content."""
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Validators:
+    etag: str | None
+    last_modified: str | None
+    sha256: str
+
+
+class RawArchive:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.objects = root / "objects"
+        self.crawls_dir = root / "crawls"
+        self.log_path = root / "fetch_log.jsonl"
+        self.validators_path = root / "validators.json"
+        self._validators: dict[str, Validators] | None = None
+
+    # -- objects
+    def object_path(self, sha256: str) -> Path:
+        return self.objects / sha256[:2] / sha256
+
+    def has(self, sha256: str) -> bool:
+        return self.object_path(sha256).is_file()
+
+    def put(self, body: bytes) -> str:
+        digest = sha256_hex(body)
+        path = self.object_path(digest)
+        if not path.is_file():
+            write_atomic(path, body)
+        return digest
+
+    def get(self, sha256: str, *, verify: bool = True) -> bytes:
+        path = self.object_path(sha256)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise ArchiveError(f"raw archive has no object {sha256} ({path})") from None
+        if verify and sha256_hex(data) != sha256:
+            raise ArchiveError(f"raw archive object {path} is corrupt (sha256 mismatch)")
+        return data
+
+    # -- fetch log
+    def log_fetch(self, entry: dict[str, Any]) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("a", encoding="utf-8") as fh:
+            fh.write(dumps_stable(entry) + "\n")
+
+    def read_fetch_log(self) -> list[dict[str, Any]]:
+        if not self.log_path.exists():
+            return []
+        with self.log_path.open(encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+
+    # -- conditional-request validators
+    def _load_validators(self) -> dict[str, Validators]:
+        if self._validators is None:
+            self._validators = {}
+            if self.validators_path.exists():
+                raw = json.loads(self.validators_path.read_text(encoding="utf-8"))
+                self._validators = {url: Validators(**v) for url, v in raw.items()}
+        return self._validators
+
+    def validators(self, url: str) -> Validators | None:
+        found = self._load_validators().get(url)
+        if found is not None and not self.has(found.sha256):
+            return None
+        return found
+
+    def set_validators(self, url: str, validators: Validators) -> None:
+        table = self._load_validators()
+        table[url] = validators
+        payload = {u: asdict(v) for u, v in sorted(table.items())}
+        write_atomic(self.validators_path, (dumps_stable(payload) + "\n").encode())
+
+    # -- crawl records
+    def save_crawl(self, record: dict[str, Any]) -> Path:
+        path = self.crawls_dir / f"{record['crawl_id']}.json"
+        write_atomic(path, json.dumps(record, ensure_ascii=False, indent=1,
+                                      sort_keys=True).encode())
+        return path
+
+    def crawls(self) -> list[dict[str, Any]]:
+        """All crawl records, oldest first."""
+        if not self.crawls_dir.is_dir():
+            return []
+        records = []
+        for path in sorted(self.crawls_dir.glob("*.json")):
+            try:
+                records.append(json.loads(path.read_text(encoding="utf-8")))
+            except json.JSONDecodeError as exc:
+                raise ArchiveError(f"crawl record {path} is not valid JSON: {exc}") from None
+        return records

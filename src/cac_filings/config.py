@@ -1,0 +1,74 @@
+"""Run-time settings: where to fetch from, where to write, how politely."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cac_filings import __version__
+
+LIVE_WWW = "https://www.cac.gov.cn"
+LIVE_BEIAN = "https://beian.cac.gov.cn"
+HOSTS: dict[str, str] = {"www": "www.cac.gov.cn", "beian": "beian.cac.gov.cn"}
+USER_AGENT = (
+    f"cac-filings/{__version__} (open-data archive of CAC algorithm filings; "
+    "+https://github.com/cac-filings/cac-filings)"
+)
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    www_base: str = LIVE_WWW
+    beian_base: str = LIVE_BEIAN
+    delay: float = 1.0  # seconds between two requests to one host
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    max_attempts: int = 5
+    retry_cap: float = 180.0  # total seconds one URL may spend in retries
+    user_agent: str = USER_AGENT
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "raw"
+
+    @property
+    def releases_dir(self) -> Path:
+        return self.data_dir / "releases"
+
+    @property
+    def published(self) -> Path:
+        return self.data_dir / "published"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    def base_for(self, role: str) -> str:
+        return {"www": self.www_base, "beian": self.beian_base}[role]
+
+
+def load_settings(
+    data_dir: Path | None = None,
+    www_base: str | None = None,
+    beian_base: str | None = None,
+    delay: float | None = None,
+) -> Settings:
+    """Command-line values win over the environment, which wins over the defaults."""
+    return Settings(
+        data_dir=(data_dir or Path(os.environ.get("CAC_FILINGS_DATA_DIR") or "data")).resolve(),
+        www_base=(www_base or os.environ.get("CAC_WWW_BASE") or LIVE_WWW).rstrip("/"),
+        beian_base=(beian_base or os.environ.get("CAC_BEIAN_BASE") or LIVE_BEIAN).rstrip("/"),
+        delay=delay if delay is not None else _env_float("CAC_FILINGS_DELAY", 1.0),
+    )

@@ -1,0 +1,227 @@
+"""The crawl stage: run every source's discovery, download its attachments into the raw archive
+and write a crawl record (raw/crawls/<crawl_id>.json) that the build reads.
+
+Only bytes and provenance are stored here; nothing is parsed beyond the HTML needed to find the
+attachments.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cac_filings import __version__
+from cac_filings.archive import RawArchive
+from cac_filings.config import Settings
+from cac_filings.errors import CacFilingsError, PageLayoutError
+from cac_filings.fetch import Fetcher, FetchStats, utc_now
+from cac_filings.report import Reporter
+from cac_filings.site import Article, ColumnItem, parse_article, parse_column_page
+from cac_filings.sources import BatchRef, Source, SourceSpec
+
+_PERIOD_RE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+_FIRST_PAGE_RE = re.compile(r"_1\.htm$")
+
+
+def new_crawl_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+class SourceContext:
+    """The CrawlContext handed to a scraper: fetching and page parsing from the core."""
+
+    def __init__(self, spec: SourceSpec, fetcher: Fetcher, reporter: Reporter) -> None:
+        self.spec = spec
+        self.fetcher = fetcher
+        self.reporter = reporter
+        self.pages = 0
+
+    def fetch_article(self, url: str, referer: str | None = None) -> Article:
+        fetched = self.fetcher.get(url, expect="html", referer=referer)
+        assert fetched is not None
+        self.pages += 1
+        return parse_article(fetched.text, url)
+
+    def walk_column(self, first_page_url: str) -> Iterator[ColumnItem]:
+        """Items of a column, newest first, following its numbered list pages to the end
+        (the pager's page count when the page states it, else the first 404)."""
+        if not _FIRST_PAGE_RE.search(first_page_url):
+            raise PageLayoutError(first_page_url, "column URLs must end in _1.htm")
+        referer: str | None = None
+        number = 1
+        while True:
+            url = _FIRST_PAGE_RE.sub(f"_{number}.htm", first_page_url)
+            fetched = self.fetcher.get(url, expect="html", referer=referer,
+                                       allow_404=number > 1)
+            if fetched is None:
+                return
+            self.pages += 1
+            page = parse_column_page(fetched.text, url)
+            if number == 1 and not page.items:
+                raise PageLayoutError(url, "the first page of the column lists no items")
+            yield from page.items
+            if not page.items or (page.total_pages is not None and number >= page.total_pages):
+                return
+            referer = url
+            number += 1
+
+    def log(self, message: str) -> None:
+        self.reporter.info(f"{self.spec.name}: {message}")
+
+    def batch(self, **fields: Any) -> BatchRef:
+        fields.setdefault("list_kind", self.spec.list_kind)
+        fields.setdefault("batch_no", None)
+        fields.setdefault("published_on", None)
+        fields.setdefault("published_on_precision", None)
+        if "batch_id" not in fields:
+            fields["batch_id"] = f"{fields['list_kind']}/{fields['period']}"
+        return BatchRef(source=self.spec.name, **fields)
+
+
+def _check_refs(spec: SourceSpec, refs: list[BatchRef]) -> list[BatchRef]:
+    """Drop exact duplicates (an item listed twice); refuse two files claiming one batch."""
+    seen: dict[str, BatchRef] = {}
+    unique: list[BatchRef] = []
+    for ref in refs:
+        if not _PERIOD_RE.fullmatch(ref.period):
+            raise PageLayoutError(ref.announcement_url, f"batch period {ref.period!r} is not "
+                                                        "YYYY-MM")
+        other = seen.get(ref.batch_id)
+        if other is None:
+            seen[ref.batch_id] = ref
+            unique.append(ref)
+        elif other.attachment_url != ref.attachment_url:
+            raise PageLayoutError(
+                ref.announcement_url,
+                f"two attachments claim batch {ref.batch_id}: {other.attachment_url} "
+                f"(from {other.announcement_url}) and {ref.attachment_url}")
+    return unique
+
+
+@dataclass
+class CrawlResult:
+    crawl_id: str
+    record: dict[str, Any]
+    batches: int = 0
+    downloaded: int = 0
+    new_files: int = 0
+    errors: list[str] = field(default_factory=list)
+    stats: FetchStats = field(default_factory=FetchStats)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def known_attachments(archive: RawArchive) -> dict[str, dict[str, Any]]:
+    """The latest archived file per attachment URL, from earlier crawl records."""
+    known: dict[str, dict[str, Any]] = {}
+    for record in archive.crawls():
+        for source in record.get("sources", {}).values():
+            for entry in source.get("batches", []):
+                known[entry["attachment_url"]] = entry
+    return known
+
+
+def crawl(
+    settings: Settings,
+    sources: list[Source],
+    reporter: Reporter,
+    *,
+    refresh_attachments: bool = False,
+    fetcher: Fetcher | None = None,
+) -> CrawlResult:
+    """Discover and download. Attachments already in the archive are reused unless
+    `refresh_attachments` (CAC re-uploads edited files at the same URL, so scheduled runs
+    refresh them now and then)."""
+    archive = RawArchive(settings.raw_dir)
+    known = known_attachments(archive)
+    crawl_id = new_crawl_id()
+    record: dict[str, Any] = {
+        "crawl_id": crawl_id, "started_at": utc_now(), "finished_at": None,
+        "status": "running", "code_version": __version__,
+        "www_base": settings.www_base, "beian_base": settings.beian_base,
+        "refresh_attachments": refresh_attachments, "sources": {},
+    }
+    result = CrawlResult(crawl_id=crawl_id, record=record)
+    own_fetcher = fetcher is None
+    fetcher = fetcher or Fetcher(settings, archive)
+    try:
+        for source in sources:
+            _crawl_source(source, fetcher, archive, known, reporter, result,
+                          refresh_attachments)
+    finally:
+        result.stats = fetcher.stats
+        record["finished_at"] = utc_now()
+        record["status"] = "complete" if result.ok and all(
+            s["status"] == "ok" for s in record["sources"].values()) else "failed"
+        record["fetch_stats"] = asdict(fetcher.stats)
+        archive.save_crawl(record)
+        if own_fetcher:
+            fetcher.close()
+    return result
+
+
+def _crawl_source(
+    source: Source,
+    fetcher: Fetcher,
+    archive: RawArchive,
+    known: dict[str, dict[str, Any]],
+    reporter: Reporter,
+    result: CrawlResult,
+    refresh: bool,
+) -> None:
+    name = source.spec.name
+    ctx = SourceContext(source.spec, fetcher, reporter)
+    entries: list[dict[str, Any]] = []
+    result.record["sources"][name] = {"status": "failed", "batches": entries, "error": None}
+    try:
+        reporter.info(f"{name}: discovering batches")
+        refs = _check_refs(source.spec, source.discover(ctx))
+        if not refs:
+            raise PageLayoutError(source.spec.urls.get("announcement")
+                                  or source.spec.urls.get("column", name),
+                                  "discovery found no batches at all")
+        with reporter.progress(f"{name}: attachments", total=len(refs)) as advance:
+            for ref in refs:
+                entries.append(_fetch_attachment(ref, fetcher, archive, known, result, refresh))
+                advance(ref.title)
+    except CacFilingsError as exc:
+        result.record["sources"][name]["error"] = str(exc)
+        result.errors.append(f"{name}: {exc}")
+        reporter.error(f"{name}: {exc}")
+        return
+    result.record["sources"][name].update(status="ok", pages=ctx.pages)
+    result.batches += len(entries)
+    reporter.info(f"{name}: {len(entries)} batches, {ctx.pages} pages read")
+
+
+def _fetch_attachment(
+    ref: BatchRef,
+    fetcher: Fetcher,
+    archive: RawArchive,
+    known: dict[str, dict[str, Any]],
+    result: CrawlResult,
+    refresh: bool,
+) -> dict[str, Any]:
+    entry: dict[str, Any] = asdict(ref)
+    previous = known.get(ref.attachment_url)
+    if previous is not None and not refresh and archive.has(previous["file_sha256"]):
+        entry.update({k: previous[k] for k in ("file_sha256", "file_format", "file_size",
+                                              "fetched_at")}, downloaded=False)
+        return entry
+    fetched = fetcher.get(ref.attachment_url, expect="file", referer=ref.announcement_url,
+                          conditional=False)
+    assert fetched is not None
+    result.downloaded += 1
+    same = previous is not None and previous["file_sha256"] == fetched.sha256
+    if not same:
+        result.new_files += 1
+    entry.update(file_sha256=fetched.sha256, file_format=fetched.file_format,
+                 file_size=len(fetched.body),
+                 fetched_at=previous["fetched_at"] if same and previous else fetched.fetched_at,
+                 downloaded=True)
+    return entry

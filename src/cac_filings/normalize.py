@@ -1,0 +1,278 @@
+"""Normalisers for the fields of the published lists.
+
+Each function takes the text of one cell as published and returns the normalised value. Nothing
+is "fixed" silently: values that do not fit the expected form are kept as published and get a
+quality flag (see DATA-CONTRACT.md, "Canonical filing numbers").
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from cac_filings.regions import province_for_region
+
+ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+_ZERO_WIDTH_RE = re.compile(f"[{ZERO_WIDTH}]")
+_WHITESPACE_RE = re.compile(r"\s+")
+_NEEDS_CLEANING_RE = re.compile(f"[\\s{ZERO_WIDTH}]")
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_LINE_BREAK_BETWEEN_CJK_RE = re.compile(rf"(?<=[{_CJK}])\s*\n\s*(?=[{_CJK}])")
+
+SUANBEI_PREFIX = "网信算备"
+SUANBEI_DIGITS = 21
+_SUANBEI_RE = re.compile(r"网信算备[:：]?(\d+)号?")
+_WEIGHTS = tuple(1 << (SUANBEI_DIGITS - i) for i in range(1, SUANBEI_DIGITS))  # 2**20 … 2**1
+
+
+class NormalizationError(ValueError):
+    """A cell whose value is outside the known vocabulary of its column."""
+
+
+def clean_text(value: str | None) -> str | None:
+    """Trim a free-text cell; line breaks inside Chinese text are joined, others become spaces.
+
+    Word wraps long names and purposes into several paragraphs; the break is layout, not data.
+    """
+    if value is None:
+        return None
+    if not _NEEDS_CLEANING_RE.search(value):
+        return value or None
+    text = _ZERO_WIDTH_RE.sub("", value)
+    text = _LINE_BREAK_BETWEEN_CJK_RE.sub("", text)
+    text = _WHITESPACE_RE.sub(" ", text).strip()
+    return text or None
+
+
+def _squeeze(value: str) -> str:
+    """NFKC, then drop every whitespace and zero-width character."""
+    text = value if unicodedata.is_normalized("NFKC", value) else unicodedata.normalize("NFKC",
+                                                                                        value)
+    if not _NEEDS_CLEANING_RE.search(text):
+        return text
+    text = _ZERO_WIDTH_RE.sub("", text)
+    return _WHITESPACE_RE.sub("", text)
+
+
+@dataclass(frozen=True)
+class FilingNumber:
+    canonical: str
+    valid: bool
+    region_code: str | None = None
+    entity_code: str | None = None
+    category_code: str | None = None
+    year: int | None = None
+    province: str | None = None
+    flags: tuple[str, ...] = ()
+
+
+def suanbei_check_ok(digits: str) -> bool:
+    """Check digit of a 21-digit 网信算备 number.
+
+    Empirical rule (holds for all but one of ~8 000 published numbers):
+    (d21 + sum(2**(21-i) * d_i for i in 1..20)) mod 10 == 1.
+    """
+    if len(digits) != SUANBEI_DIGITS or not digits.isascii() or not digits.isdigit():
+        return False
+    total: int = int(digits[20]) + sum(map(operator.mul, _WEIGHTS, map(int, digits[:20])))
+    return total % 10 == 1
+
+
+def suanbei_check_digit(first20: str) -> str:
+    """The check digit that completes twenty digits into a valid number."""
+    partial: int = sum(map(operator.mul, _WEIGHTS, map(int, first20)))
+    return str((1 - partial) % 10)
+
+
+def normalize_filing_number(value: str) -> FilingNumber:
+    """Canonical 网信算备 number plus its parts; anything else is kept (squeezed) and flagged."""
+    squeezed = _squeeze(value)
+    match = _SUANBEI_RE.fullmatch(squeezed)
+    if match is None:
+        return FilingNumber(squeezed, False,
+                            flags=("number_malformed",) if squeezed else ("number_missing",))
+    digits = match.group(1)
+    canonical = f"{SUANBEI_PREFIX}{digits}号"
+    if len(digits) != SUANBEI_DIGITS:
+        return FilingNumber(canonical, False, flags=("number_malformed",))
+    flags: list[str] = []
+    valid = suanbei_check_ok(digits)
+    if not valid:
+        flags.append("check_digit_failed")
+    region = digits[:6]
+    province = province_for_region(region)
+    if province is None:
+        flags.append("region_unknown")
+    return FilingNumber(
+        canonical=canonical,
+        valid=valid,
+        region_code=region,
+        entity_code=digits[:13],
+        category_code=digits[13:15],
+        year=2000 + int(digits[15:17]),
+        province=province,
+        flags=tuple(flags),
+    )
+
+
+def normalize_company(value: str | None) -> str | None:
+    """NFKC, no whitespace or zero-width characters, full-width parentheses (the form used in
+    Chinese business registrations, e.g. 腾讯科技（深圳）有限公司)."""
+    if value is None:
+        return None
+    text = _squeeze(value).replace("(", "（").replace(")", "）")
+    return text or None
+
+
+ROLES: dict[str, str] = {"服务提供者": "service_provider", "服务技术支持者": "technical_supporter"}
+
+
+def normalize_role(value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = _squeeze(value)
+    if not text:
+        return None
+    try:
+        return ROLES[text]
+    except KeyError:
+        raise NormalizationError(f"unknown role {value!r} (known: {', '.join(ROLES)})") from None
+
+
+def normalize_serial(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return _squeeze(value) or None
+
+
+# ---------------------------------------------------------------- products
+
+PRODUCT_TYPES = ("APP", "网站", "小程序", "公众账号", "其他", "智能硬件", "快应用")
+_PRODUCT_TYPES_FOLDED = {t.casefold(): t for t in PRODUCT_TYPES}
+# Platform-specific mini programs are published as their own type: 微信小程序, 抖音小程序, …
+_MINI_PROGRAM_RE = re.compile(r"[\w]{1,8}小程序")
+_OPEN = "（("
+_CLOSE = "）)"
+_ITEM_SEPARATORS = "、，,；;\n"
+_NO_PRODUCT = {"", "-", "--", "—", "——", "/", "无"}
+
+
+@dataclass(frozen=True)
+class Product:
+    name: str
+    type: str | None
+
+
+def _product_types(group: str) -> list[str] | None:
+    """The types named in a parenthesised group such as （APP、网站）, or None if it is not one."""
+    parts = [p for p in re.split(r"[、,，/]", unicodedata.normalize("NFKC", group).strip()) if p]
+    types: list[str] = []
+    for part in parts:
+        part = part.strip()
+        known = _PRODUCT_TYPES_FOLDED.get(part.casefold())
+        if known is None and _MINI_PROGRAM_RE.fullmatch(part):
+            known = part
+        if known is None:
+            return None
+        types.append(known)
+    return types or None
+
+
+def _split_product_items(text: str) -> list[str]:
+    """Split at top-level separators, and after a type group run into the next product
+    (CAC sometimes omits the 、: 百度新闻（APP、网站）百度百科（APP、网站）)."""
+    items: list[str] = []
+    buf: list[str] = []
+    depth = 0
+    group_start = -1
+    for i, ch in enumerate(text):
+        if ch in _OPEN:
+            if depth == 0:
+                group_start = i
+            depth += 1
+        elif ch in _CLOSE and depth > 0:
+            depth -= 1
+        if depth == 0 and ch in _ITEM_SEPARATORS:
+            items.append("".join(buf))
+            buf = []
+            continue
+        buf.append(ch)
+        if depth == 0 and ch in _CLOSE and group_start >= 0:
+            rest = text[i + 1 :].lstrip()
+            if (rest and rest[0] not in _ITEM_SEPARATORS and rest[0] not in _OPEN
+                    and rest[0] != "等"
+                    and _product_types(text[group_start + 1 : i]) is not None):
+                items.append("".join(buf))
+                buf = []
+            group_start = -1
+    items.append("".join(buf))
+    return items
+
+
+def _trailing_group(item: str) -> tuple[str, str] | None:
+    """Split 'name（group）' into (name, group) when the item ends with a parenthesised group."""
+    if not item or item[-1] not in _CLOSE:
+        return None
+    depth = 0
+    for i in range(len(item) - 1, -1, -1):
+        ch = item[i]
+        if ch in _CLOSE:
+            depth += 1
+        elif ch in _OPEN:
+            depth -= 1
+            if depth == 0:
+                return item[:i], item[i + 1 : -1]
+    return None
+
+
+def parse_products(value: str | None) -> list[Product]:
+    """应用产品 → products. '小红书（APP、网站）' is two products (one per type); '--' is none;
+    a trailing 等 ("and others") is dropped (the raw cell keeps it)."""
+    if value is None:
+        return []
+    text = _ZERO_WIDTH_RE.sub("", value).strip()
+    if text in _NO_PRODUCT:
+        return []
+    products: list[Product] = []
+    seen: set[Product] = set()
+    for raw_item in _split_product_items(text):
+        item = _WHITESPACE_RE.sub(" ", raw_item).strip()
+        if item.endswith("等"):
+            item = item[:-1].rstrip()
+        if item in _NO_PRODUCT:
+            continue
+        split = _trailing_group(item)
+        types = _product_types(split[1]) if split else None
+        if split is not None and types is not None and split[0].strip():
+            name = split[0].strip()
+            found = [Product(name, t) for t in types]
+        else:
+            found = [Product(item, None)]
+        for product in found:
+            if product not in seen:
+                seen.add(product)
+                products.append(product)
+    return products
+
+
+# ---------------------------------------------------------------- remarks
+
+_FORMER_NAME_RE = re.compile(r"原主体名称[“\"'‘]([^”\"'’]+)[”\"'’]变更为[“\"'‘]([^”\"'’]+)[”\"'’]")
+
+
+def parse_former_names(remarks: str | None) -> list[tuple[str, str]]:
+    """(old, new) company names from 备注 such as 原主体名称“X”变更为“Y”, both normalised."""
+    if not remarks:
+        return []
+    pairs: list[tuple[str, str]] = []
+    for old, new in _FORMER_NAME_RE.findall(remarks):
+        old_n, new_n = normalize_company(old), normalize_company(new)
+        if old_n and new_n:
+            pairs.append((old_n, new_n))
+    return pairs
+
+
+def is_cancelled_remark(remarks: str | None) -> bool:
+    return bool(remarks) and "已注销" in _squeeze(remarks or "")

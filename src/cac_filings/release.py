@@ -1,0 +1,249 @@
+"""Releases: write the tables into an immutable folder, check the contract, publish atomically.
+
+DATA_DIR/releases/<release_id>/ is written under a temporary name, checked, then renamed; the
+`published` symlink moves to it only when every invariant of DATA-CONTRACT.md holds. A release
+that fails is kept as releases/.rejected-<id>/ for inspection and never published.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import shutil
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cac_filings import __version__
+from cac_filings.archive import RawArchive, sha256_hex
+from cac_filings.build import BuildResult, build_tables
+from cac_filings.config import Settings
+from cac_filings.errors import InvariantError
+from cac_filings.metadata import datasette_metadata
+from cac_filings.schema import TABLES, data_dictionary_markdown
+from cac_filings.sources import Source
+from cac_filings.store import write_parquet, write_sqlite
+
+DB_NAME = "cac_filings.db"
+# A list kind may not lose more than this share of its filings from one release to the next.
+MAX_SHRINK = 0.2
+
+
+@dataclass
+class Assertion:
+    name: str
+    ok: bool
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "ok": self.ok, "detail": self.detail}
+
+
+@dataclass
+class Release:
+    release_id: str
+    path: Path
+    manifest: dict[str, Any]
+    assertions: list[Assertion] = field(default_factory=list)
+    published: bool = False
+
+
+def new_release_id(releases_dir: Path, now: datetime | None = None) -> str:
+    """A sortable UTC timestamp, later than every existing release."""
+    moment = (now or datetime.now(UTC)).replace(microsecond=0)
+    existing = sorted(p.name for p in releases_dir.glob("2*")) if releases_dir.is_dir() else []
+    release_id = moment.strftime("%Y%m%dT%H%M%SZ")
+    while existing and release_id <= existing[-1]:
+        moment += timedelta(seconds=1)
+        release_id = moment.strftime("%Y%m%dT%H%M%SZ")
+    return release_id
+
+
+def published_manifest(settings: Settings) -> dict[str, Any] | None:
+    path = settings.published / "manifest.json"
+    if not path.is_file():
+        return None
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def check_invariants(result: BuildResult, previous: dict[str, Any] | None) -> list[Assertion]:
+    """The contract's invariants, each as a named pass/fail with a message to act on."""
+    out: list[Assertion] = []
+    tables = result.tables
+
+    per_batch = Counter((r["batch_id"], r["version"]) for r in tables["listings"])
+    lost = []
+    for check in result.checks:
+        key = (check.batch_id, check.version)
+        accounted = (check.header_rows + check.data_rows + check.repeated_headers
+                     + check.blank_rows)
+        if per_batch[key] != check.data_rows or accounted != check.physical_rows:
+            lost.append(f"{check.batch_id} v{check.version}: file has {check.data_rows} data "
+                        f"rows ({check.physical_rows} physical), listings has {per_batch[key]}")
+    out.append(Assertion("every_row_in_listings", not lost,
+                         "; ".join(lost) or f"{len(result.checks)} files, "
+                                            f"{len(tables['listings'])} rows accounted for"))
+
+    counts = {c.batch_id + f" v{c.version}": c.data_rows for c in result.checks}
+    wrong = [f"{b['batch_id']} v{b['version']}: row_count {b['row_count']} != "
+             f"{counts.get(b['batch_id'] + ' v' + str(b['version']))} rows in the file"
+             for b in tables["batches"]
+             if b["row_count"] != counts.get(f"{b['batch_id']} v{b['version']}")]
+    out.append(Assertion("batch_row_counts_match_files", not wrong,
+                         "; ".join(wrong) or f"{len(tables['batches'])} batch versions"))
+
+    dupes = [f"{k[0]} {k[1]} ×{n}" for k, n in Counter(
+        (f["list_kind"], f["filing_number"]) for f in tables["filings"]).items() if n > 1]
+    out.append(Assertion("filing_number_unique_per_list_kind", not dupes,
+                         "; ".join(dupes[:20]) or f"{len(tables['filings'])} filings"))
+
+    if previous is not None:
+        before: dict[str, int] = previous.get("row_counts", {})
+        emptied = [t for t, n in before.items() if n > 0 and len(tables.get(t, ())) == 0]
+        out.append(Assertion("no_table_emptied", not emptied,
+                             ", ".join(emptied) + " became empty" if emptied
+                             else "no table that had rows is empty"))
+        kinds_before: dict[str, int] = previous.get("filings_by_list_kind", {})
+        kinds_now = Counter(f["list_kind"] for f in tables["filings"])
+        shrunk = [f"{k}: {n} → {kinds_now.get(k, 0)} filings"
+                  for k, n in kinds_before.items()
+                  if n and (n - kinds_now.get(k, 0)) / n > MAX_SHRINK]
+        out.append(Assertion("no_large_drop", not shrunk,
+                             "; ".join(shrunk) or f"no list kind lost more than "
+                                                  f"{MAX_SHRINK:.0%} of its filings"))
+    else:
+        empty = [t.name for t in TABLES if not tables[t.name]]
+        out.append(Assertion("no_table_empty", not empty,
+                             ", ".join(empty) + " empty" if empty else "first release"))
+    return out
+
+
+def write_release(settings: Settings, result: BuildResult, *, publish: bool = True) -> Release:
+    """Write a release folder; publish it when every invariant holds, else raise."""
+    releases = settings.releases_dir
+    releases.mkdir(parents=True, exist_ok=True)
+    release_id = new_release_id(releases)
+    tmp = releases / f".tmp-{release_id}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+
+    previous = published_manifest(settings)
+    # The Parquet writer is mostly C++ that releases the GIL (JSON encoding, Arrow's reader,
+    # compression), so it runs in a thread while this one fills the SQLite file.
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        parquet = pool.submit(_write_all_parquet, result.tables, tmp)
+        write_sqlite(result.tables, tmp / DB_NAME)
+        result.timings["sqlite"] = time.perf_counter() - started
+        parquet.result()
+    result.timings["parquet_and_sqlite"] = time.perf_counter() - started
+    started = time.perf_counter()
+    created_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    (tmp / "metadata.json").write_text(
+        json.dumps(datasette_metadata(release_id, created_at), ensure_ascii=False, indent=2),
+        encoding="utf-8")
+    (tmp / "DATA-DICTIONARY.md").write_text(
+        "# cac-filings data dictionary\n\n" + data_dictionary_markdown(), encoding="utf-8")
+
+    assertions = check_invariants(result, previous)
+    manifest: dict[str, Any] = {
+        "release_id": release_id,
+        "created_at": created_at,
+        "code_version": __version__,
+        "previous_release_id": previous.get("release_id") if previous else None,
+        "crawl_ids": result.crawl_ids,
+        "inputs": result.inputs,
+        "row_counts": {name: len(rows) for name, rows in result.tables.items()},
+        "filings_by_list_kind": dict(sorted(Counter(
+            f["list_kind"] for f in result.tables["filings"]).items())),
+        "assertions": [a.as_dict() for a in assertions],
+        "warnings": result.warnings,
+        "files": {p.name: sha256_hex(p.read_bytes()) for p in sorted(tmp.iterdir())},
+    }
+    manifest_text = json.dumps(manifest, ensure_ascii=False, indent=2)
+    (tmp / "manifest.json").write_text(manifest_text, encoding="utf-8")
+    digests = manifest["files"] | {"manifest.json": sha256_hex(manifest_text.encode())}
+    (tmp / "SHA256SUMS").write_text(
+        "".join(f"{digest}  {name}\n" for name, digest in sorted(digests.items())),
+        encoding="utf-8")
+    _fsync_tree(tmp)
+    result.timings["manifest_checks_fsync"] = time.perf_counter() - started
+
+    failed = [a for a in assertions if not a.ok]
+    if failed:
+        rejected = releases / f".rejected-{release_id}"
+        for old in releases.glob(".rejected-*"):
+            shutil.rmtree(old, ignore_errors=True)
+        tmp.rename(rejected)
+        raise InvariantError(
+            "release not published, checks failed: "
+            + "; ".join(f"{a.name}: {a.detail}" for a in failed)
+            + f" (files kept in {rejected})")
+
+    final = releases / release_id
+    tmp.rename(final)
+    release = Release(release_id, final, manifest, assertions)
+    if publish:
+        publish_release(settings, release_id)
+        release.published = True
+    return release
+
+
+def _write_all_parquet(tables: dict[str, list[dict[str, Any]]], folder: Path) -> None:
+    for table in TABLES:
+        write_parquet(table, tables[table.name], folder / f"{table.name}.parquet")
+
+
+def build_release(settings: Settings, sources: list[Source], *, publish: bool = True
+                  ) -> tuple[BuildResult, Release]:
+    """`cac-filings build`: the raw archive → a checked release (published unless told not).
+
+    The build allocates some hundred thousand objects and frees none until the end, so the
+    cyclic garbage collector (which would rescan them all, repeatedly) is paused meanwhile.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        result = build_tables(RawArchive(settings.raw_dir), sources)
+        release = write_release(settings, result, publish=publish)
+    finally:
+        if was_enabled:
+            gc.enable()
+    return result, release
+
+
+def publish_release(settings: Settings, release_id: str) -> None:
+    """Point DATA_DIR/published at releases/<release_id>, atomically (rename over a symlink)."""
+    target = settings.releases_dir / release_id
+    if not (target / "manifest.json").is_file():
+        raise InvariantError(f"{target} is not a complete release")
+    link = settings.published
+    if link.exists() and not link.is_symlink():
+        raise InvariantError(f"{link} exists and is not a symlink; refusing to replace it")
+    tmp_link = link.with_name(f".published-{os.getpid()}")
+    tmp_link.unlink(missing_ok=True)
+    tmp_link.symlink_to(Path("releases") / release_id)
+    os.replace(tmp_link, link)
+    _fsync_dir(link.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.iterdir():
+        with path.open("rb") as fh:
+            os.fsync(fh.fileno())
+    _fsync_dir(folder)
+

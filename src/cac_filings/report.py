@@ -1,0 +1,77 @@
+"""Progress for people and log lines for cron.
+
+On a terminal: a rich progress bar and coloured messages. Anywhere else (cron, CI, a pipe):
+one plain, timestamped line per event, so a run log can be grepped.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+class Reporter:
+    def __init__(self, *, interactive: bool | None = None, stream: TextIO | None = None,
+                 quiet: bool = False) -> None:
+        self.stream = stream or sys.stderr
+        self.interactive = self.stream.isatty() if interactive is None else interactive
+        self.quiet = quiet
+        self.console = Console(file=self.stream, highlight=False,
+                               force_terminal=self.interactive or None)
+        self.warnings: list[str] = []
+
+    def _line(self, level: str, message: str) -> None:
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        print(f"{stamp} {level:<5} {message}", file=self.stream, flush=True)
+
+    def info(self, message: str) -> None:
+        if self.quiet:
+            return
+        if self.interactive:
+            self.console.print(message, markup=False)
+        else:
+            self._line("INFO", message)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+        if self.interactive:
+            self.console.print(f"[yellow]warning:[/yellow] {message}")
+        else:
+            self._line("WARN", message)
+
+    def error(self, message: str) -> None:
+        if self.interactive:
+            self.console.print(f"[bold red]error:[/bold red] {message}")
+        else:
+            self._line("ERROR", message)
+
+    @contextmanager
+    def progress(self, description: str, total: int | None) -> Iterator[Callable[[str], None]]:
+        """Yields advance(label): one call per finished item."""
+        if self.interactive and not self.quiet:
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), TextColumn("{task.fields[label]}"),
+                          console=self.console, transient=True) as bar:
+                task = bar.add_task(description, total=total, label="")
+
+                def advance_bar(label: str) -> None:
+                    bar.update(task, advance=1, label=label[:40])
+
+                yield advance_bar
+            self.info(f"{description}: done")
+            return
+        done = 0
+
+        def advance_line(label: str) -> None:
+            nonlocal done
+            done += 1
+            of = f"/{total}" if total is not None else ""
+            self.info(f"{description} {done}{of} {label}")
+
+        yield advance_line

@@ -1,0 +1,290 @@
+"""The published tables, defined once.
+
+Everything users see is generated from the definitions below: the pyarrow schema of each
+Parquet file, the SQLite DDL, the Datasette metadata and the data dictionary in the README.
+Column names are the public API described in DATA-CONTRACT.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ColumnType = Literal["text", "int", "bool", "date", "json"]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType
+    en: str
+    zh: str
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    en: str
+    zh: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...] = ()
+    indexes: tuple[tuple[str, ...], ...] = ()
+    # Columns copied, segmented for Chinese, into the <name>_fts full-text table.
+    fts: tuple[str, ...] = ()
+    facets: tuple[str, ...] = ()
+    sort: str | None = None
+    sort_desc: bool = False
+    label_column: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+
+def _c(name: str, type_: ColumnType, en: str, zh: str, nullable: bool = True) -> Column:
+    return Column(name, type_, en, zh, nullable)
+
+
+# Columns shared by `listings` (per row of a file) and `filings` (current state per number).
+_FILING_FIELDS: tuple[Column, ...] = (
+    _c("filing_number", "text",
+       "Filing number, canonical form (网信算备 + 21 digits + 号); anomalies kept as published",
+       "备案编号（规范化；异常编号按原样保留）", nullable=False),
+    _c("list_kind", "text",
+       "Which list: algorithm, deep_synthesis, genai_filing, genai_registration",
+       "清单类型：algorithm 算法备案、deep_synthesis 深度合成、genai_filing 生成式人工智能已备案、"
+       "genai_registration 已登记", nullable=False),
+    _c("name", "text", "Algorithm / model / service name as published",
+       "算法名称 / 模型名称 / 应用或功能名称"),
+    _c("role", "text",
+       "Role of the filer: service_provider (服务提供者) or technical_supporter (服务技术支持者); "
+       "null where the list has no role",
+       "角色：service_provider 服务提供者，technical_supporter 服务技术支持者"),
+    _c("category", "text", "Algorithm category as published (e.g. 个性化推送类); null where none",
+       "算法类别（按原文）"),
+    _c("company", "text",
+       "Filing company, normalised (NFKC, no whitespace or zero-width characters, full-width "
+       "parentheses)", "主体名称（规范化）"),
+    _c("products", "json", "Products using the algorithm: JSON list of {name, type}",
+       "应用产品：JSON 列表 {name 名称, type 类型}"),
+    _c("purpose", "text", "Main purpose (主要用途) as published", "主要用途"),
+    _c("province", "text", "Province of the filer, from the number's region code or 属地",
+       "所属省份（由行政区划代码或属地得出）"),
+    _c("region_code", "text", "Digits 1-6 of a 网信算备 number: administrative division code",
+       "行政区划代码（备案编号第1-6位）"),
+    _c("entity_code", "text", "Digits 1-13 of a 网信算备 number: identifies the filing company",
+       "主体代码（备案编号第1-13位）"),
+    _c("category_code", "text",
+       "Digits 14-15 of a 网信算备 number (01 生成合成类, 02 个性化推送类, 03 排序精选类, "
+       "04 检索过滤类, 05 内容过滤类, 06 调度决策类)", "类别代码（备案编号第14-15位）"),
+    _c("filing_year", "int", "Year of filing, from digits 16-17 of a 网信算备 number",
+       "备案年份（备案编号第16-17位）"),
+    _c("filed_on", "date", "Day of filing where the list states one (备案时间)", "备案时间"),
+    _c("number_valid", "bool",
+       "True when the number has the canonical format and its check digit holds",
+       "编号格式与校验位是否正确", nullable=False),
+    _c("remarks", "text", "Remarks (备注) as published, trimmed", "备注"),
+    _c("quality_flags", "json",
+       "JSON list of detected problems in the source row, e.g. number_malformed, "
+       "check_digit_failed, unknown_category", "数据质量标记（JSON 列表）", nullable=False),
+)
+
+BATCHES = Table(
+    name="batches",
+    en="One row per published attachment version (an edited re-upload is a new version)",
+    zh="批次：每个附件版本一行（重新上传的修改版为新版本）",
+    columns=(
+        _c("batch_id", "text", "Stable key of the batch, e.g. deep_synthesis/2024-04",
+           "批次标识", nullable=False),
+        _c("version", "int", "1, 2, … per batch_id, in the order cac-filings saw the file's bytes",
+           "版本号", nullable=False),
+        _c("list_kind", "text", "Which list the batch belongs to", "清单类型", nullable=False),
+        _c("period", "text", "YYYY-MM from the attachment title (the data cut-off month)",
+           "清单所属月份（附件标题）", nullable=False),
+        _c("batch_no", "int", "第N批 where the announcement states it, else null", "批次序号"),
+        _c("title", "text", "Attachment title", "附件标题", nullable=False),
+        _c("announcement_url", "text", "Page that links the attachment (live site URL)",
+           "公告页面网址", nullable=False),
+        _c("announcement_title", "text", "Title of that page", "公告标题"),
+        _c("published_on", "date", "Publication date, see published_on_precision", "发布日期"),
+        _c("published_on_precision", "text",
+           "day: date of the announcement page; observed: first seen by cac-filings (the file "
+           "appeared on an in-place page between two checks); null: unknown",
+           "发布日期精度"),
+        _c("attachment_url", "text", "Download URL on the live site", "附件下载网址",
+           nullable=False),
+        _c("file_sha256", "text", "SHA-256 of the file's bytes", "文件 SHA-256", nullable=False),
+        _c("file_format", "text", "Format sniffed from the bytes: docx, pdf, xlsx, html",
+           "文件格式（按内容识别）", nullable=False),
+        _c("file_size", "int", "Size of the file in bytes", "文件大小（字节）", nullable=False),
+        _c("fetched_at", "text", "UTC time the file's bytes were first fetched",
+           "首次抓取时间（UTC）", nullable=False),
+        _c("is_current", "bool", "True for the version the site serves now", "是否为当前版本",
+           nullable=False),
+        _c("row_count", "int", "Data rows in the file (repeated header rows excluded)",
+           "数据行数", nullable=False),
+    ),
+    primary_key=("batch_id", "version"),
+    indexes=(("list_kind",), ("period",)),
+    facets=("list_kind", "is_current"),
+    sort="period",
+    sort_desc=True,
+    label_column="title",
+)
+
+LISTINGS = Table(
+    name="listings",
+    en="One row per data row of a batch file, in file order: the provenance layer",
+    zh="清单行：每个附件文件的每一数据行（原始出处）",
+    columns=(
+        _c("batch_id", "text", "Batch the row comes from", "批次标识", nullable=False),
+        _c("version", "int", "Version of the batch file", "版本号", nullable=False),
+        _c("row_number", "int", "Physical position of the row in the file, 1..n",
+           "文件中的行序", nullable=False),
+        _c("serial", "text", "序号 as printed; null when the file numbers rows automatically",
+           "序号（原文；自动编号时为空）"),
+        *_FILING_FIELDS,
+        _c("raw", "json", "The row as published: JSON object of original header → cell text",
+           "原始行：表头 → 单元格原文", nullable=False),
+    ),
+    primary_key=("batch_id", "version", "row_number"),
+    indexes=(("list_kind", "filing_number"), ("company",)),
+    facets=("list_kind", "batch_id", "province", "role", "category"),
+    sort="row_number",
+    label_column="name",
+)
+
+FILINGS = Table(
+    name="filings",
+    en="One row per (list_kind, filing_number): the current state of each filing",
+    zh="备案：每个清单类型中每个备案编号一行（当前状态）",
+    columns=(
+        *_FILING_FIELDS,
+        _c("status", "text", "active, or cancelled (备注 says 已注销)", "状态", nullable=False),
+        _c("cancelled_on", "date", "Date of cancellation where known", "注销日期"),
+        _c("first_batch_id", "text", "First batch listing the number", "首次列入批次",
+           nullable=False),
+        _c("last_batch_id", "text", "Latest batch listing the number", "最近列入批次",
+           nullable=False),
+        _c("first_published_on", "date", "Publication date of the first batch", "首次公布日期"),
+        _c("source_url", "text", "Attachment URL of the latest batch (live site)", "来源网址",
+           nullable=False),
+    ),
+    primary_key=("list_kind", "filing_number"),
+    indexes=(("company",), ("entity_code",), ("province",), ("last_batch_id",)),
+    fts=("name", "company", "products", "purpose", "filing_number"),
+    facets=("list_kind", "province", "role", "category", "status", "filing_year"),
+    sort="filing_number",
+    label_column="name",
+)
+
+PRODUCTS = Table(
+    name="products",
+    en="One row per product of a filing",
+    zh="应用产品：每个备案的每个产品一行",
+    columns=(
+        _c("filing_number", "text", "Filing number", "备案编号", nullable=False),
+        _c("list_kind", "text", "Which list", "清单类型", nullable=False),
+        _c("product_name", "text", "Product name as published", "产品名称", nullable=False),
+        _c("product_type", "text",
+           "APP, 网站, 小程序, 公众账号, 其他, … as published; null when none is given",
+           "产品类型"),
+    ),
+    indexes=(("list_kind", "filing_number"), ("product_name",)),
+    facets=("list_kind", "product_type"),
+    label_column="product_name",
+)
+
+COMPANIES = Table(
+    name="companies",
+    en="One row per normalised company name",
+    zh="主体：每个规范化主体名称一行",
+    columns=(
+        _c("company", "text", "Company name, normalised", "主体名称", nullable=False),
+        _c("province", "text", "Most common province of its filings", "所属省份"),
+        _c("entity_codes", "json", "JSON list of the entity codes in its filing numbers",
+           "主体代码列表"),
+        _c("n_filings", "int", "Number of filings (all list kinds)", "备案数量", nullable=False),
+        _c("list_kinds", "json", "JSON list of the lists it appears in", "所在清单类型",
+           nullable=False),
+        _c("first_published_on", "date", "Earliest publication date of its batches",
+           "首次公布日期"),
+        _c("last_published_on", "date", "Latest publication date of its batches",
+           "最近公布日期"),
+        _c("former_names", "json",
+           "JSON list of former names, from 备注 such as 原主体名称“X”变更为“Y”", "曾用名",
+           nullable=False),
+        _c("pinyin", "text", "Pinyin of the name, syllables separated by spaces", "名称拼音"),
+    ),
+    primary_key=("company",),
+    indexes=(("province",),),
+    fts=("company", "former_names", "pinyin"),
+    facets=("province",),
+    sort="n_filings",
+    sort_desc=True,
+    label_column="company",
+)
+
+TABLES: tuple[Table, ...] = (BATCHES, LISTINGS, FILINGS, PRODUCTS, COMPANIES)
+TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
+
+_SQL_TYPES: dict[ColumnType, str] = {
+    "text": "TEXT", "int": "INTEGER", "bool": "INTEGER", "date": "TEXT", "json": "TEXT",
+}
+
+
+def quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sqlite_ddl(table: Table) -> list[str]:
+    """CREATE statements for a table, its indexes and its full-text table."""
+    cols = []
+    for c in table.columns:
+        decl = f"{quote_identifier(c.name)} {_SQL_TYPES[c.type]}"
+        if not c.nullable:
+            decl += " NOT NULL"
+        cols.append(decl)
+    if table.primary_key:
+        cols.append("PRIMARY KEY (" + ", ".join(map(quote_identifier, table.primary_key)) + ")")
+    stmts = [f"CREATE TABLE {quote_identifier(table.name)} (\n  " + ",\n  ".join(cols) + "\n)"]
+    for idx in table.indexes:
+        name = f"idx_{table.name}_" + "_".join(idx)
+        stmts.append(
+            f"CREATE INDEX {quote_identifier(name)} ON {quote_identifier(table.name)} ("
+            + ", ".join(map(quote_identifier, idx)) + ")"
+        )
+    if table.fts:
+        # Text is indexed pre-segmented (see search.segment_text): every CJK character is a
+        # token, so one- and two-character queries such as 抖音 match. Contentless: the text
+        # lives in the table itself; the index only maps tokens to rowids.
+        stmts.append(
+            f"CREATE VIRTUAL TABLE {quote_identifier(table.name + '_fts')} USING fts5("
+            + ", ".join(map(quote_identifier, table.fts))
+            + ", tokenize = 'unicode61 remove_diacritics 2', content = '')"
+        )
+    return stmts
+
+
+def data_dictionary_markdown() -> str:
+    """The data dictionary section of the README, generated from the tables above."""
+    out: list[str] = []
+    for t in TABLES:
+        out.append(f"### `{t.name}` — {t.zh.split('：')[0]}\n")
+        out.append(f"{t.en}. Key: " + (", ".join(f"`{k}`" for k in t.primary_key) or "none")
+                   + ".\n")
+        out.append("| column | type | description | 说明 |")
+        out.append("|---|---|---|---|")
+        for c in t.columns:
+            typ = c.type + ("" if c.nullable else ", not null")
+            out.append(f"| `{c.name}` | {typ} | {c.en} | {c.zh} |")
+        out.append("")
+    return "\n".join(out)

@@ -1,0 +1,195 @@
+"""Sources: one folder per source under scrapers/, with a source.yml and a scraper.py.
+
+The core never imports a particular source; it finds them here. A scraper knows only its own
+pages: it gets a CrawlContext (fetching, page parsing, logging all belong to the core) and
+returns the batches it found as BatchRefs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Protocol
+
+import yaml
+
+from cac_filings.errors import CacFilingsError
+from cac_filings.site import Article, ColumnItem
+
+
+class SourceConfigError(CacFilingsError):
+    """A source.yml or scraper.py that does not follow the source contract."""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How the header of one kind of table maps onto fields."""
+
+    list_kind: str
+    columns: dict[str, str]  # header text with whitespace removed → field name
+    required: tuple[str, ...]
+
+    def field_for(self, header: str) -> str | None:
+        return self.columns.get("".join(header.split()))
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str
+    title: str
+    description: str
+    list_kind: str
+    publisher: str
+    urls: dict[str, str]
+    schedule: str
+    tables: tuple[TableSpec, ...]
+    categories: tuple[str, ...]
+    match: dict[str, str]
+    key: tuple[str, ...]
+    folder: Path
+
+    def url(self, key: str) -> str:
+        try:
+            return self.urls[key]
+        except KeyError:
+            raise SourceConfigError(
+                f"{self.folder / 'source.yml'}: urls.{key} is missing") from None
+
+    def pattern(self, key: str) -> re.Pattern[str]:
+        try:
+            return re.compile(self.match[key])
+        except KeyError:
+            raise SourceConfigError(
+                f"{self.folder / 'source.yml'}: match.{key} is missing") from None
+
+
+@dataclass(frozen=True)
+class BatchRef:
+    """One attachment a scraper found: what it is and where it was linked from."""
+
+    source: str
+    list_kind: str
+    batch_id: str
+    period: str
+    batch_no: int | None
+    title: str
+    announcement_url: str
+    announcement_title: str | None
+    published_on: str | None
+    published_on_precision: str | None
+    attachment_url: str
+
+
+class CrawlContext(Protocol):
+    """What a scraper may use. Implemented by the core's crawl stage."""
+
+    spec: SourceSpec
+
+    def fetch_article(self, url: str, referer: str | None = None) -> Article: ...
+
+    def walk_column(self, first_page_url: str) -> Iterator[ColumnItem]: ...
+
+    def log(self, message: str) -> None: ...
+
+    def batch(self, **fields: Any) -> BatchRef: ...
+
+
+@dataclass
+class Source:
+    spec: SourceSpec
+    discover: Callable[[CrawlContext], list[BatchRef]]
+    module: ModuleType = field(repr=False)
+
+
+_SPEC_KEYS = {"name", "title", "description", "list_kind", "publisher", "urls", "schedule",
+              "tables", "categories", "match", "key", "http"}
+
+
+def _load_spec(folder: Path) -> SourceSpec:
+    path = folder / "source.yml"
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SourceConfigError(f"{path}: cannot read ({exc})") from None
+    if not isinstance(raw, dict):
+        raise SourceConfigError(f"{path}: expected a mapping at the top level")
+    unknown = set(raw) - _SPEC_KEYS
+    if unknown:
+        raise SourceConfigError(f"{path}: unknown keys {sorted(unknown)}")
+    missing = {"name", "title", "list_kind", "urls", "tables"} - set(raw)
+    if missing:
+        raise SourceConfigError(f"{path}: missing keys {sorted(missing)}")
+    if raw["name"] != folder.name:
+        raise SourceConfigError(f"{path}: name {raw['name']!r} differs from its folder")
+    tables = []
+    for i, t in enumerate(raw["tables"]):
+        if not isinstance(t, dict) or "columns" not in t:
+            raise SourceConfigError(f"{path}: tables[{i}] needs columns")
+        columns = {"".join(str(h).split()): str(f) for h, f in t["columns"].items()}
+        tables.append(TableSpec(list_kind=str(t.get("list_kind", raw["list_kind"])),
+                                columns=columns,
+                                required=tuple(t.get("required", ()))))
+    publisher = raw.get("publisher", "")
+    if isinstance(publisher, dict):
+        publisher = publisher.get("name", "")
+    return SourceSpec(
+        name=str(raw["name"]),
+        title=str(raw["title"]),
+        description=str(raw.get("description", "")).strip(),
+        list_kind=str(raw["list_kind"]),
+        publisher=str(publisher),
+        urls={str(k): str(v) for k, v in raw["urls"].items()},
+        schedule=str(raw.get("schedule", "daily")),
+        tables=tuple(tables),
+        categories=tuple(str(c) for c in raw.get("categories", ()) or ()),
+        match={str(k): str(v) for k, v in (raw.get("match") or {}).items()},
+        key=tuple(raw.get("key", ("list_kind", "filing_number"))),
+        folder=folder,
+    )
+
+
+def _load_module(folder: Path, name: str) -> ModuleType:
+    path = folder / "scraper.py"
+    spec = importlib.util.spec_from_file_location(f"cac_filings_sources.{name}", path)
+    if spec is None or spec.loader is None:
+        raise SourceConfigError(f"{path}: cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def scrapers_dir() -> Path:
+    """CAC_FILINGS_SCRAPERS, else the copy inside an installed wheel, else the checkout's."""
+    env = os.environ.get("CAC_FILINGS_SCRAPERS")
+    if env:
+        return Path(env)
+    bundled = Path(__file__).parent / "_scrapers"
+    if bundled.is_dir():
+        return bundled
+    return Path(__file__).resolve().parents[2] / "scrapers"
+
+
+def load_sources(folder: Path | None = None, names: list[str] | None = None) -> list[Source]:
+    root = folder or scrapers_dir()
+    if not root.is_dir():
+        raise SourceConfigError(f"no scrapers folder at {root}")
+    sources = []
+    for sub in sorted(p for p in root.iterdir() if (p / "source.yml").is_file()):
+        spec = _load_spec(sub)
+        if names and spec.name not in names:
+            continue
+        module = _load_module(sub, spec.name)
+        discover = getattr(module, "discover", None)
+        if not callable(discover):
+            raise SourceConfigError(f"{sub / 'scraper.py'}: has no discover(ctx) function")
+        sources.append(Source(spec=spec, discover=discover, module=module))
+    if names:
+        unknown = set(names) - {s.spec.name for s in sources}
+        if unknown:
+            raise SourceConfigError(f"unknown source(s): {', '.join(sorted(unknown))}")
+    return sources
