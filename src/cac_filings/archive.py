@@ -93,18 +93,33 @@ class RawArchive:
             fh.write(dumps_stable(entry) + "\n")
 
     def read_fetch_log(self) -> list[dict[str, Any]]:
+        """Every logged attempt. A torn last line (a run killed mid-write) is skipped."""
         if not self.log_path.exists():
             return []
-        with self.log_path.open(encoding="utf-8") as fh:
-            return [json.loads(line) for line in fh if line.strip()]
+        lines = self.log_path.read_text(encoding="utf-8").splitlines()
+        entries = []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                entries.append(json.loads(line))
+            except json.JSONDecodeError:
+                if number == len(lines):
+                    break
+                raise ArchiveError(f"{self.log_path} line {number} is not valid JSON") from None
+        return entries
 
     # -- conditional-request validators
     def _load_validators(self) -> dict[str, Validators]:
         if self._validators is None:
             self._validators = {}
             if self.validators_path.exists():
-                raw = json.loads(self.validators_path.read_text(encoding="utf-8"))
-                self._validators = {url: Validators(**v) for url, v in raw.items()}
+                # A cache: when it is unreadable, requests are simply unconditional again.
+                try:
+                    raw = json.loads(self.validators_path.read_text(encoding="utf-8"))
+                    self._validators = {url: Validators(**v) for url, v in raw.items()}
+                except (ValueError, TypeError, AttributeError):
+                    self._validators = {}
         return self._validators
 
     def validators(self, url: str) -> Validators | None:

@@ -36,6 +36,7 @@ class Settings:
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
     max_attempts: int = 5
+    retry_base: float = 1.0  # first backoff in seconds; doubles per attempt, plus jitter
     retry_cap: float = 180.0  # total seconds one URL may spend in retries
     user_agent: str = USER_AGENT
 
@@ -71,4 +72,8 @@ def load_settings(
         www_base=(www_base or os.environ.get("CAC_WWW_BASE") or LIVE_WWW).rstrip("/"),
         beian_base=(beian_base or os.environ.get("CAC_BEIAN_BASE") or LIVE_BEIAN).rstrip("/"),
         delay=delay if delay is not None else _env_float("CAC_FILINGS_DELAY", 1.0),
+        read_timeout=_env_float("CAC_FILINGS_TIMEOUT", 30.0),
+        max_attempts=max(1, int(_env_float("CAC_FILINGS_ATTEMPTS", 5))),
+        retry_base=_env_float("CAC_FILINGS_RETRY_BASE", 1.0),
+        retry_cap=_env_float("CAC_FILINGS_RETRY_CAP", 180.0),
     )

@@ -100,13 +100,13 @@ class Fetcher:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
-        retry_base: float = 1.0,
+        retry_base: float | None = None,
     ) -> None:
         self.settings = settings
         self.archive = archive
         self.sleep = sleep
         self.clock = clock
-        self.retry_base = retry_base
+        self.retry_base = settings.retry_base if retry_base is None else retry_base
         self.stats = FetchStats()
         self._last_request: dict[str, float] = {}
         self._client = httpx.Client(
@@ -191,14 +191,22 @@ class Fetcher:
             except FetchError as exc:
                 error = exc
             if not error.retryable or attempt >= self.settings.max_attempts:
-                raise FetchError(url, f"{error.reason} (attempt {attempt}, giving up)")
+                raise self._give_up(error, f"{error.reason} (attempt {attempt}, giving up)")
             delay = self._backoff(attempt, error.retry_after)
             if self.clock() - started + delay > self.settings.retry_cap:
-                raise FetchError(
-                    url, f"{error.reason} (retries exceeded the {self.settings.retry_cap:.0f}s cap "
-                         f"after {attempt} attempts)")
+                raise self._give_up(
+                    error, f"{error.reason} (retries exceeded the {self.settings.retry_cap:.0f}s "
+                           f"cap after {attempt} attempts)")
             self.stats.retries += 1
             self.sleep(delay)
+
+    def _give_up(self, error: FetchError, reason: str) -> FetchError:
+        """The final error, of the same class as the last attempt's. When that attempt was
+        logged as a "retry", a "gave_up" line closes the URL's story in the fetch log."""
+        if error.retryable:
+            self.archive.log_fetch({"url": error.url, "fetched_at": utc_now(),
+                                    "outcome": "gave_up", "error": reason})
+        return type(error)(error.url, reason)
 
     def _attempt(
         self,
@@ -261,7 +269,8 @@ class Fetcher:
                        retry_after=_parse_retry_after(response.headers.get("retry-after")))
         if status != 200:
             raise fail(f"HTTP {status}", False)
-        if host_role(final_url) != role:
+        final_host = (urlsplit(final_url).hostname or "").lower()
+        if final_host != HOSTS[role]:
             raise fail(f"redirected off the site to {final_url}", False)
 
         fmt = sniff_format(body)

@@ -23,7 +23,7 @@ _LINE_BREAK_BETWEEN_CJK_RE = re.compile(rf"(?<=[{_CJK}])\s*\n\s*(?=[{_CJK}])")
 
 SUANBEI_PREFIX = "网信算备"
 SUANBEI_DIGITS = 21
-_SUANBEI_RE = re.compile(r"网信算备[:：]?(\d+)号?")
+_SUANBEI_RE = re.compile(r"网信算备[:：]?([0-9]+)号?")  # ASCII digits only, after NFKC
 _WEIGHTS = tuple(1 << (SUANBEI_DIGITS - i) for i in range(1, SUANBEI_DIGITS))  # 2**20 … 2**1
 
 
@@ -52,8 +52,9 @@ def _squeeze(value: str) -> str:
                                                                                         value)
     if not _NEEDS_CLEANING_RE.search(text):
         return text
-    text = _ZERO_WIDTH_RE.sub("", text)
-    return _WHITESPACE_RE.sub("", text)
+    text = _WHITESPACE_RE.sub("", _ZERO_WIDTH_RE.sub("", text))
+    # Removing a separator can bring a letter and a combining mark together: normalise again.
+    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
 
 
 @dataclass(frozen=True)
