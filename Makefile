@@ -10,7 +10,7 @@ PORT   ?= 8001
 ARGS   ?=
 
 .DEFAULT_GOAL := test
-.PHONY: run test lint typecheck pytest bench install dev clean
+.PHONY: run test lint typecheck pytest bench docs install dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ typecheck: dev
 
 pytest: dev
 	$(BIN)/pytest -q
+
+docs: dev
+	$(BIN)/python -m cac_filings.docs
 
 bench: dev
 	$(BIN)/python benchmarks/rebuild.py $(ARGS)

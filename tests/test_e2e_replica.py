@@ -1,0 +1,189 @@
+"""End to end against ../shared/cac-replica: `cac-filings run --no-serve`, then every batch's
+rows checked against its own file, read independently with python-docx."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import docx
+import pyarrow.parquet as pq
+import pytest
+from datasette.app import Datasette
+
+from cac_filings.archive import RawArchive
+from tests.conftest import Replica, run_cli
+
+pytestmark = pytest.mark.replica
+
+
+@pytest.fixture(scope="module")
+def published(replica: Replica, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data_dir = tmp_path_factory.mktemp("data")
+    done = run_cli("run", "--no-serve", "--data-dir", str(data_dir), "--www-base", replica.www,
+                   "--beian-base", replica.beian, "--delay", "0")
+    assert done.returncode == 0, done.stderr
+    assert "cac-filings summary" in done.stdout
+    return data_dir
+
+
+def rows(data_dir: Path, table: str) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = pq.read_table(data_dir / "published" / f"{table}.parquet"
+                                                 ).to_pylist()
+    return result
+
+
+def expected_titles(replica: Replica) -> set[str]:
+    """Algorithm and deep-synthesis list attachments in the replica's own catalog."""
+    catalog = json.loads((replica.data / "catalog.json").read_text(encoding="utf-8"))
+    wanted = ("互联网信息服务算法备案清单", "深度合成服务算法备案清单")
+    return {a["fText"] for a in catalog["attachments"].values()
+            if any(w in a["fText"] for w in wanted)}
+
+
+def docx_data_rows(body: bytes) -> int:
+    """Data rows as python-docx sees them: every table row but the header and its repeats."""
+    total = 0
+    for table in docx.Document(io.BytesIO(body)).tables:
+        cells = [[c.text for c in row.cells] for row in table.rows]
+        header = ["".join(c.split()) for c in cells[0]]
+        total += sum(1 for r in cells[1:] if ["".join(c.split()) for c in r] != header)
+    return total
+
+
+def test_every_listed_batch_is_published(published: Path, replica: Replica) -> None:
+    batches = rows(published, "batches")
+    assert {b["title"] for b in batches} == expected_titles(replica)
+    assert all(b["attachment_url"].startswith("https://www.cac.gov.cn/cms/pub/interact/"
+                                              "downloadfile.jsp?") for b in batches)
+    assert all(b["file_format"] == "docx" for b in batches)
+    manifest = json.loads((published / "published" / "manifest.json").read_text())
+    assert manifest["assertions"] and all(a["ok"] for a in manifest["assertions"])
+
+
+def test_row_counts_match_each_file(published: Path) -> None:
+    archive = RawArchive(published / "raw")
+    listings = rows(published, "listings")
+    per_batch: dict[tuple[str, int], int] = {}
+    for row in listings:
+        key = (row["batch_id"], row["version"])
+        per_batch[key] = per_batch.get(key, 0) + 1
+    for batch in rows(published, "batches"):
+        expected = docx_data_rows(archive.get(batch["file_sha256"]))
+        assert batch["row_count"] == expected, batch["batch_id"]
+        assert per_batch[(batch["batch_id"], batch["version"])] == expected, batch["batch_id"]
+
+
+def test_file_order_and_auto_numbering(published: Path) -> None:
+    listings = rows(published, "listings")
+    by_batch: dict[str, list[dict[str, Any]]] = {}
+    for row in listings:
+        by_batch.setdefault(row["batch_id"], []).append(row)
+    for batch_rows in by_batch.values():
+        assert [r["row_number"] for r in batch_rows] == list(range(1, len(batch_rows) + 1))
+        printed = [r["serial"] for r in batch_rows]
+        # Either every 序号 is printed (1..n) or Word numbers the rows and none is text.
+        assert printed == [str(n) for n in range(1, len(batch_rows) + 1)] or \
+            all(s is None for s in printed)
+    # The 2024年6月 deep-synthesis list: auto-numbered, 主要用途 spanning two grid columns.
+    june = by_batch["deep_synthesis/2024-06"]
+    assert all(r["serial"] is None for r in june)
+    raw = json.loads(june[0]["raw"])
+    assert list(raw) == ["序号", "算法名称", "角色", "主体名称", "应用产品", "主要用途", "备案编号",
+                         "备注"]
+    assert raw["主要用途"] and raw["主要用途"] != raw["备案编号"]
+
+
+def test_number_anomalies_are_kept_and_flagged(published: Path) -> None:
+    filings = {(f["list_kind"], f["filing_number"]): f for f in rows(published, "filings")}
+    long_number = filings[("algorithm", "网信算备1101082242366066220017号")]
+    assert long_number["number_valid"] is False
+    assert "number_malformed" in json.loads(long_number["quality_flags"])
+    bad_check = filings[("algorithm", "网信算备440305295988702220055号")]
+    assert bad_check["number_valid"] is False
+    assert json.loads(bad_check["quality_flags"]) == ["check_digit_failed"]
+    assert bad_check["province"] == "广东省"
+    valid = [f for f in filings.values() if f["number_valid"]]
+    assert len(valid) == len(filings) - 2
+
+
+def test_numbers_across_batches_and_lists(published: Path) -> None:
+    filings = rows(published, "filings")
+    twice = [f for f in filings if f["filing_number"] == "网信算备330110807992101250019号"]
+    assert len(twice) == 1 and twice[0]["first_batch_id"] != twice[0]["last_batch_id"]
+    kinds: dict[str, set[str]] = {}
+    for f in filings:
+        kinds.setdefault(f["filing_number"], set()).add(f["list_kind"])
+    assert sum(1 for k in kinds.values() if len(k) == 2) == 10
+    assert len(rows(published, "listings")) == len(filings) + 1 + 0  # one number listed twice
+
+
+def test_companies_and_products(published: Path) -> None:
+    companies = {c["company"]: c for c in rows(published, "companies")}
+    bytedance = companies["北京抖音信息服务有限公司"]
+    assert bytedance["province"] == "北京市" and bytedance["n_filings"] >= 10
+    assert bytedance["pinyin"].startswith("bei jing dou yin")
+    assert all("(" not in name and " " not in name for name in companies)
+    products = rows(published, "products")
+    pairs = {(p["product_name"], p["product_type"]) for p in products}
+    assert ("抖音短视频", "APP") in pairs
+    types = {p["product_type"] for p in products}
+    assert types >= {"APP", "网站", "小程序", "公众账号", "其他", None}
+    renamed = [c for c in companies.values() if json.loads(c["former_names"])]
+    assert renamed, "former names from 原主体名称“X”变更为“Y” remarks"
+
+
+def test_every_request_sent_a_referer(published: Path, replica: Replica) -> None:
+    requests = [r for r in replica.requests() if not str(r["path"]).startswith("/__replica__")]
+    assert requests
+    assert all(r["referer"] for r in requests)
+    assert not [r for r in requests if r["fault"]]
+
+
+def test_chinese_search_in_datasette(published: Path) -> None:
+    release = (published / "published").resolve()
+    metadata = json.loads((release / "metadata.json").read_text())
+
+    async def search(table: str, query: str) -> list[dict[str, Any]]:
+        ds = Datasette([str(release / "cac_filings.db")], immutables=[], metadata=metadata)
+        response = await ds.client.get(f"/cac_filings/{table}.json",
+                                       params={"_search": query, "_shape": "array"})
+        assert response.status_code == 200, response.text
+        found: list[dict[str, Any]] = response.json()
+        return found
+
+    douyin = asyncio.run(search("filings", "抖音"))
+    assert douyin and all("抖" in json.dumps(r, ensure_ascii=False) for r in douyin)
+    assert asyncio.run(search("companies", "百度"))
+    longer = asyncio.run(search("filings", "北京抖音信息服务"))
+    assert longer and all(r["company"] == "北京抖音信息服务有限公司" for r in longer)
+    by_number = asyncio.run(search("filings", "1101088234839"))  # an entity code prefix
+    assert by_number and all("1101088234839" in r["filing_number"] for r in by_number)
+    assert asyncio.run(search("filings", "不存在的算法名称xyz")) == []
+
+
+def test_rebuild_is_byte_identical(published: Path) -> None:
+    first = (published / "published").resolve()
+    done = run_cli("build", "--data-dir", str(published), "--no-publish", "--quiet")
+    assert done.returncode == 0, done.stderr
+    second = max((p for p in (published / "releases").iterdir() if not p.name.startswith(".")),
+                 key=lambda p: p.name)
+    assert second != first
+    for parquet in sorted(first.glob("*.parquet")):
+        assert parquet.read_bytes() == (second / parquet.name).read_bytes(), parquet.name
+    assert os.readlink(published / "published") == f"releases/{first.name}"
+
+
+def test_second_run_downloads_no_attachment(published: Path, replica: Replica) -> None:
+    before = len(replica.requests())
+    done = run_cli("run", "--no-serve", "--data-dir", str(published), "--www-base", replica.www,
+                   "--beian-base", replica.beian, "--delay", "0", "--quiet")
+    assert done.returncode == 0, done.stderr
+    again = replica.requests()[before:]
+    assert again and not [r for r in again if "downloadfile.jsp" in str(r["path"])]
+    pages = [r for r in again if str(r["path"]).endswith(".htm")]
+    assert pages and all(r["cond"] for r in pages)

@@ -1,0 +1,385 @@
+"""Source folders (source.yml + scraper.py) and what each scraper discovers on the site."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from cac_filings.errors import PageLayoutError
+from cac_filings.site import Article, ColumnItem, Link
+from cac_filings.sources import (
+    BatchRef,
+    Source,
+    SourceConfigError,
+    SourceSpec,
+    TableSpec,
+    load_sources,
+)
+
+ALGORITHM = "cn_cac_algorithm"
+DEEP_SYNTHESIS = "cn_cac_deep_synthesis"
+DOWNLOAD = "https://www.cac.gov.cn/cms/pub/interact/downloadfile.jsp"
+COLUMN_1 = "https://www.cac.gov.cn/wxzw/wxfb/A093702index_1.htm"
+COLUMN_2 = "https://www.cac.gov.cn/wxzw/wxfb/A093702index_2.htm"
+
+
+def attachment_url(filepath: str, ftext: str = "x") -> str:
+    return f"{DOWNLOAD}?filepath={filepath}&fText={quote(ftext)}"
+
+
+@dataclass
+class FakeContext:
+    """A CrawlContext that serves hand-built pages and records what the scraper asked for."""
+
+    spec: SourceSpec
+    articles: dict[str, Article]
+    column: list[ColumnItem] = field(default_factory=list)
+    fetched: list[tuple[str, str | None]] = field(default_factory=list)
+    walked: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+
+    def fetch_article(self, url: str, referer: str | None = None) -> Article:
+        self.fetched.append((url, referer))
+        return self.articles[url]
+
+    def walk_column(self, first_page_url: str) -> Iterator[ColumnItem]:
+        self.walked.append(first_page_url)
+        yield from self.column
+
+    def log(self, message: str) -> None:
+        self.messages.append(message)
+
+    def batch(self, **fields: Any) -> BatchRef:
+        fields.setdefault("list_kind", self.spec.list_kind)
+        for optional in ("batch_no", "published_on", "published_on_precision"):
+            fields.setdefault(optional, None)
+        fields.setdefault("batch_id", f"{fields['list_kind']}/{fields['period']}")
+        return BatchRef(source=self.spec.name, **fields)
+
+
+@pytest.fixture
+def sources(monkeypatch: pytest.MonkeyPatch) -> dict[str, Source]:
+    monkeypatch.delenv("CAC_FILINGS_SCRAPERS", raising=False)
+    return {source.spec.name: source for source in load_sources()}
+
+
+# ---------------------------------------------------------------- the real sources
+
+
+def test_load_sources_finds_both_sources(sources: dict[str, Source]) -> None:
+    assert sorted(sources) == [ALGORITHM, DEEP_SYNTHESIS]
+    for name, source in sources.items():
+        assert source.spec.folder.name == name
+        assert callable(source.discover)
+        assert source.spec.publisher.startswith("国家互联网信息办公室")
+        assert source.spec.key == ("list_kind", "filing_number")
+
+
+def test_algorithm_spec(sources: dict[str, Source]) -> None:
+    spec = sources[ALGORITHM].spec
+    assert spec.list_kind == "algorithm"
+    assert spec.url("announcement") == "https://www.cac.gov.cn/2022-08/12/c_1661927474338504.htm"
+    assert spec.tables == (TableSpec(
+        list_kind="algorithm",
+        columns={"序号": "serial", "算法名称": "name", "算法类别": "category",
+                 "主体名称": "company", "应用产品": "products", "主要用途": "purpose",
+                 "备案编号": "filing_number", "备注": "remarks"},
+        required=("name", "company", "filing_number")),)
+    assert "个性化推送类" in spec.categories
+    assert "内容过滤类" in spec.categories
+
+
+def test_deep_synthesis_spec(sources: dict[str, Source]) -> None:
+    spec = sources[DEEP_SYNTHESIS].spec
+    assert spec.list_kind == "deep_synthesis"
+    assert spec.url("column") == COLUMN_1
+    (table,) = spec.tables
+    assert table.list_kind == "deep_synthesis"
+    assert table.required == ("name", "role", "company", "filing_number")
+    assert table.field_for("角色") == "role"
+    assert table.field_for("备 案\n编号") == "filing_number"
+    assert table.field_for("算法类别") is None
+    assert spec.categories == ()
+
+
+def test_load_sources_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CAC_FILINGS_SCRAPERS", raising=False)
+    assert [s.spec.name for s in load_sources(names=[DEEP_SYNTHESIS])] == [DEEP_SYNTHESIS]
+    with pytest.raises(SourceConfigError, match=r"unknown source.*cn_cac_nothing"):
+        load_sources(names=[ALGORITHM, "cn_cac_nothing"])
+
+
+def test_missing_url_or_pattern_key_names_the_file(sources: dict[str, Source]) -> None:
+    spec = sources[ALGORITHM].spec
+    with pytest.raises(SourceConfigError, match=r"source\.yml: urls\.column is missing"):
+        spec.url("column")
+    with pytest.raises(SourceConfigError, match=r"source\.yml: match\.nothing is missing"):
+        spec.pattern("nothing")
+
+
+@pytest.mark.parametrize("title", [
+    "国家互联网信息办公室关于发布深度合成服务算法备案信息的公告",
+    "国家互联网信息办公室关于发布第十二批深度合成服务算法备案信息的公告",
+    "国家互联网信息办公室关于发布第二批境内深度合成服务算法备案信息的公告",
+    "国家互联网信息办公室关于发布第3批深度合成服务算法备案信息的公告",
+])
+def test_announcement_pattern_matches_filing_announcements(sources: dict[str, Source],
+                                                           title: str) -> None:
+    assert sources[DEEP_SYNTHESIS].spec.pattern("announcement_title").search(title)
+
+
+@pytest.mark.parametrize("title", [
+    "国家互联网信息办公室关于发布第十九批境内区块链信息服务备案编号的公告",
+    "江西省网信办召开生成式人工智能服务备案工作座谈会",
+    "国家互联网信息办公室关于发布生成式人工智能服务已备案信息的公告",
+    "北京市网信办开展算法备案政策宣讲活动",
+    "国家互联网信息办公室关于发布互联网信息服务算法备案信息的公告",
+    "国家互联网信息办公室关于发布第十二批深度合成服务算法备案信息的公告的解读",
+])
+def test_announcement_pattern_rejects_other_news(sources: dict[str, Source], title: str) -> None:
+    assert not sources[DEEP_SYNTHESIS].spec.pattern("announcement_title").search(title)
+
+
+# ---------------------------------------------------------------- malformed source folders
+
+VALID_YML = """\
+name: {name}
+title: Test source
+list_kind: test
+urls:
+  column: https://www.cac.gov.cn/wxzw/wxfb/A093702index_1.htm
+tables:
+  - columns:
+      备案 编号: filing_number
+      主体名称: company
+    required: [filing_number]
+"""
+VALID_SCRAPER = "def discover(ctx):\n    return []\n"
+
+
+def write_source(root: Path, folder: str, yml: str, scraper: str = VALID_SCRAPER) -> Path:
+    sub = root / folder
+    sub.mkdir(parents=True)
+    (sub / "source.yml").write_text(yml, encoding="utf-8")
+    (sub / "scraper.py").write_text(scraper, encoding="utf-8")
+    return sub
+
+
+def test_minimal_source_folder_loads(tmp_path: Path) -> None:
+    write_source(tmp_path, "cn_test", VALID_YML.replace("{name}", "cn_test"))
+    (tmp_path / "notes").mkdir()  # a folder without source.yml is not a source
+    (source,) = load_sources(tmp_path)
+    assert source.spec.name == "cn_test"
+    assert source.spec.folder == tmp_path / "cn_test"
+    assert source.spec.tables == (TableSpec(
+        list_kind="test", columns={"备案编号": "filing_number", "主体名称": "company"},
+        required=("filing_number",)),)
+    assert source.spec.schedule == "daily"
+    assert source.spec.key == ("list_kind", "filing_number")
+    assert source.spec.match == {}
+    assert source.discover(FakeContext(spec=source.spec, articles={})) == []
+
+
+@pytest.mark.parametrize(("yml", "scraper", "message"), [
+    (VALID_YML + "extra: 1\n", VALID_SCRAPER, r"unknown keys \['extra'\]"),
+    (VALID_YML.split("tables:")[0], VALID_SCRAPER, r"missing keys \['tables'\]"),
+    (VALID_YML.replace("name: {name}\n", ""), VALID_SCRAPER, r"missing keys \['name'\]"),
+    (VALID_YML.replace("{name}", "cn_other"), VALID_SCRAPER,
+     "name 'cn_other' differs from its folder"),
+    (VALID_YML, "def find(ctx):\n    return []\n", "has no discover"),
+    (VALID_YML, "discover = 42\n", "has no discover"),
+    ("- name: cn_test\n", VALID_SCRAPER, "expected a mapping"),
+    ("name: [cn_test\n", VALID_SCRAPER, "cannot read"),
+    (VALID_YML.split("tables:")[0] + "tables:\n  - required: [name]\n", VALID_SCRAPER,
+     r"tables\[0\] needs columns"),
+], ids=["unknown-key", "missing-tables", "missing-name", "name-not-folder", "no-discover",
+        "discover-not-callable", "not-a-mapping", "invalid-yaml", "table-without-columns"])
+def test_malformed_source_folder_raises(tmp_path: Path, yml: str, scraper: str,
+                                        message: str) -> None:
+    folder = write_source(tmp_path, "cn_test", yml.replace("{name}", "cn_test"), scraper)
+    with pytest.raises(SourceConfigError, match=message) as info:
+        load_sources(tmp_path)
+    assert str(folder) in str(info.value)
+
+
+def test_missing_scrapers_folder_raises(tmp_path: Path) -> None:
+    with pytest.raises(SourceConfigError, match="no scrapers folder"):
+        load_sources(tmp_path / "absent")
+
+
+# ---------------------------------------------------------------- algorithm scraper
+
+ALGO_PAGE = "https://www.cac.gov.cn/2022-08/12/c_1661927474338504.htm"
+ALGO_TITLE = "国家互联网信息办公室关于发布互联网信息服务算法备案信息的公告"
+ALGO_ATT = [attachment_url(f"Al/{i}~x=") for i in range(5)]
+
+
+def algorithm_article(*links: Link) -> Article:
+    return Article(url=ALGO_PAGE, title=ALGO_TITLE, published_on="2022-08-12", links=links)
+
+
+def test_algorithm_discover(sources: dict[str, Source]) -> None:
+    source = sources[ALGORITHM]
+    oct_2022 = "境内互联网信息服务算法备案清单（2022年10月）"
+    article = algorithm_article(
+        Link("境内互联网信息服务算法备案清单（2022年8月）", ALGO_ATT[0], "附件1"),
+        Link("", attachment_url("Al/1~x=", oct_2022), "附件2"),  # title from fText
+        Link("管理规定", "https://www.cac.gov.cn/2022-01/04/c_1642894606364259.htm", None),
+        Link("附件3：境内互联网信息服务算法备案清单（2023年1月）", ALGO_ATT[2], None),
+        Link("生成式人工智能服务已备案信息（2024年4月）", ALGO_ATT[3], "附件4"),
+    )
+    ctx = FakeContext(spec=source.spec, articles={ALGO_PAGE: article})
+    refs = source.discover(ctx)
+    assert ctx.fetched == [(ALGO_PAGE, None)]
+    common: dict[str, Any] = {"source": ALGORITHM, "list_kind": "algorithm", "batch_no": None,
+              "announcement_url": ALGO_PAGE, "announcement_title": ALGO_TITLE}
+    assert refs == [
+        BatchRef(**common, batch_id="algorithm/2022-08", period="2022-08",
+                 title="境内互联网信息服务算法备案清单（2022年8月）", published_on="2022-08-12",
+                 published_on_precision="day", attachment_url=ALGO_ATT[0]),
+        BatchRef(**common, batch_id="algorithm/2022-10", period="2022-10", title=oct_2022,
+                 published_on=None, published_on_precision=None,
+                 attachment_url=attachment_url("Al/1~x=", oct_2022)),
+        BatchRef(**common, batch_id="algorithm/2023-01", period="2023-01",
+                 title="境内互联网信息服务算法备案清单（2023年1月）", published_on=None,
+                 published_on_precision=None, attachment_url=ALGO_ATT[2]),
+    ]
+    assert len(ctx.messages) == 1
+    assert "生成式人工智能服务已备案信息（2024年4月）" in ctx.messages[0]
+
+
+def test_algorithm_publication_day_belongs_to_attachment_1_only(
+        sources: dict[str, Source]) -> None:
+    source = sources[ALGORITHM]
+    article = algorithm_article(
+        Link("说明文件", ALGO_ATT[0], "附件1"),
+        Link("境内互联网信息服务算法备案清单（2022年10月）", ALGO_ATT[1], "附件2"),
+    )
+    (ref,) = source.discover(FakeContext(spec=source.spec, articles={ALGO_PAGE: article}))
+    assert ref.period == "2022-10"
+    assert ref.published_on is None
+    assert ref.published_on_precision is None
+
+
+@pytest.mark.parametrize("links", [
+    (),
+    (Link("管理规定", "https://www.cac.gov.cn/2022-01/04/c_1642894606364259.htm", None),),
+    (Link("生成式人工智能服务已备案信息（2024年4月）", ALGO_ATT[0], "附件1"),),
+    (Link("境内互联网信息服务算法备案清单", ALGO_ATT[0], "附件1"),),
+], ids=["no-links", "no-attachment", "no-algorithm-list", "title-without-month"])
+def test_algorithm_page_without_a_usable_list_raises(sources: dict[str, Source],
+                                                     links: tuple[Link, ...]) -> None:
+    source = sources[ALGORITHM]
+    ctx = FakeContext(spec=source.spec, articles={ALGO_PAGE: algorithm_article(*links)})
+    with pytest.raises(PageLayoutError) as info:
+        source.discover(ctx)
+    assert info.value.url == ALGO_PAGE
+
+
+# ---------------------------------------------------------------- deep-synthesis scraper
+
+DS_FIRST = "国家互联网信息办公室关于发布深度合成服务算法备案信息的公告"
+DS_SECOND = "国家互联网信息办公室关于发布第二批境内深度合成服务算法备案信息的公告"
+DS_TWELFTH = "国家互联网信息办公室关于发布第十二批深度合成服务算法备案信息的公告"
+U_FIRST = "https://www.cac.gov.cn/2023-06/20/c_1688898600000001.htm"
+U_SECOND = "https://www.cac.gov.cn/2023-09/01/c_1695224300000002.htm"
+U_TWELFTH = "https://www.cac.gov.cn/2025-07/14/c_1754219400000012.htm"
+DS_ATT = {url: attachment_url(f"Ds/{i}~y=") for i, url in enumerate([U_FIRST, U_TWELFTH])}
+SEP_2023 = "境内深度合成服务算法备案清单（2023年8月）"
+
+DISTRACTORS = [
+    ("国家互联网信息办公室关于发布第十九批境内区块链信息服务备案编号的公告", "c_1"),
+    ("江西省网信办召开生成式人工智能服务备案工作座谈会", "c_2"),
+    ("国家互联网信息办公室关于发布生成式人工智能服务已备案信息的公告", "c_3"),
+    ("北京市网信办开展算法备案政策宣讲活动", "c_4"),
+]
+
+
+def column_item(title: str, url: str, date: str, page_url: str = COLUMN_1) -> ColumnItem:
+    return ColumnItem(title=title, url=url, date=date, page_url=page_url)
+
+
+def test_deep_synthesis_discover(sources: dict[str, Source]) -> None:
+    source = sources[DEEP_SYNTHESIS]
+    column = [
+        column_item(DS_TWELFTH, U_TWELFTH, "2025-07-14"),
+        *(column_item(title, f"https://www.cac.gov.cn/2025-07/01/{c}.htm", "2025-07-01")
+          for title, c in DISTRACTORS),
+        column_item(DS_SECOND, U_SECOND, "2023-09-01", page_url=COLUMN_2),
+        column_item(DS_FIRST, U_FIRST, "2023-06-20", page_url=COLUMN_2),
+    ]
+    articles = {
+        U_TWELFTH: Article(U_TWELFTH, DS_TWELFTH, "2025-07-14", (
+            Link("互联网信息服务深度合成管理规定", "https://www.cac.gov.cn/2022-12/11/c_1.htm",
+                 None),
+            Link("境内深度合成服务算法备案清单（2025年6月）", DS_ATT[U_TWELFTH], "附件"),
+        )),
+        U_SECOND: Article(U_SECOND, DS_SECOND, "2023-09-01", (
+            Link("", attachment_url("Ds/2~y=", SEP_2023), "附件"),  # title from fText
+        )),
+        # The first batch: 附件 in its own paragraph, so the link has no label.
+        U_FIRST: Article(U_FIRST, DS_FIRST, "2023-06-20", (
+            Link("境内深度合成服务算法备案清单（2023年6月）", DS_ATT[U_FIRST], None),
+        )),
+    }
+    ctx = FakeContext(spec=source.spec, articles=articles, column=column)
+    refs = source.discover(ctx)
+    assert ctx.walked == [COLUMN_1]
+    assert ctx.fetched == [(U_TWELFTH, COLUMN_1), (U_SECOND, COLUMN_2), (U_FIRST, COLUMN_2)]
+    common: dict[str, Any] = {"source": DEEP_SYNTHESIS, "list_kind": "deep_synthesis",
+              "published_on_precision": "day"}
+    assert refs == [
+        BatchRef(**common, batch_id="deep_synthesis/2025-06", period="2025-06", batch_no=12,
+                 title="境内深度合成服务算法备案清单（2025年6月）", announcement_url=U_TWELFTH,
+                 announcement_title=DS_TWELFTH, published_on="2025-07-14",
+                 attachment_url=DS_ATT[U_TWELFTH]),
+        BatchRef(**common, batch_id="deep_synthesis/2023-08", period="2023-08", batch_no=2,
+                 title=SEP_2023, announcement_url=U_SECOND, announcement_title=DS_SECOND,
+                 published_on="2023-09-01", attachment_url=attachment_url("Ds/2~y=", SEP_2023)),
+        BatchRef(**common, batch_id="deep_synthesis/2023-06", period="2023-06", batch_no=None,
+                 title="境内深度合成服务算法备案清单（2023年6月）", announcement_url=U_FIRST,
+                 announcement_title=DS_FIRST, published_on="2023-06-20",
+                 attachment_url=DS_ATT[U_FIRST]),
+    ]
+
+
+def test_deep_synthesis_column_without_announcements(sources: dict[str, Source]) -> None:
+    source = sources[DEEP_SYNTHESIS]
+    column = [column_item(title, f"https://www.cac.gov.cn/2025-07/01/{c}.htm", "2025-07-01")
+              for title, c in DISTRACTORS]
+    ctx = FakeContext(spec=source.spec, articles={}, column=column)
+    assert source.discover(ctx) == []
+    assert ctx.fetched == []
+
+
+@pytest.mark.parametrize("links", [
+    (),
+    (Link("互联网信息服务深度合成管理规定", "https://www.cac.gov.cn/2022-12/11/c_1.htm", None),),
+    (Link("境内区块链信息服务备案编号（第十九批）", DS_ATT[U_TWELFTH], "附件"),),
+    (Link("境内互联网信息服务算法备案清单（2025年6月）", DS_ATT[U_TWELFTH], "附件"),),
+], ids=["no-links", "no-attachment", "blockchain-list", "algorithm-list"])
+def test_announcement_without_a_deep_synthesis_list_raises(sources: dict[str, Source],
+                                                           links: tuple[Link, ...]) -> None:
+    source = sources[DEEP_SYNTHESIS]
+    ctx = FakeContext(spec=source.spec,
+                      articles={U_TWELFTH: Article(U_TWELFTH, DS_TWELFTH, "2025-07-14", links)},
+                      column=[column_item(DS_TWELFTH, U_TWELFTH, "2025-07-14")])
+    with pytest.raises(PageLayoutError, match="深度合成服务算法备案清单") as info:
+        source.discover(ctx)
+    assert info.value.url == U_TWELFTH
+
+
+def test_deep_synthesis_list_title_without_month_raises(sources: dict[str, Source]) -> None:
+    source = sources[DEEP_SYNTHESIS]
+    links = (Link("境内深度合成服务算法备案清单", DS_ATT[U_TWELFTH], "附件"),)
+    ctx = FakeContext(spec=source.spec,
+                      articles={U_TWELFTH: Article(U_TWELFTH, DS_TWELFTH, "2025-07-14", links)},
+                      column=[column_item(DS_TWELFTH, U_TWELFTH, "2025-07-14")])
+    with pytest.raises(PageLayoutError, match="names no month") as info:
+        source.discover(ctx)
+    assert info.value.url == U_TWELFTH
