@@ -108,14 +108,16 @@ def select_batches(archive: RawArchive, sources: list[Source]) -> tuple[list[Bat
     names = {s.spec.name for s in sources}
     latest_ok: dict[str, dict[str, Any]] = {}
     first_ok: dict[str, str] = {}
-    first_seen: dict[str, str] = {}  # batch_id → started_at of the first crawl listing it
+    # batch_id → (crawl_id, started_at) of the first crawl listing it
+    first_seen: dict[str, tuple[str, str]] = {}
     history: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)  # batch → sha → entry
     for record in records:
         for name, crawled in record.get("sources", {}).items():
             if name not in names:
                 continue
             for entry in crawled.get("batches", []):
-                first_seen.setdefault(entry["batch_id"], record["started_at"])
+                first_seen.setdefault(entry["batch_id"],
+                                      (record["crawl_id"], record["started_at"]))
                 versions = history[entry["batch_id"]]
                 known = versions.get(entry["file_sha256"])
                 if known is None or entry["fetched_at"] < known["fetched_at"]:
@@ -132,8 +134,6 @@ def select_batches(archive: RawArchive, sources: list[Source]) -> tuple[list[Bat
     for name in sorted(latest_ok):
         record = latest_ok[name]
         crawl_ids[name] = record["crawl_id"]
-        first_crawl_started = next(r["started_at"] for r in records
-                                   if r["crawl_id"] == first_ok[name])
         for current in record["entries"]:
             batch_id = current["batch_id"]
             ordered = sorted(history[batch_id].values(),
@@ -141,10 +141,11 @@ def select_batches(archive: RawArchive, sources: list[Source]) -> tuple[list[Bat
             for number, entry in enumerate(ordered, start=1):
                 published_on = current.get("published_on")
                 precision = current.get("published_on_precision")
-                if published_on is None and first_seen[batch_id] > first_crawl_started:
+                seen_in, seen_at = first_seen[batch_id]
+                if published_on is None and seen_in > first_ok[name]:
                     # Added to an in-place page after cac-filings started watching it: it
                     # appeared between the previous check and this date.
-                    published_on, precision = first_seen[batch_id][:10], "observed"
+                    published_on, precision = seen_at[:10], "observed"
                 selected.append(BatchVersion(
                     entry=current | {k: entry[k] for k in ("file_sha256", "fetched_at")},
                     version=number,

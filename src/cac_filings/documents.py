@@ -25,6 +25,7 @@ import io
 import itertools
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -88,7 +89,7 @@ def read_docx_xml(body: bytes, source: str) -> bytes:
     try:
         with archive.open(info) as fh:
             data = fh.read(MAX_XML_BYTES + 1)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
         raise ExtractionError(source, f"corrupt docx ({exc})") from None
     if len(data) > MAX_XML_BYTES:
         raise ExtractionError(source, "word/document.xml is larger than its header says")
@@ -105,6 +106,11 @@ _NAMED = {b"amp": b"&", b"lt": b"<", b"gt": b">", b"quot": b'"', b"apos": b"'"}
 _FALSE = {b"false", b"0", b"off"}
 
 
+def _qualified(prefix: bytes) -> bytes:
+    """`w:` for the prefix w, nothing for a default namespace."""
+    return prefix + b":" if prefix else b""
+
+
 def _prefix_for(xml: bytes, namespaces: tuple[bytes, ...]) -> bytes | None:
     """The prefix bound to one of `namespaces` on the root element (b"" for a default one)."""
     root_start = xml.find(b"<", xml.find(b"?>") + 1 if xml.lstrip().startswith(b"<?") else 0)
@@ -119,10 +125,11 @@ def _prefix_for(xml: bytes, namespaces: tuple[bytes, ...]) -> bytes | None:
 
 @lru_cache(maxsize=8)
 def _token_re(prefix: bytes, mc_prefix: bytes) -> re.Pattern[bytes]:
-    p = re.escape(prefix + b":") if prefix else b""
+    p = re.escape(_qualified(prefix))
     mc = re.escape(mc_prefix) if mc_prefix else b"mc"
     return re.compile(
-        rb"<(/?)(?:" + p + rb"(tbl|tr|tc|p|t|br|cr|tab|numPr|vMerge|tblHeader|gridSpan)"
+        rb"<(/?)(?:" + p
+        + rb"(tbl|tr|tc|p|t|br|cr|tab|numPr|vMerge|tblHeader|gridSpan|txbxContent)"
         rb"|" + mc + rb":(Fallback))(?=[\s/>])"
         # attributes: quoted values may contain ">" (unrolled-loop form, no backtracking)
         rb"([^>\"']*(?:(?:\"[^\"]*\"|'[^']*')[^>\"']*)*)>([^<]*)"
@@ -171,7 +178,7 @@ def extract_docx_tables(body: bytes, source: str) -> list[RawTable]:
 def _opening_re(prefix: bytes) -> re.Pattern[bytes]:
     # Opening tags only: the literal prefix "<w:" lets the regex engine skip ahead quickly.
     return re.compile(
-        rb"<" + re.escape(prefix + b":")
+        rb"<" + re.escape(_qualified(prefix))
         + rb"(tbl|tr|tc|p|t|br|cr|tab|numPr|vMerge|tblHeader|gridSpan)(?=[\s/>])"
         rb"([^>\"']*(?:(?:\"[^\"]*\"|'[^']*')[^>\"']*)*)>([^<]*)"
     )
@@ -180,8 +187,9 @@ def _opening_re(prefix: bytes) -> re.Pattern[bytes]:
 def _table_regions(xml: bytes, prefix: bytes) -> list[tuple[int, int]] | None:
     """(start, end) of each top-level table, or None when a table is nested in another (the
     full tokenizer handles those)."""
-    opens = [m.start() for m in re.finditer(b"<" + re.escape(prefix) + rb":tbl(?=[\s>])", xml)]
-    closes = [m.end() for m in re.finditer(b"</" + re.escape(prefix) + rb":tbl>", xml)]
+    name = re.escape(_qualified(prefix) + b"tbl")
+    opens = [m.start() for m in re.finditer(b"<" + name + rb"(?=[\s>])", xml)]
+    closes = [m.end() for m in re.finditer(b"</" + name + b">", xml)]
     if len(opens) != len(closes):
         return None
     regions = list(zip(opens, closes, strict=True))
@@ -251,6 +259,14 @@ def _cell_property(cell: _Cell, name: bytes, attrs: bytes) -> None:
 
 def scan_document_xml(xml: bytes, source: str) -> list[RawTable]:
     """Tables of a WordprocessingML document.xml, as lists of cell texts."""
+    if xml.startswith(b"\xef\xbb\xbf"):
+        xml = xml[3:]
+    elif xml.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            xml = xml.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ExtractionError(source, f"word/document.xml cannot be decoded ({exc})") from None
+        xml = re.sub(rb"^(\s*<\?xml[^>]*encoding=[\"'])[\w.-]+", rb"\1utf-8", xml)
     head = xml[:4096]
     if b"<!DOCTYPE" in head or b"<!ENTITY" in xml:
         raise ExtractionError(source, "word/document.xml declares a DTD or entities "
@@ -268,7 +284,8 @@ def scan_document_xml(xml: bytes, source: str) -> list[RawTable]:
         raise ExtractionError(source, "word/document.xml does not use the WordprocessingML "
                                       "namespace")
     mc_prefix = _prefix_for(xml, (MC_NAMESPACE,)) or b""
-    if b":Fallback" not in xml:
+    # Drawings (mc:Fallback copies, text boxes) need the tokenizer that follows closing tags.
+    if b":Fallback" not in xml and b"txbxContent" not in xml:
         regions = _table_regions(xml, prefix)
         if regions is not None:
             try:
@@ -281,13 +298,15 @@ def scan_document_xml(xml: bytes, source: str) -> list[RawTable]:
 
 def _scan_with_closing_tags(xml: bytes, prefix: bytes, mc_prefix: bytes, source: str
                             ) -> list[RawTable]:
-    """The general tokenizer: follows closing tags, so nested tables and the fallback copies
-    of drawings (mc:Fallback) are recognised and skipped."""
+    """The general tokenizer: follows closing tags, so nested tables, the fallback copies of
+    drawings (mc:Fallback) and text boxes (w:txbxContent, floating over the page, not part of
+    the cell's text, as python-docx also reads it) are recognised and skipped."""
     tokens = _token_re(prefix, mc_prefix).findall(xml)
 
     tables: list[RawTable] = []
     depth = 0  # table nesting; only depth-1 tables are read
     fallback = 0
+    text_box = 0
     rows: list[tuple[list[_Cell], bool]] = []
     row: list[_Cell] | None = None
     row_header = False
@@ -298,7 +317,11 @@ def _scan_with_closing_tags(xml: bytes, prefix: bytes, mc_prefix: bytes, source:
             if not attrs.endswith(b"/"):
                 fallback += -1 if close else 1
             continue
-        if fallback:
+        if name == b"txbxContent":
+            if not attrs.endswith(b"/"):
+                text_box += -1 if close else 1
+            continue
+        if fallback or text_box:
             continue
         if name == b"tbl":
             if attrs.endswith(b"/"):
@@ -367,21 +390,11 @@ def _header_key(cells: list[str]) -> tuple[str, ...]:
     return tuple("".join(c.split()) for c in cells)
 
 
-def _assemble(index: int, rows: list[tuple[list[_Cell], bool]]) -> RawTable:
-    if not rows:
-        return RawTable(index=index, header=[], header_rows=0)
-    # Header: the leading rows marked w:tblHeader, or else the first row. When a header has
-    # several rows, the last one names the columns.
-    n_marked = 0
-    while n_marked < len(rows) and rows[n_marked][1]:
-        n_marked += 1
-    header_rows = max(1, n_marked)
-    header = [c.text() for c in rows[header_rows - 1][0]]
-    table = RawTable(index=index, header=header, header_rows=header_rows)
-    key = _header_key(header)
-    first = key[0] if key else None
-    above: dict[int, str] = {}  # grid column → text of the cell above (for vMerge)
-    for cells_raw, _marked in rows[header_rows:]:
+def _resolve(rows: list[tuple[list[_Cell], bool]]) -> list[list[str]]:
+    """Cell texts of every row; a vertical-merge continuation shows the text above it."""
+    above: dict[int, str] = {}  # grid column → text of the cell above
+    resolved = []
+    for cells_raw, _marked in rows:
         cells: list[str] = []
         col = 0
         for c in cells_raw:
@@ -391,6 +404,25 @@ def _assemble(index: int, rows: list[tuple[list[_Cell], bool]]) -> RawTable:
             above[col] = text
             cells.append(text)
             col += c.span
+        resolved.append(cells)
+    return resolved
+
+
+def _assemble(index: int, rows: list[tuple[list[_Cell], bool]]) -> RawTable:
+    if not rows:
+        return RawTable(index=index, header=[], header_rows=0)
+    texts = _resolve(rows)
+    # Header: the leading rows marked w:tblHeader, or else the first row. When a header has
+    # several rows, the last one names the columns.
+    n_marked = 0
+    while n_marked < len(rows) and rows[n_marked][1]:
+        n_marked += 1
+    header_rows = max(1, n_marked)
+    header = texts[header_rows - 1]
+    table = RawTable(index=index, header=header, header_rows=header_rows)
+    key = _header_key(header)
+    first = key[0] if key else None
+    for (cells_raw, _marked), cells in zip(rows[header_rows:], texts[header_rows:], strict=True):
         auto = bool(cells_raw) and cells_raw[0].numbered
         # A repeated header starts like the header; only then compare whole rows.
         if cells and "".join(cells[0].split()) == first and _header_key(cells) == key:

@@ -18,7 +18,9 @@ ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
 _ZERO_WIDTH_RE = re.compile(f"[{ZERO_WIDTH}]")
 _WHITESPACE_RE = re.compile(r"\s+")
 _NEEDS_CLEANING_RE = re.compile(f"[\\s{ZERO_WIDTH}]")
-_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# Han characters plus CJK and full-width punctuation (，。、；：“”（）…): text where a line break
+# is layout, not a word boundary.
+_CJK = r"\u2018-\u201d\u2026\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
 _LINE_BREAK_BETWEEN_CJK_RE = re.compile(rf"(?<=[{_CJK}])\s*\n\s*(?=[{_CJK}])")
 
 SUANBEI_PREFIX = "网信算备"

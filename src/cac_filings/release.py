@@ -134,12 +134,17 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
     tmp.mkdir()
 
     previous = published_manifest(settings)
+    # Checked first: a release that breaks the contract (a duplicate key, say) is kept for
+    # inspection as Parquet files and a manifest, without the SQLite file it cannot have.
+    assertions = check_invariants(result, previous)
+    failed = [a for a in assertions if not a.ok]
     # The Parquet writer is mostly C++ that releases the GIL (JSON encoding, Arrow's reader,
     # compression), so it runs in a thread while this one fills the SQLite file.
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=1) as pool:
         parquet = pool.submit(_write_all_parquet, result.tables, tmp)
-        write_sqlite(result.tables, tmp / DB_NAME)
+        if not failed:
+            write_sqlite(result.tables, tmp / DB_NAME)
         result.timings["sqlite"] = time.perf_counter() - started
         parquet.result()
     result.timings["parquet_and_sqlite"] = time.perf_counter() - started
@@ -151,7 +156,6 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
     (tmp / "DATA-DICTIONARY.md").write_text(
         "# cac-filings data dictionary\n\n" + data_dictionary_markdown(), encoding="utf-8")
 
-    assertions = check_invariants(result, previous)
     manifest: dict[str, Any] = {
         "release_id": release_id,
         "created_at": created_at,
@@ -175,7 +179,6 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
     _fsync_tree(tmp)
     result.timings["manifest_checks_fsync"] = time.perf_counter() - started
 
-    failed = [a for a in assertions if not a.ok]
     if failed:
         rejected = releases / f".rejected-{release_id}"
         for old in releases.glob(".rejected-*"):

@@ -1,0 +1,262 @@
+"""The build and release stages on hand-made archives: versions, header mapping, the
+contract's invariants, and what schema.py generates (Parquet, SQLite, Datasette metadata)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from cac_filings.archive import RawArchive
+from cac_filings.build import BuildResult, build_tables
+from cac_filings.config import Settings
+from cac_filings.errors import ArchiveError, ExtractionError, InvariantError
+from cac_filings.metadata import datasette_metadata
+from cac_filings.release import build_release, check_invariants, write_release
+from cac_filings.schema import TABLES
+from cac_filings.search import fts_query
+from cac_filings.sources import Source, load_sources
+from tests.conftest import run_cli
+from tests.docx_fixtures import Table, make_docx, row
+from tests.tinysite import ALGO_HEADER, BAIDU, DOUYIN, DS_A, DS_HEADER, KUAISHOU
+
+ALGO_URL = "https://www.cac.gov.cn/2022-08/12/c_1661927474338504.htm"
+
+
+def algo_docx(*rows: tuple[str, ...], header: tuple[str, ...] = ALGO_HEADER) -> bytes:
+    return make_docx([Table((row(*header, header=True), *(row(*r) for r in rows)))])
+
+
+def douyin(remarks: str = "", number: str = DOUYIN) -> tuple[str, ...]:
+    return ("1", "抖音推荐算法", "个性化推送类", "北京抖音信息服务有限公司", "抖音（APP）",
+            "应用于信息推荐场景。", number, remarks)
+
+
+def entry(archive: RawArchive, period: str, body: bytes, fetched_at: str, *,
+          kind: str = "algorithm", source: str = "cn_cac_algorithm") -> dict[str, Any]:
+    """A crawl-record entry for one attachment, its bytes put into the archive."""
+    sha = archive.put(body)
+    return {
+        "source": source, "list_kind": kind, "batch_id": f"{kind}/{period}", "period": period,
+        "batch_no": None, "title": f"清单（{period}）", "announcement_url": ALGO_URL,
+        "announcement_title": "公告", "published_on": "2022-08-12",
+        "published_on_precision": "day",
+        "attachment_url": f"https://www.cac.gov.cn/cms/pub/interact/downloadfile.jsp?f={period}",
+        "file_sha256": sha, "file_format": "docx", "file_size": len(body),
+        "fetched_at": fetched_at, "downloaded": True,
+    }
+
+
+def crawl(archive: RawArchive, crawl_id: str, entries: list[dict[str, Any]], *,
+          status: str = "ok", source: str = "cn_cac_algorithm") -> None:
+    archive.save_crawl({
+        "crawl_id": crawl_id, "started_at": f"{crawl_id[:4]}-{crawl_id[4:6]}-{crawl_id[6:8]}"
+                                            f"T{crawl_id[9:11]}:00:00Z",
+        "status": "complete" if status == "ok" else "failed",
+        "sources": {source: {"status": status, "batches": entries}},
+    })
+
+
+@pytest.fixture
+def sources() -> list[Source]:
+    return load_sources()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path)
+
+
+def test_an_edited_reupload_is_a_new_version(settings: Settings,
+                                             sources: list[Source]) -> None:
+    archive = RawArchive(settings.raw_dir)
+    old = algo_docx(douyin())
+    new = algo_docx(douyin("2023年8月更新应用产品"), ("2", "百度搜索算法", "检索过滤类",
+                                                     "北京百度网讯科技有限公司", "百度（APP）",
+                                                     "搜索。", BAIDU, ""))
+    crawl(archive, "20230701T10", [entry(archive, "2022-08", old, "2023-07-01T10:00:00Z")])
+    crawl(archive, "20240105T10", [entry(archive, "2022-08", new, "2024-01-05T10:00:00Z")])
+    result = build_tables(archive, sources, workers=1)
+
+    versions = [(b["version"], b["is_current"], b["row_count"]) for b in result.tables["batches"]]
+    assert versions == [(1, False, 1), (2, True, 2)]
+    assert [(r["version"], r["row_number"]) for r in result.tables["listings"]] == [
+        (1, 1), (2, 1), (2, 2)]
+    filings = {f["filing_number"]: f for f in result.tables["filings"]}
+    assert set(filings) == {DOUYIN, BAIDU}
+    assert filings[DOUYIN]["remarks"] == "2023年8月更新应用产品"  # the current version wins
+    assert result.tables["batches"][0]["fetched_at"] == "2023-07-01T10:00:00Z"
+
+
+def test_a_failed_crawl_does_not_decide_what_is_listed(settings: Settings,
+                                                       sources: list[Source]) -> None:
+    archive = RawArchive(settings.raw_dir)
+    first = entry(archive, "2022-08", algo_docx(douyin()), "2023-07-01T10:00:00Z")
+    crawl(archive, "20230701T10", [first])
+    crawl(archive, "20230702T10", [], status="failed")
+    result = build_tables(archive, sources, workers=1)
+    assert [b["batch_id"] for b in result.tables["batches"]] == ["algorithm/2022-08"]
+    assert result.crawl_ids == {"cn_cac_algorithm": "20230701T10"}
+
+
+def test_parallel_and_serial_builds_agree(settings: Settings, sources: list[Source]) -> None:
+    archive = RawArchive(settings.raw_dir)
+    crawl(archive, "20230701T10", [
+        entry(archive, "2022-08", algo_docx(douyin()), "2023-07-01T10:00:00Z"),
+        entry(archive, "2022-10", algo_docx(douyin(number=KUAISHOU)), "2023-07-01T10:00:01Z"),
+    ])
+    serial = build_tables(archive, sources, workers=1)
+    parallel = build_tables(archive, sources, workers=2)
+    assert serial.tables == parallel.tables
+
+
+def test_no_crawl_at_all_says_what_to_do(settings: Settings, sources: list[Source]) -> None:
+    with pytest.raises(ArchiveError, match="cac-filings crawl"):
+        build_tables(RawArchive(settings.raw_dir), sources)
+    done = run_cli("build", "--data-dir", str(settings.data_dir))
+    assert done.returncode == 1 and "no successful crawl" in done.stderr
+
+
+@pytest.mark.parametrize(("header", "message"), [
+    ((*ALGO_HEADER[:-1], "备注说明"), "unknown header '备注说明'"),
+    (ALGO_HEADER[:4] + ALGO_HEADER[5:], None),  # no 应用产品: optional, the batch still builds
+    (tuple(h for h in ALGO_HEADER if h != "备案编号"),
+     "no column for required field 'filing_number'"),
+])
+def test_headers_map_explicitly(settings: Settings, sources: list[Source],
+                                header: tuple[str, ...], message: str | None) -> None:
+    archive = RawArchive(settings.raw_dir)
+    cells = dict(zip(ALGO_HEADER, douyin(), strict=True))
+    body = algo_docx(tuple(cells.get(h, "x") for h in header), header=header)
+    crawl(archive, "20230701T10", [entry(archive, "2022-08", body, "2023-07-01T10:00:00Z")])
+    if message is None:
+        assert len(build_tables(archive, sources, workers=1).tables["listings"]) == 1
+        return
+    with pytest.raises(ExtractionError) as info:
+        build_tables(archive, sources, workers=1)
+    assert message in str(info.value)
+    assert "清单（2022-08）" in str(info.value) and "algorithm/2022-08 v1" in str(info.value)
+
+
+def test_a_deep_synthesis_header_in_the_algorithm_source_is_refused(
+        settings: Settings, sources: list[Source]) -> None:
+    archive = RawArchive(settings.raw_dir)
+    body = algo_docx(("1", "豆包", "服务提供者", "北京抖音信息服务有限公司", "--", "对话。",
+                      DS_A, ""), header=DS_HEADER)
+    crawl(archive, "20230701T10", [entry(archive, "2022-08", body, "2023-07-01T10:00:00Z")])
+    with pytest.raises(ExtractionError, match="unknown header '角色'"):
+        build_tables(archive, sources, workers=1)
+
+
+def test_unknown_role_names_file_and_row(settings: Settings, sources: list[Source]) -> None:
+    archive = RawArchive(settings.raw_dir)
+    body = algo_docx(("1", "豆包", "服务使用者", "北京抖音信息服务有限公司", "--", "对话。",
+                      DS_A, ""), header=DS_HEADER)
+    crawl(archive, "20230701T10", [entry(archive, "2023-06", body, "2023-07-01T10:00:00Z",
+                                         kind="deep_synthesis", source="cn_cac_deep_synthesis")],
+          source="cn_cac_deep_synthesis")
+    with pytest.raises(ExtractionError, match="row 1: unknown role '服务使用者'"):
+        build_tables(archive, sources, workers=1)
+
+
+def built(settings: Settings, sources: list[Source]) -> BuildResult:
+    archive = RawArchive(settings.raw_dir)
+    crawl(archive, "20230701T10", [
+        entry(archive, "2022-08", algo_docx(douyin(), (
+            "2", "百度搜索算法", "未知类", "北京百度网讯科技有限公司", "百度（APP）", "搜索。",
+            BAIDU, "已注销")), "2023-07-01T10:00:00Z")])
+    return build_tables(archive, sources, workers=1)
+
+
+def test_unknown_category_is_kept_and_flagged(settings: Settings,
+                                              sources: list[Source]) -> None:
+    result = built(settings, sources)
+    baidu = next(f for f in result.tables["filings"] if f["filing_number"] == BAIDU)
+    assert baidu["category"] == "未知类"
+    assert json.loads(baidu["quality_flags"]) == ["unknown_category"]
+    assert baidu["status"] == "cancelled"
+    assert "1 filing(s) flagged unknown_category" in result.warnings
+
+
+def test_release_files_follow_the_schema(settings: Settings, sources: list[Source]) -> None:
+    release = write_release(settings, built(settings, sources))
+    assert os.readlink(settings.published) == f"releases/{release.release_id}"
+    for table in TABLES:
+        parquet = pq.read_table(release.path / f"{table.name}.parquet")
+        assert parquet.schema.names == table.column_names
+        for column in table.columns:
+            field = parquet.schema.field(column.name)
+            assert field.metadata[b"description"].decode() == column.en
+            assert field.metadata[b"description_zh"].decode() == column.zh
+            if column.type == "date":
+                assert field.type == pa.date32()
+        assert pq.ParquetFile(release.path / f"{table.name}.parquet").metadata.row_group(
+            0).column(0).compression == "ZSTD"
+    db = sqlite3.connect(release.path / "cac_filings.db")
+    tables = {r[0] for r in db.execute("select name from sqlite_master where type='table'")}
+    assert {t.name for t in TABLES} <= tables and "filings_fts" in tables
+    indexes = {r[0] for r in db.execute("select name from sqlite_master where type='index'")}
+    assert "idx_filings_company" in indexes
+    one_char = db.execute("select f.name from filings f join filings_fts s on s.rowid = f.rowid"
+                          " where filings_fts match ?", [fts_query("音")]).fetchall()
+    assert one_char == [("抖音推荐算法",)]
+    assert db.execute("select number_valid from filings limit 1").fetchone() == (1,)
+
+
+def test_metadata_describes_every_column(settings: Settings) -> None:
+    meta = datasette_metadata("20260101T000000Z", "2026-01-01T00:00:00Z")
+    assert meta["license"] and meta["source_url"].startswith("https://www.cac.gov.cn/")
+    tables = meta["databases"]["cac_filings"]["tables"]
+    for table in TABLES:
+        described = tables[table.name]["columns"]
+        assert set(described) == set(table.column_names)
+        assert all(" · " in text for text in described.values())  # English · 中文
+    assert tables["filings"]["fts_table"] == "filings_fts"
+    assert set(tables["filings"]["facets"]) >= {"list_kind", "province", "role", "category"}
+
+
+def rejected(result: BuildResult, settings: Settings, fix: dict[str, Any]) -> str:
+    """Publish a good release, then a broken one; return the refusal message."""
+    good = write_release(settings, result)
+    broken = BuildResult({k: list(v) for k, v in result.tables.items()}, result.inputs,
+                         result.checks, result.crawl_ids)
+    for name, rows in fix.items():
+        broken.tables[name] = rows
+    with pytest.raises(InvariantError) as info:
+        write_release(settings, broken)
+    assert os.readlink(settings.published) == f"releases/{good.release_id}"
+    assert [p.name for p in settings.releases_dir.glob(".rejected-*")]
+    return str(info.value)
+
+
+def test_a_lost_row_is_refused(settings: Settings, sources: list[Source]) -> None:
+    result = built(settings, sources)
+    message = rejected(result, settings, {"listings": result.tables["listings"][:1]})
+    assert "every_row_in_listings" in message and "algorithm/2022-08 v1" in message
+
+
+def test_a_duplicate_number_is_refused(settings: Settings, sources: list[Source]) -> None:
+    result = built(settings, sources)
+    filings = result.tables["filings"]
+    message = rejected(result, settings, {"filings": [*filings, filings[0]]})
+    assert "filing_number_unique_per_list_kind" in message
+    assert f"{filings[0]['filing_number']} ×2" in message
+
+
+def test_an_emptied_table_is_refused(settings: Settings, sources: list[Source]) -> None:
+    result = built(settings, sources)
+    message = rejected(result, settings, {"products": []})
+    assert "no_table_emptied" in message and "products" in message
+
+
+def test_invariants_pass_on_a_good_build(settings: Settings, sources: list[Source]) -> None:
+    result = built(settings, sources)
+    assert all(a.ok for a in check_invariants(result, None))
+    _, release = build_release(settings, sources, publish=False)
+    assert not settings.published.exists() and release.path.is_dir()

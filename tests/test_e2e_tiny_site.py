@@ -1,0 +1,232 @@
+"""End to end on the tiny self-made site (tests/tinysite.py): the pipeline is proven even
+where ../shared is absent. Runs the real command in a subprocess, as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import run_cli
+from tests.tinysite import (
+    BAIDU,
+    CHAIN_PAGE,
+    DOUYIN,
+    DS_A,
+    DS_B,
+    DS_C,
+    DS_D,
+    KUAISHOU,
+    LONG,
+    NEWS_PAGE,
+    TinySite,
+    serve_site,
+)
+
+FAST_RETRIES = {"CAC_FILINGS_ATTEMPTS": "2", "CAC_FILINGS_RETRY_BASE": "0.01"}
+
+
+def run(site: TinySite, data_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return run_cli("run", "--no-serve", "--data-dir", str(data_dir), "--www-base", site.url,
+                   "--beian-base", site.url, "--delay", "0", *extra,
+                   env={**os.environ, **FAST_RETRIES})
+
+
+def table(data_dir: Path, name: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = pq.read_table(data_dir / "published" / f"{name}.parquet"
+                                               ).to_pylist()
+    return rows
+
+
+@pytest.fixture
+def site() -> Iterator[TinySite]:
+    with serve_site() as running:
+        yield running
+
+
+@pytest.fixture
+def published(site: TinySite, tmp_path: Path) -> Path:
+    done = run(site, tmp_path)
+    assert done.returncode == 0, done.stderr
+    return tmp_path
+
+
+def test_run_publishes_every_row(site: TinySite, tmp_path: Path) -> None:
+    done = run(site, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "batches found      4" in done.stdout
+    assert "rows               batches 4, listings 8, filings 7" in done.stdout
+    assert "INFO" in done.stderr  # not a terminal: plain log lines
+
+    batches = {b["batch_id"]: b for b in table(tmp_path, "batches")}
+    assert set(batches) == {"algorithm/2022-08", "algorithm/2022-10", "deep_synthesis/2023-06",
+                            "deep_synthesis/2023-08"}
+    assert [b["row_count"] for b in batches.values()] == [2, 2, 2, 2]
+    assert batches["algorithm/2022-08"]["published_on"].isoformat() == "2022-08-12"
+    assert batches["algorithm/2022-10"]["published_on"] is None  # in-place, first crawl
+    assert batches["deep_synthesis/2023-06"]["batch_no"] is None
+    assert batches["deep_synthesis/2023-08"]["batch_no"] == 2
+    assert batches["deep_synthesis/2023-08"]["published_on"].isoformat() == "2023-09-01"
+    assert all(b["attachment_url"].startswith("https://www.cac.gov.cn/cms/pub/interact/")
+               for b in batches.values())
+
+    filings = {(f["list_kind"], f["filing_number"]): f for f in table(tmp_path, "filings")}
+    assert set(filings) == {("algorithm", n) for n in (DOUYIN, BAIDU, LONG)} | {
+        ("deep_synthesis", n) for n in (DS_A, DS_B, DS_C, DS_D)}
+    douyin = filings[("algorithm", DOUYIN)]
+    assert (douyin["first_batch_id"], douyin["last_batch_id"]) == ("algorithm/2022-08",
+                                                                    "algorithm/2022-10")
+    assert json.loads(douyin["products"]) == [{"name": "抖音", "type": "APP"}]
+    assert douyin["province"] == "北京市" and douyin["number_valid"] is True
+    long_number = filings[("algorithm", LONG)]
+    assert long_number["number_valid"] is False and long_number["region_code"] is None
+    assert long_number["company"] == "腾讯科技（深圳）有限公司"
+    assert filings[("deep_synthesis", DS_A)]["company"] == "北京抖音信息服务有限公司"
+    purpose = filings[("deep_synthesis", DS_A)]["purpose"]
+    assert purpose == "应用于对话生成场景，根据用户输入生成文本。"  # two paragraphs, joined
+    assert filings[("deep_synthesis", DS_B)]["role"] == "technical_supporter"
+    assert json.loads(filings[("deep_synthesis", DS_B)]["products"]) == []
+    assert filings[("deep_synthesis", DS_D)]["status"] == "cancelled"
+    assert json.loads(filings[("algorithm", BAIDU)]["products"]) == [
+        {"name": "百度", "type": "APP"}, {"name": "百度", "type": "网站"}]
+
+    listings = [r for r in table(tmp_path, "listings") if r["batch_id"] == "deep_synthesis/2023-08"]
+    assert [r["row_number"] for r in listings] == [1, 2]  # the repeated header is not a row
+    assert [r["serial"] for r in listings] == [None, None]  # Word auto-numbering
+    raw = json.loads(listings[0]["raw"])
+    assert raw["主要用途"] == "应用于图像生成场景。" and raw["备案编号"] == DS_C
+
+    companies = {c["company"]: c for c in table(tmp_path, "companies")}
+    assert json.loads(companies["北京抖音信息服务有限公司"]["former_names"]) == [
+        "北京微播视界科技有限公司"]
+    assert companies["北京抖音信息服务有限公司"]["list_kinds"] == '["algorithm","deep_synthesis"]'
+
+
+def test_requests_are_polite_and_targeted(published: Path, site: TinySite) -> None:
+    paths = site.paths()
+    assert CHAIN_PAGE not in paths and NEWS_PAGE not in paths  # distractors never opened
+    assert not [p for p in paths if "CCC" in p]
+    assert "/wxzw/wxfb/A093702index_3.htm" not in paths  # the pager said two pages
+    for path, headers in site.requests:
+        assert headers.get("referer"), path
+        assert headers.get("user-agent", "").startswith("cac-filings/"), path
+    downloads = [(p, h) for p, h in site.requests if "downloadfile.jsp" in p]
+    assert len(downloads) == 4
+    assert all(h["referer"].startswith(site.url + "/20") for _, h in downloads)
+    log = [json.loads(line) for line in
+           (published / "raw" / "fetch_log.jsonl").read_text().splitlines()]
+    assert log and all(e["url"].startswith("https://www.cac.gov.cn/") for e in log)
+
+
+def test_rebuild_offline_is_byte_identical(published: Path) -> None:
+    first = (published / "published").resolve()
+    done = run_cli("build", "--data-dir", str(published))
+    assert done.returncode == 0, done.stderr
+    second = (published / "published").resolve()
+    assert second != first
+    for parquet in sorted(first.glob("*.parquet")):
+        assert parquet.read_bytes() == (second / parquet.name).read_bytes(), parquet.name
+    manifest = json.loads((second / "manifest.json").read_text())
+    assert manifest["previous_release_id"] == first.name
+    sums = (second / "SHA256SUMS").read_text().splitlines()
+    assert {line.split("  ")[1] for line in sums} == {p.name for p in second.iterdir()} - {
+        "SHA256SUMS"}
+
+
+def test_new_attachment_is_dated_when_first_seen(published: Path, site: TinySite) -> None:
+    site.options.third_attachment = True
+    done = run(site, published)
+    assert done.returncode == 0, done.stderr
+    assert "new files          1" in done.stdout
+    batches = {b["batch_id"]: b for b in table(published, "batches")}
+    new = batches["algorithm/2023-01"]
+    assert new["published_on_precision"] == "observed"
+    assert new["published_on"] is not None
+    assert batches["algorithm/2022-10"]["published_on"] is None
+    numbers = {f["filing_number"] for f in table(published, "filings")}
+    assert KUAISHOU in numbers
+    downloads = [p for p in site.paths() if "downloadfile.jsp" in p]
+    assert len(downloads) == 5  # only the new attachment was downloaded again
+
+
+def test_waf_block_fails_and_keeps_what_was_published(published: Path,
+                                                      site: TinySite) -> None:
+    before = os.readlink(published / "published")
+    releases = sorted((published / "releases").iterdir())
+    site.options.waf = True
+    done = run(site, published)
+    assert done.returncode == 1
+    assert "WAF" in done.stderr and "https://www.cac.gov.cn/" in done.stderr
+    assert os.readlink(published / "published") == before
+    assert sorted((published / "releases").iterdir()) == releases
+
+
+def test_changed_layout_is_an_error_naming_the_page(site: TinySite, tmp_path: Path) -> None:
+    site.options.broken_layout = True
+    done = run(site, tmp_path, "--source", "cn_cac_algorithm")
+    assert done.returncode == 1
+    assert "page layout changed" in done.stderr
+    assert "c_1661927474338504.htm" in done.stderr and "#BodyLabel" in done.stderr
+    assert not (tmp_path / "published").exists()
+
+
+def test_unknown_header_fails_the_batch(published: Path, site: TinySite) -> None:
+    before = os.readlink(published / "published")
+    site.options.extra_header = True
+    done = run(site, published, "--refresh-attachments")
+    assert done.returncode == 1
+    assert "unknown header '备案日期'" in done.stderr
+    assert "境内深度合成服务算法备案清单（2023年8月）" in done.stderr
+    assert os.readlink(published / "published") == before
+
+
+def test_sources_command_lists_both_sources() -> None:
+    done = run_cli("sources")
+    assert done.returncode == 0
+    lines = [line.split("\t") for line in done.stdout.splitlines()]
+    assert [(line[0], line[1]) for line in lines] == [("cn_cac_algorithm", "algorithm"), (
+        "cn_cac_deep_synthesis", "deep_synthesis")]
+
+
+def test_serve_answers_a_chinese_search(published: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cac_filings.cli", "serve", "--data-dir", str(published),
+         "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/-/versions.json").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "datasette did not start"
+            time.sleep(0.2)
+        found = httpx.get(url + "/cac_filings/filings.json",
+                          params={"_search": "抖音", "_shape": "array"}).json()
+        assert {r["filing_number"] for r in found} == {DOUYIN, DS_A}
+        home = httpx.get(url + "/").text
+        assert "cac-filings" in home and "CC BY 4.0" in home
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_serve_without_a_release_says_what_to_do(tmp_path: Path) -> None:
+    done = run_cli("serve", "--data-dir", str(tmp_path))
+    assert done.returncode == 1
+    assert "nothing is published" in done.stderr and "cac-filings run" in done.stderr

@@ -1,0 +1,267 @@
+"""A tiny stand-in for www.cac.gov.cn, made by the tests, so that the whole pipeline is proven
+even where ../shared/cac-replica is absent.
+
+It has what the scrapers rely on and the traps of the real site: a column with two list pages
+(and a 404 after them), item links in https://, //… and http:// forms with titles cut short in
+the link text, a distractor announcement (区块链信息服务备案) with its own attachment, the
+in-place algorithm page with two 附件 lines, one deep-synthesis announcement per batch (the
+first without 第N批), and a download endpoint that answers an empty 200 without a Referer and
+an HTML error page for an unknown file. The four Word lists are generated with docx_fixtures.
+
+    with serve_site() as site:
+        site.url            # http://127.0.0.1:PORT
+        site.requests       # every request: (path, headers)
+        site.options.waf = True   # from now on every answer is the WAF block page
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, quote, urlsplit
+
+from cac_filings.normalize import suanbei_check_digit
+from tests.docx_fixtures import Row, Table, cell, make_docx, row
+
+ALGO_PAGE = "/2022-08/12/c_1661927474338504.htm"
+DS1_PAGE = "/2023-06/20/c_1688910683316256.htm"
+DS2_PAGE = "/2023-09/01/c_1695224377544009.htm"
+CHAIN_PAGE = "/2023-06/29/c_1688573576313252.htm"
+NEWS_PAGE = "/2023-07/01/c_1688000000000001.htm"
+DOWNLOAD = "/cms/pub/interact/downloadfile.jsp"
+ALGO_TITLE = "境内互联网信息服务算法备案清单（{}）"
+DS_TITLE = "境内深度合成服务算法备案清单（{}）"
+
+ALGO_HEADER = ("序号", "算法名称", "算法类别", "主体名称", "应用产品", "主要用途", "备案编号",
+               "备注")
+DS_HEADER = ("序号", "算法名称", "角色", "主体名称", "应用产品", "主要用途", "备案编号", "备注")
+
+WAF_PAGE = ("<html><head><title>访问被拦截</title></head><body>当前访问疑似黑客攻击，已被网站管理员"
+            "设置为拦截。知道创宇云防御</body></html>").encode()
+JSP_MISSING = "<html><body>对不起，您要下载的文件不存在或已被删除！</body></html>".encode()
+
+
+def number(prefix13: str, category: str, year: str, sequence: int) -> str:
+    """A 网信算备 number with a correct check digit."""
+    first20 = f"{prefix13}{category}{year}{sequence:03d}"
+    return f"网信算备{first20}{suanbei_check_digit(first20)}号"
+
+
+DOUYIN = number("1101088234839", "02", "22", 1)  # listed in both algorithm batches
+BAIDU = number("1101081234567", "04", "22", 2)
+KUAISHOU = number("1101080000004", "02", "23", 5)
+LONG = "网信算备1101082242366066220017号"  # 22 digits, as published in 2022年8月
+DS_A = number("1101088234839", "01", "23", 15)
+DS_B = number("3101150000001", "01", "23", 3)
+DS_C = number("4403050000002", "01", "23", 7)
+DS_D = number("3301100000003", "01", "23", 9)
+
+
+def algorithm_lists() -> dict[str, bytes]:
+    first = Table((
+        row(*ALGO_HEADER, header=True),
+        row("1", "抖音推荐算法", "个性化推送类", "北京抖音信息服务有限公司",
+            "抖音（APP）、抖音极速版(APP)", "应用于信息推荐场景。", DOUYIN, ""),
+        row("2", "百度搜索算法", "检索过滤类", "北京百度网讯科技有限公司", "百度（APP、网站）",
+            "应用于搜索场景。", BAIDU, ""),
+    ))
+    second = Table((
+        row(*ALGO_HEADER, header=True),
+        row("1", "抖音推荐算法", "个性化推送类", "北京抖音信息服务有限公司", "抖音（APP）",
+            "应用于信息推荐场景。", DOUYIN + "\n",
+            "原主体名称“北京微播视界科技有限公司”变更为“北京抖音信息服务有限公司”"),
+        row("2", "微信搜一搜算法", "检索过滤类", "腾讯科技(深圳)有限公司", "微信（APP）",
+            "应用于搜索场景。", LONG, ""),
+    ))
+    third = Table((
+        row(*ALGO_HEADER, header=True),
+        row("1", "快手推荐算法", "个性化推送类", "北京快手科技有限公司", "快手（APP）",
+            "应用于信息推荐场景。", KUAISHOU, ""),
+    ))
+    return {"alg1": make_docx([first]), "alg2": make_docx([second]), "alg3": make_docx([third])}
+
+
+def deep_synthesis_lists(extra_header: bool = False) -> dict[str, bytes]:
+    first = Table((
+        row(*DS_HEADER, header=True),
+        row("1", "豆包大模型算法", "服务提供者", "北京抖音信息\u200b服务有限公司", "抖音（APP）",
+            cell("应用于对话生成场景，", "根据用户输入生成文本。"), DS_A, ""),
+        row("2", "智能客服算法", "服务技术支持者", "上海某某科技有限公司", "--",
+            "应用于客服场景。", DS_B, ""),
+    ))
+    # The 2nd list: Word auto-numbering, 主要用途 spanning two grid columns, and the header row
+    # repeated where Word broke the table across pages.
+    header = (*DS_HEADER, "备案日期") if extra_header else DS_HEADER
+
+    def spanned(*cells: str, is_header: bool = False, numbered: bool = True) -> Row:
+        built = [cell(c) for c in cells]
+        built[0] = cell("", numbered=True) if numbered and not is_header else built[0]
+        built[5] = cell(cells[5], grid_span=2)
+        return Row(cells=tuple(built), header=is_header)
+
+    extra = ("2023-08-01",) if extra_header else ()
+    second = Table((
+        spanned(*header, is_header=True),
+        spanned("", "图像生成算法", "服务提供者", "深圳某某网络有限公司", "某某画图（小程序）",
+                "应用于图像生成场景。", DS_C, "", *extra),
+        spanned(*header, numbered=False),
+        spanned("", "视频生成算法", "服务提供者", "杭州某某智能有限公司", "某某视频（APP）等",
+                "应用于视频生成场景。", DS_D, "已注销", *extra),
+    ), grid_cols=len(header) + 1)
+    return {"ds1": make_docx([first]), "ds2": make_docx([second])}
+
+
+@dataclass
+class Options:
+    waf: bool = False
+    broken_layout: bool = False  # articles lose their #BodyLabel
+    extra_header: bool = False  # the 2nd deep-synthesis list gains an unknown column
+    third_attachment: bool = False  # 附件3 appears on the in-place algorithm page
+
+
+@dataclass
+class TinySite:
+    url: str
+    options: Options = field(default_factory=Options)
+    requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+
+    def paths(self) -> list[str]:
+        return [path for path, _ in self.requests]
+
+
+def _link(filepath: str, title: str) -> str:
+    return (f'<a href="{DOWNLOAD}?filepath={filepath}&amp;fText={quote(title)}">{title}</a>')
+
+
+def _article(title: str, day: str, body: str, broken: bool) -> str:
+    y, m, d = day.split("-")
+    body_div = "" if broken else f'<div id="BodyLabel">{body}</div>'
+    return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title></head>'
+            f'<body><div class="bread">首页 &gt; 网信发布</div>'
+            f'<div class="main-title"><h1 class="title">{title}</h1><div class="info">'
+            f'<span id="pubtime">{y}年{m}月{d}日 10:00</span><span id="source">来源：中国网信网'
+            f'</span></div></div><div class="main-content">{body_div}</div>'
+            f'<script>var _pagestat = 1;</script></body></html>')
+
+
+def _column(items: list[tuple[str, str, str]], page: int, pages: int) -> str:
+    lis = "".join(
+        f'<li><h5><a href="{href}" title="{title}" target="_blank">'
+        f'{title[:28] + "..." if len(title) > 28 else title}</a></h5>'
+        f'<div class="times">{day}</div></li>' for href, title, day in items)
+    return (f'<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>'
+            f'<div class="list_con"><div id="loadingInfoPage">{lis}</div></div>'
+            f'<script>createPageHTML({pages}, {page}, "A093702index", "htm");</script>'
+            f'</body></html>')
+
+
+def _pages(options: Options) -> dict[str, str]:
+    broken = options.broken_layout
+    ds1_title = "国家互联网信息办公室关于发布深度合成服务算法备案信息的公告"
+    ds2_title = "国家互联网信息办公室关于发布第二批深度合成服务算法备案信息的公告"
+    chain_title = "国家互联网信息办公室关于发布第十一批境内区块链信息服务备案编号的公告"
+    algo_title = "国家互联网信息办公室关于发布互联网信息服务算法备案信息的公告"
+    return {
+        "/wxzw/wxfb/A093702index_1.htm": _column([
+            (f"https://www.cac.gov.cn{NEWS_PAGE}",
+             "江西省网信办召开生成式人工智能服务备案工作座谈会", "2023-09-02"),
+            (f"//www.cac.gov.cn{DS2_PAGE}", ds2_title, "2023-09-01"),
+            (f"http://www.cac.gov.cn{CHAIN_PAGE}", chain_title, "2023-06-29"),
+        ], 1, 2),
+        "/wxzw/wxfb/A093702index_2.htm": _column([
+            (f"https://www.cac.gov.cn{DS1_PAGE}", ds1_title, "2023-06-20"),
+            (f"https://www.cac.gov.cn{ALGO_PAGE}", algo_title, "2022-08-12"),
+        ], 2, 2),
+        ALGO_PAGE: _article(algo_title, "2022-08-12", "".join([
+            "<p>根据《互联网信息服务算法推荐管理规定》，现公开发布……</p>",
+            "<p>附件1：", _link("AAA/alg1~x=", ALGO_TITLE.format("2022年8月")), "</p>",
+            "<p>附件2：", _link("AAA/alg2~y=", ALGO_TITLE.format("2022年10月")), "</p>",
+            *(["<p>附件3：", _link("AAA/alg3=", ALGO_TITLE.format("2023年1月")), "</p>"]
+              if options.third_attachment else []),
+        ]), broken),
+        DS1_PAGE: _article(ds1_title, "2023-06-20",
+                           "<p>根据《互联网信息服务深度合成管理规定》……</p><p>附件</p><p>"
+                           + _link("BBB/ds1=", DS_TITLE.format("2023年6月")) + "</p>",
+                           broken),
+        DS2_PAGE: _article(ds2_title, "2023-09-01",
+                           "<p>现公开发布第二批境内深度合成服务算法备案信息……</p><p>附件：" +
+                           _link("BBB/ds2=", DS_TITLE.format("2023年8月")) + "</p>",
+                           broken),
+        CHAIN_PAGE: _article(chain_title, "2023-06-29", "<p>附件：" + _link(
+            "CCC/chain=", "境内区块链信息服务备案清单（第十一批）") + "</p>", broken),
+        NEWS_PAGE: _article("座谈会", "2023-09-02", "<p>会议指出……</p>", broken),
+    }
+
+
+def _files(options: Options) -> dict[str, bytes]:
+    files = {**algorithm_lists(), **deep_synthesis_lists(options.extra_header)}
+    return {"AAA/alg1~x=": files["alg1"], "AAA/alg2~y=": files["alg2"],
+            "AAA/alg3=": files["alg3"],
+            "BBB/ds1=": files["ds1"], "BBB/ds2=": files["ds2"],
+            "CCC/chain=": make_docx([Table((row("序号", "名称", header=True), row("1", "链")))])}
+
+
+def _handler(site: TinySite) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+        def _send(self, status: int, body: bytes, content_type: str = "text/html",
+                  extra: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for key, value in (extra or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:  # the stdlib's name
+            site.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+            options = site.options
+            if options.waf:
+                self._send(200, WAF_PAGE)
+                return
+            parts = urlsplit(self.path)
+            if parts.path == DOWNLOAD:
+                if not self.headers.get("Referer"):
+                    self._send(200, b"", "application/octet-stream")
+                    return
+                filepath = parse_qs(parts.query).get("filepath", [""])[0]
+                body = _files(options).get(filepath)
+                if body is None:
+                    self._send(200, JSP_MISSING)
+                else:
+                    self._send(200, body, "application/octet-stream")
+                return
+            page = _pages(options).get(parts.path)
+            if page is None:
+                self._send(404, b"<html><body>404 Not Found</body></html>")
+                return
+            body = page.encode("utf-8")
+            etag = f'"{abs(hash(body)) % 10**12}"'
+            if self.headers.get("If-None-Match") == etag:
+                self._send(304, b"", extra={"ETag": etag})
+                return
+            self._send(200, body, extra={"ETag": etag,
+                                         "Last-Modified": "Sat, 02 Sep 2023 02:00:00 GMT"})
+
+    return Handler
+
+
+@contextmanager
+def serve_site(options: Options | None = None) -> Iterator[TinySite]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(site := TinySite("")))
+    site.url = f"http://127.0.0.1:{server.server_address[1]}"
+    if options is not None:
+        site.options = options
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield site
+    finally:
+        server.shutdown()
+        server.server_close()
