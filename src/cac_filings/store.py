@@ -55,11 +55,12 @@ def arrow_table(table: Table, rows: list[Row]) -> pa.Table:
     read_schema = pa.schema([pa.field(c.name, pa.string() if c.type == "date"
                                       else _ARROW_TYPES[c.type]) for c in table.columns])
     lines = list(map(orjson.dumps, rows))
-    # Blocks of ~1 MB are parsed on several threads; a block must hold the longest line.
+    # One thread: the build writes the SQLite file on the other core meanwhile. A block must
+    # hold the longest line.
     block = max(1 << 20, 2 * max(map(len, lines)) + 2)
     parsed = pa_json.read_json(
         io.BytesIO(b"\n".join(lines)),
-        read_options=pa_json.ReadOptions(block_size=block),
+        read_options=pa_json.ReadOptions(block_size=block, use_threads=False),
         parse_options=pa_json.ParseOptions(explicit_schema=read_schema,
                                            unexpected_field_behavior="ignore"))
     columns = []
