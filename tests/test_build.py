@@ -120,7 +120,7 @@ def test_no_crawl_at_all_says_what_to_do(settings: Settings, sources: list[Sourc
     with pytest.raises(ArchiveError, match="cac-filings crawl"):
         build_tables(RawArchive(settings.raw_dir), sources)
     done = run_cli("build", "--data-dir", str(settings.data_dir))
-    assert done.returncode == 1 and "no successful crawl" in done.stderr
+    assert done.returncode == 3 and "no successful crawl" in done.stderr
 
 
 @pytest.mark.parametrize(("header", "message"), [

@@ -22,7 +22,7 @@ def commands() -> dict[str, Any]:
 def test_every_command_and_option_is_in_the_readme() -> None:
     readme = README.read_text(encoding="utf-8")
     found = commands()
-    assert set(found) == {"run", "crawl", "build", "serve", "sources"}
+    assert set(found) == {"run", "crawl", "build", "diff", "serve", "sources"}
     for name, command in found.items():
         assert f"cac-filings {name}" in readme, name
         for param in command.params:

@@ -60,13 +60,13 @@ DS_C = number("4403050000002", "01", "23", 7)
 DS_D = number("3301100000003", "01", "23", 9)
 
 
-def algorithm_lists() -> dict[str, bytes]:
+def algorithm_lists(edited: bool = False) -> dict[str, bytes]:
     first = Table((
         row(*ALGO_HEADER, header=True),
         row("1", "抖音推荐算法", "个性化推送类", "北京抖音信息服务有限公司",
             "抖音（APP）、抖音极速版(APP)", "应用于信息推荐场景。", DOUYIN, ""),
         row("2", "百度搜索算法", "检索过滤类", "北京百度网讯科技有限公司", "百度（APP、网站）",
-            "应用于搜索场景。", BAIDU, ""),
+            "应用于搜索场景。", BAIDU, "2023年8月更新应用产品" if edited else ""),
     ))
     second = Table((
         row(*ALGO_HEADER, header=True),
@@ -120,6 +120,7 @@ class Options:
     broken_layout: bool = False  # articles lose their #BodyLabel
     extra_header: bool = False  # the 2nd deep-synthesis list gains an unknown column
     third_attachment: bool = False  # 附件3 appears on the in-place algorithm page
+    edited: bool = False  # 附件1 is re-uploaded, same URL, with a new 备注 for one row
 
 
 @dataclass
@@ -197,7 +198,7 @@ def _pages(options: Options) -> dict[str, str]:
 
 
 def _files(options: Options) -> dict[str, bytes]:
-    files = {**algorithm_lists(), **deep_synthesis_lists(options.extra_header)}
+    files = {**algorithm_lists(options.edited), **deep_synthesis_lists(options.extra_header)}
     return {"AAA/alg1~x=": files["alg1"], "AAA/alg2~y=": files["alg2"],
             "AAA/alg3=": files["alg3"],
             "BBB/ds1=": files["ds1"], "BBB/ds2=": files["ds2"],

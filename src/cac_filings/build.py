@@ -378,6 +378,22 @@ def derive_companies(filings: list[Row], listings: list[Row],
 
 # ---------------------------------------------------------------- the whole build
 
+def _input(batch: BatchVersion) -> dict[str, Any]:
+    """What a release records about each file it was built from (manifest.json `inputs`)."""
+    e = batch.entry
+    return {"batch_id": batch.batch_id, "version": batch.version, "sha256": batch.sha256,
+            "source": e["source"], "attachment_url": e["attachment_url"],
+            "is_current": batch.is_current, "published_on": batch.published_on,
+            "title": e["title"], "announcement_url": e["announcement_url"]}
+
+
+def build_inputs(archive: RawArchive, sources: list[Source]) -> list[dict[str, Any]]:
+    """The inputs a build of the archive would record, without reading any file: when they
+    equal the published release's, a build would publish nothing new."""
+    selected, _ = select_batches(archive, sources)
+    return sorted((_input(b) for b in selected), key=lambda i: (i["batch_id"], i["version"]))
+
+
 ParseTask = tuple[BatchVersion, SourceSpec, Path]
 
 
@@ -438,9 +454,7 @@ def build_tables(archive: RawArchive, sources: list[Source], *,
             "fetched_at": batch.fetched_at, "is_current": batch.is_current,
             "row_count": len(rows),
         }
-        inputs.append({"batch_id": batch.batch_id, "version": batch.version,
-                       "sha256": batch.sha256, "source": e["source"],
-                       "attachment_url": e["attachment_url"], "is_current": batch.is_current})
+        inputs.append(_input(batch))
 
     listings.sort(key=lambda r: (r["batch_id"], r["version"], r["row_number"]))
     batches = [batch_rows[k] for k in sorted(batch_rows)]

@@ -1,22 +1,41 @@
-"""The `cac-filings` command: crawl → build → publish → serve.
+"""The `cac-filings` command: crawl → build → publish → serve, and diffs between releases.
 
-Every command takes --data-dir (env CAC_FILINGS_DATA_DIR, default ./data). Exit status: 0 on
-success, 1 when a stage failed (nothing new was published), 2 on a usage error.
+Every command takes --data-dir (env CAC_FILINGS_DATA_DIR, default ./data). Exit status, for
+schedulers to alert on:
+  0  success (a new release was published, or there was nothing new)
+  1  fetching failed (network, WAF block, changed page layout): nothing new was published
+  2  usage error
+  3  the data was refused (an unreadable file, an unknown header, a failed release check):
+     nothing new was published; a maintainer has to look
 """
 
 from __future__ import annotations
 
+import csv
+import json
 import sys
 import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cac_filings import __version__
 from cac_filings.config import Settings, load_settings
-from cac_filings.errors import CacFilingsError
+from cac_filings.errors import (
+    ArchiveError,
+    CacFilingsError,
+    ExtractionError,
+    InvariantError,
+)
 from cac_filings.report import Reporter
+
+if TYPE_CHECKING:
+    from cac_filings.crawl import Refresh
+
+EXIT_FETCH, EXIT_DATA = 1, 3
 
 app = typer.Typer(
     add_completion=False,
@@ -39,40 +58,110 @@ Delay = Annotated[float | None, typer.Option(
 SourceNames = Annotated[list[str] | None, typer.Option(
     "--source", help="Only this source (repeatable; see `cac-filings sources`).",
     show_default=False)]
-Refresh = Annotated[bool, typer.Option(
-    "--refresh-attachments", help="Download attachments again even when archived, to catch "
-                                  "files CAC edited in place.")]
+RefreshAll = Annotated[bool, typer.Option(
+    "--refresh-attachments", help="Download every attachment again, even when archived, and "
+                                  "walk every column page: catches files CAC edited in place.")]
+RefreshAge = Annotated[float | None, typer.Option(
+    "--refresh-older-than", help="Download again the attachments last checked more than this "
+                                 "many days ago.", show_default=False, min=0)]
 Port = Annotated[int, typer.Option("--port", help="Port for Datasette.")]
 Host = Annotated[str, typer.Option("--host", help="Interface for Datasette.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings, errors and the "
                                                            "summary.")]
 
 
-def _fail(reporter: Reporter, exc: Exception) -> typer.Exit:
+@dataclass
+class RunRecord:
+    """One line of DATA_DIR/runs.jsonl: what a run did, for monitoring scheduled runs."""
+
+    command: str
+    started_at: str = field(default_factory=lambda: _now())
+    finished_at: str | None = None
+    status: str = "running"  # published | nothing-new | built | crawled | failed
+    exit_code: int = 0
+    crawl_id: str | None = None
+    release_id: str | None = None
+    batches: int | None = None
+    downloaded: int | None = None
+    new_files: int | None = None
+    requests: int | None = None
+    not_modified: int | None = None
+    retries: int | None = None
+    changes: dict[str, int] | None = None
+    error: str | None = None
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _log_run(settings: Settings, record: RunRecord) -> None:
+    record.finished_at = _now()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with (settings.data_dir / "runs.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
+
+
+def _exit_code(exc: CacFilingsError) -> int:
+    return EXIT_DATA if isinstance(exc, (ExtractionError, InvariantError, ArchiveError)) \
+        else EXIT_FETCH
+
+
+def _fail(settings: Settings, reporter: Reporter, record: RunRecord,
+          exc: CacFilingsError) -> typer.Exit:
     reporter.error(str(exc))
-    return typer.Exit(code=1)
+    record.status, record.exit_code, record.error = "failed", _exit_code(exc), str(exc)
+    _log_run(settings, record)
+    return typer.Exit(code=record.exit_code)
 
 
-def _crawl(settings: Settings, reporter: Reporter, names: list[str] | None,
-           refresh: bool) -> tuple[int, int, int]:
+def _refresh(all_: bool, older_than: float | None) -> Refresh:
+    from cac_filings.crawl import Refresh
+
+    return Refresh(all=all_, older_than_days=older_than)
+
+
+def _crawl(settings: Settings, reporter: Reporter, record: RunRecord, names: list[str] | None,
+           refresh: Refresh) -> None:
     from cac_filings.crawl import crawl
     from cac_filings.sources import load_sources
 
     sources = load_sources(names=names)
     reporter.info(f"crawling {len(sources)} source(s) from {settings.www_base} and "
                   f"{settings.beian_base} (delay {settings.delay:g}s)")
-    result = crawl(settings, sources, reporter, refresh_attachments=refresh)
+    result = crawl(settings, sources, reporter, refresh=refresh)
+    stats = result.stats
+    record.crawl_id, record.batches = result.crawl_id, result.batches
+    record.downloaded, record.new_files = result.downloaded, result.new_files
+    record.requests, record.not_modified = stats.requests, stats.not_modified
+    record.retries = stats.retries
     reporter.info(f"crawl {result.crawl_id}: {result.batches} batches, "
                   f"{result.downloaded} downloaded, {result.new_files} new files, "
-                  f"{result.stats.requests} requests ({result.stats.retries} retries, "
-                  f"{result.stats.not_modified} not modified)")
+                  f"{stats.requests} requests ({stats.retries} retries, "
+                  f"{stats.not_modified} not modified)")
     if not result.ok:
         raise CacFilingsError("crawl failed: " + " | ".join(result.errors))
-    return result.batches, result.new_files, result.stats.requests
 
 
-def _build(settings: Settings, reporter: Reporter, publish: bool) -> tuple[str, dict[str, int],
-                                                                           bool]:
+def _nothing_new(settings: Settings) -> str | None:
+    """The published release's id when a build now would have the same inputs and code."""
+    from cac_filings.archive import RawArchive
+    from cac_filings.build import build_inputs
+    from cac_filings.release import published_manifest
+    from cac_filings.sources import load_sources
+
+    published = published_manifest(settings)
+    if published is None or published.get("code_version") != __version__:
+        return None
+    inputs = build_inputs(RawArchive(settings.raw_dir), load_sources())
+    if inputs != published.get("inputs"):
+        return None
+    release_id: str = published["release_id"]
+    return release_id
+
+
+def _build(settings: Settings, reporter: Reporter, record: RunRecord, publish: bool) -> dict[
+        str, int]:
     from cac_filings.release import build_release
     from cac_filings.sources import load_sources
 
@@ -80,32 +169,40 @@ def _build(settings: Settings, reporter: Reporter, publish: bool) -> tuple[str, 
     result, release = build_release(settings, load_sources(), publish=publish)
     for warning in result.warnings:
         reporter.warn(warning)
-    counts = release.manifest["row_counts"]
+    counts: dict[str, int] = release.manifest["row_counts"]
+    record.release_id, record.changes = release.release_id, release.manifest["changes"]
+    record.status = "published" if release.published else "built"
     reporter.info(f"built release {release.release_id} in {time.monotonic() - started:.2f}s: "
                   + ", ".join(f"{n} {t}" for t, n in counts.items()))
-    return release.release_id, counts, release.published
+    return counts
 
 
-def _summary(settings: Settings, reporter: Reporter, *, batches: int | None = None,
-             new_files: int | None = None, requests: int | None = None,
-             release_id: str | None = None, counts: dict[str, int] | None = None,
-             published: bool = False) -> None:
+def _summary(settings: Settings, reporter: Reporter, record: RunRecord,
+             counts: dict[str, int] | None = None) -> None:
     lines = ["", "cac-filings summary"]
-    if batches is not None:
-        lines.append(f"  batches found      {batches}")
-        lines.append(f"  new files          {new_files}")
-        lines.append(f"  requests           {requests}")
+    if record.batches is not None:
+        lines.append(f"  batches found      {record.batches}")
+        lines.append(f"  new files          {record.new_files}")
+        lines.append(f"  requests           {record.requests} ({record.not_modified} not "
+                     f"modified, {record.downloaded} downloads)")
     if counts:
         lines.append("  rows               " + ", ".join(f"{t} {n}" for t, n in counts.items()))
-    if release_id:
-        where = settings.releases_dir / release_id
-        lines.append(f"  release            {release_id}" + (" (published)" if published
-                                                               else " (not published)"))
+    if record.changes is not None:
+        lines.append("  changes            " + ", ".join(
+            f"{n} {kind}" for kind, n in record.changes.items()))
+    if record.status == "nothing-new":
+        lines.append(f"  release            none: nothing new since {record.release_id}")
+    elif record.release_id:
+        where = settings.releases_dir / record.release_id
+        published = record.status == "published"
+        lines.append(f"  release            {record.release_id}"
+                     + (" (published)" if published else " (not published)"))
         lines.append(f"  data               {where}")
-        lines.append(f"  published          {settings.published} -> releases/{release_id}"
-                     if published else f"  published          {settings.published} (unchanged)")
+        lines.append(f"  published          {settings.published} -> releases/"
+                     f"{record.release_id}" if published
+                     else f"  published          {settings.published} (unchanged)")
         lines.append(f"  files              {where}/*.parquet, {where}/cac_filings.db, "
-                     "manifest.json, DATA-DICTIONARY.md")
+                     "CHANGES.md, feed.atom, manifest.json")
     lines.append(f"  raw archive        {settings.raw_dir}")
     if reporter.warnings:
         lines.append(f"  warnings           {len(reporter.warnings)} (see above)")
@@ -119,7 +216,8 @@ def run(
     beian_base: BeianBase = None,
     delay: Delay = None,
     source: SourceNames = None,
-    refresh_attachments: Refresh = False,
+    refresh_attachments: RefreshAll = False,
+    refresh_older_than: RefreshAge = None,
     serve: Annotated[bool, typer.Option("--serve/--no-serve",
                                         help="Serve the published release with Datasette "
                                              "afterwards.")] = True,
@@ -127,19 +225,30 @@ def run(
     host: Host = "127.0.0.1",
     quiet: Quiet = False,
 ) -> None:
-    """Crawl every source, build a release, publish it and (by default) serve it.
+    """Crawl every source, build a release, publish it and (by default) serve it. A run that
+    finds nothing new builds nothing and says so in one line.
 
     Example: cac-filings run --www-base http://127.0.0.1:8765 --no-serve
     """
     settings = load_settings(data_dir, www_base, beian_base, delay)
     reporter = Reporter(quiet=quiet)
+    record = RunRecord("run")
+    counts = None
     try:
-        batches, new_files, requests = _crawl(settings, reporter, source, refresh_attachments)
-        release_id, counts, published = _build(settings, reporter, publish=True)
+        _crawl(settings, reporter, record, source,
+               _refresh(refresh_attachments, refresh_older_than))
+        unchanged = _nothing_new(settings)
+        if unchanged is not None:
+            record.status, record.release_id = "nothing-new", unchanged
+            print(f"nothing new: {record.batches} batches unchanged since release {unchanged}; "
+                  "no release made", flush=True)
+        else:
+            counts = _build(settings, reporter, record, publish=True)
     except CacFilingsError as exc:
-        raise _fail(reporter, exc) from None
-    _summary(settings, reporter, batches=batches, new_files=new_files, requests=requests,
-             release_id=release_id, counts=counts, published=published)
+        raise _fail(settings, reporter, record, exc) from None
+    _log_run(settings, record)
+    if not quiet or record.status != "nothing-new":
+        _summary(settings, reporter, record, counts)
     if serve:
         _serve(settings, reporter, host, port)
 
@@ -151,7 +260,8 @@ def crawl(
     beian_base: BeianBase = None,
     delay: Delay = None,
     source: SourceNames = None,
-    refresh_attachments: Refresh = False,
+    refresh_attachments: RefreshAll = False,
+    refresh_older_than: RefreshAge = None,
     quiet: Quiet = False,
 ) -> None:
     """Discover batches and download their files into the raw archive; build nothing.
@@ -160,11 +270,15 @@ def crawl(
     """
     settings = load_settings(data_dir, www_base, beian_base, delay)
     reporter = Reporter(quiet=quiet)
+    record = RunRecord("crawl")
     try:
-        batches, new_files, requests = _crawl(settings, reporter, source, refresh_attachments)
+        _crawl(settings, reporter, record, source,
+               _refresh(refresh_attachments, refresh_older_than))
     except CacFilingsError as exc:
-        raise _fail(reporter, exc) from None
-    _summary(settings, reporter, batches=batches, new_files=new_files, requests=requests)
+        raise _fail(settings, reporter, record, exc) from None
+    record.status = "crawled"
+    _log_run(settings, record)
+    _summary(settings, reporter, record)
 
 
 @app.command()
@@ -181,11 +295,118 @@ def build(
     """
     settings = load_settings(data_dir)
     reporter = Reporter(quiet=quiet)
+    record = RunRecord("build")
     try:
-        release_id, counts, published = _build(settings, reporter, publish=publish)
+        counts = _build(settings, reporter, record, publish=publish)
     except CacFilingsError as exc:
-        raise _fail(reporter, exc) from None
-    _summary(settings, reporter, release_id=release_id, counts=counts, published=published)
+        raise _fail(settings, reporter, record, exc) from None
+    _log_run(settings, record)
+    _summary(settings, reporter, record, counts)
+
+
+@app.command()
+def diff(
+    old: Annotated[str | None, typer.Argument(
+        help="Release id (default: the one before NEW).", show_default=False)] = None,
+    new: Annotated[str | None, typer.Argument(
+        help="Release id (default: the published release).", show_default=False)] = None,
+    data_dir: DataDir = None,
+    json_out: Annotated[Path | None, typer.Option(
+        "--json", help="Also write every change to this JSON file ('-' for stdout).",
+        show_default=False)] = None,
+    csv_out: Annotated[Path | None, typer.Option(
+        "--csv", help="Also write every change to this CSV file ('-' for stdout).",
+        show_default=False)] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Rows to print per kind of change "
+                                                       "(0: all).", min=0)] = 20,
+) -> None:
+    """Compare the filings of two releases: counts, then the changed rows.
+
+    Example: cac-filings diff 20250701T060000Z 20250801T060000Z --csv changes.csv
+    """
+    from cac_filings.diff import count_changes, diff_releases
+
+    settings = load_settings(data_dir)
+    reporter = Reporter()
+    try:
+        old_path, new_path = _release_pair(settings, old, new)
+    except CacFilingsError as exc:
+        reporter.error(str(exc))
+        raise typer.Exit(code=2) from None
+    changes = diff_releases(old_path, new_path)
+    rows = [c.as_row(new_path.name) for c in changes]
+    to_stdout = "-" in (str(json_out), str(csv_out))
+    if not to_stdout:
+        counts = count_changes(changes)
+        print(f"{old_path.name} → {new_path.name}: "
+              + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+        for kind in counts:
+            shown = [c for c in changes if c.change == kind]
+            for change in shown[:limit or None]:
+                detail = ", ".join(f"{f}: {_short((change.before or {}).get(f))} → "
+                                   f"{_short((change.after or {}).get(f))}"
+                                   for f in change.fields)
+                print(f"  {kind:<9} {change.list_kind:<15} {change.filing_number}  "
+                      f"{change.name or ''} · {change.company or ''}"
+                      + (f"  [{detail}]" if detail else ""))
+            if limit and len(shown) > limit:
+                print(f"  … {len(shown) - limit} more {kind}")
+    if json_out is not None:
+        text = json.dumps(rows, ensure_ascii=False, indent=1)
+        _write_out(json_out, text + "\n")
+    if csv_out is not None:
+        _write_csv(csv_out, rows)
+
+
+def _short(value: Any, width: int = 40) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = text.replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _write_out(target: Path, text: str) -> None:
+    if str(target) == "-":
+        sys.stdout.write(text)
+    else:
+        target.write_text(text, encoding="utf-8")
+
+
+def _write_csv(target: Path, rows: list[dict[str, Any]]) -> None:
+    from cac_filings.schema import CHANGES
+
+    if str(target) == "-":
+        writer = csv.DictWriter(sys.stdout, fieldnames=CHANGES.column_names)
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    with target.open("w", encoding="utf-8-sig", newline="") as fh:  # BOM: Excel reads UTF-8
+        writer = csv.DictWriter(fh, fieldnames=CHANGES.column_names)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _release_pair(settings: Settings, old: str | None, new: str | None) -> tuple[Path, Path]:
+    releases = sorted(p for p in settings.releases_dir.glob("2*") if p.is_dir()) \
+        if settings.releases_dir.is_dir() else []
+    if new is None:
+        if not settings.published.exists():
+            raise CacFilingsError(f"nothing is published in {settings.data_dir}")
+        new_path = settings.published.resolve()
+    else:
+        new_path = settings.releases_dir / new
+    if old is None:
+        earlier = [p for p in releases if p.name < new_path.name]
+        if not earlier:
+            raise CacFilingsError(f"no release before {new_path.name} to compare with")
+        old_path = earlier[-1]
+    else:
+        old_path = settings.releases_dir / old
+    for path in (old_path, new_path):
+        if not (path / "manifest.json").is_file():
+            known = ", ".join(p.name for p in releases[-5:]) or "none"
+            raise CacFilingsError(f"no release {path.name} in {settings.releases_dir} "
+                                  f"(latest: {known})")
+    return old_path, new_path
 
 
 def _serve(settings: Settings, reporter: Reporter, host: str, port: int) -> None:
@@ -195,7 +416,8 @@ def _serve(settings: Settings, reporter: Reporter, host: str, port: int) -> None
     try:
         release = published_release(settings)
     except CacFilingsError as exc:
-        raise _fail(reporter, exc) from None
+        reporter.error(str(exc))
+        raise typer.Exit(code=1) from None
     reporter.info(f"serving {release.name} at http://{host}:{port}/ (Ctrl-C to stop)")
     code = serve_release(settings, host, port)
     if code:

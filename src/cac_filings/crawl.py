@@ -31,13 +31,22 @@ def new_crawl_id() -> str:
 
 
 class SourceContext:
-    """The CrawlContext handed to a scraper: fetching and page parsing from the core."""
+    """The CrawlContext handed to a scraper: fetching and page parsing from the core.
 
-    def __init__(self, spec: SourceSpec, fetcher: Fetcher, reporter: Reporter) -> None:
+    `remembered` holds the column items of the source's last good crawl. With it, a column
+    walk stops at the first list page whose items were all listed before (new items appear at
+    the top) and replays the older items from memory; without it (the first crawl, or a full
+    walk), every page is read.
+    """
+
+    def __init__(self, spec: SourceSpec, fetcher: Fetcher, reporter: Reporter,
+                 remembered: dict[str, list[dict[str, Any]]] | None = None) -> None:
         self.spec = spec
         self.fetcher = fetcher
         self.reporter = reporter
         self.pages = 0
+        self.remembered = remembered
+        self.column_items: dict[str, list[dict[str, Any]]] = {}
 
     def fetch_article(self, url: str, referer: str | None = None) -> Article:
         fetched = self.fetcher.get(url, expect="html", referer=referer)
@@ -50,6 +59,10 @@ class SourceContext:
         (the pager's page count when the page states it, else the first 404)."""
         if not _FIRST_PAGE_RE.search(first_page_url):
             raise PageLayoutError(first_page_url, "column URLs must end in _1.htm")
+        previous = (self.remembered or {}).get(first_page_url)
+        known = {item["url"] for item in previous} if previous else None
+        walked: list[dict[str, Any]] = []
+        self.column_items[first_page_url] = walked
         referer: str | None = None
         number = 1
         while True:
@@ -62,7 +75,18 @@ class SourceContext:
             page = parse_column_page(fetched.text, url)
             if number == 1 and not page.items:
                 raise PageLayoutError(url, "the first page of the column lists no items")
-            yield from page.items
+            for item in page.items:
+                walked.append(asdict(item))
+                yield item
+            if previous and known is not None and page.items and all(
+                    item.url in known for item in page.items):
+                # Everything from here on was listed last time: replay it from memory.
+                emitted = {item["url"] for item in walked}
+                for old in previous:
+                    if old["url"] not in emitted:
+                        walked.append(old)
+                        yield ColumnItem(**old)
+                return
             if not page.items or (page.total_pages is not None and number >= page.total_pages):
                 return
             referer = url
@@ -126,33 +150,71 @@ def known_attachments(archive: RawArchive) -> dict[str, dict[str, Any]]:
     return known
 
 
+@dataclass(frozen=True)
+class Refresh:
+    """When to download an already archived attachment again. CAC re-uploads edited files at
+    the same URL, and the download sends no validators, so only a new download shows an edit.
+    A refresh run also walks every column page instead of stopping at known items."""
+
+    all: bool = False
+    older_than_days: float | None = None
+
+    def due(self, checked_at: str | None, now: datetime) -> bool:
+        if self.all:
+            return True
+        if self.older_than_days is None or checked_at is None:
+            return False
+        checked = datetime.strptime(checked_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        return (now - checked).total_seconds() > self.older_than_days * 86400
+
+
+def remembered_columns(archive: RawArchive, refresh: Refresh, now: datetime
+                       ) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Per source, the column items its last good crawl saw — unless a full walk of the
+    column is due (a refresh run, or the last full walk is older than the refresh age), so
+    that items removed from the site are noticed too."""
+    found: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    last_full: dict[str, str] = {}
+    for record in archive.crawls():
+        for name, source in record.get("sources", {}).items():
+            if source.get("status") != "ok":
+                continue
+            if source.get("column_items"):
+                found[name] = source["column_items"]
+            if source.get("full_walk", True):
+                last_full[name] = record["started_at"]
+    return {name: items for name, items in found.items()
+            if not refresh.due(last_full.get(name), now)}
+
+
 def crawl(
     settings: Settings,
     sources: list[Source],
     reporter: Reporter,
     *,
-    refresh_attachments: bool = False,
+    refresh: Refresh | None = None,
     fetcher: Fetcher | None = None,
 ) -> CrawlResult:
-    """Discover and download. Attachments already in the archive are reused unless
-    `refresh_attachments` (CAC re-uploads edited files at the same URL, so scheduled runs
-    refresh them now and then)."""
+    """Discover and download. Attachments already in the archive are reused unless the
+    refresh policy says they are due."""
+    refresh = refresh or Refresh()
     archive = RawArchive(settings.raw_dir)
     known = known_attachments(archive)
+    remembered = remembered_columns(archive, refresh, datetime.now(UTC))
     crawl_id = new_crawl_id()
     record: dict[str, Any] = {
         "crawl_id": crawl_id, "started_at": utc_now(), "finished_at": None,
         "status": "running", "code_version": __version__,
         "www_base": settings.www_base, "beian_base": settings.beian_base,
-        "refresh_attachments": refresh_attachments, "sources": {},
+        "refresh": asdict(refresh), "sources": {},
     }
     result = CrawlResult(crawl_id=crawl_id, record=record)
     own_fetcher = fetcher is None
     fetcher = fetcher or Fetcher(settings, archive)
     try:
         for source in sources:
-            _crawl_source(source, fetcher, archive, known, reporter, result,
-                          refresh_attachments)
+            _crawl_source(source, fetcher, archive, known, reporter, result, refresh,
+                          remembered.get(source.spec.name))
     finally:
         result.stats = fetcher.stats
         record["finished_at"] = utc_now()
@@ -172,10 +234,11 @@ def _crawl_source(
     known: dict[str, dict[str, Any]],
     reporter: Reporter,
     result: CrawlResult,
-    refresh: bool,
+    refresh: Refresh,
+    remembered: dict[str, list[dict[str, Any]]] | None,
 ) -> None:
     name = source.spec.name
-    ctx = SourceContext(source.spec, fetcher, reporter)
+    ctx = SourceContext(source.spec, fetcher, reporter, remembered)
     entries: list[dict[str, Any]] = []
     result.record["sources"][name] = {"status": "failed", "batches": entries, "error": None}
     try:
@@ -194,7 +257,9 @@ def _crawl_source(
         result.errors.append(f"{name}: {exc}")
         reporter.error(f"{name}: {exc}")
         return
-    result.record["sources"][name].update(status="ok", pages=ctx.pages)
+    result.record["sources"][name].update(status="ok", pages=ctx.pages,
+                                          column_items=ctx.column_items,
+                                          full_walk=remembered is None)
     result.batches += len(entries)
     reporter.info(f"{name}: {len(entries)} batches, {ctx.pages} pages read")
 
@@ -205,13 +270,16 @@ def _fetch_attachment(
     archive: RawArchive,
     known: dict[str, dict[str, Any]],
     result: CrawlResult,
-    refresh: bool,
+    refresh: Refresh,
 ) -> dict[str, Any]:
     entry: dict[str, Any] = asdict(ref)
     previous = known.get(ref.attachment_url)
-    if previous is not None and not refresh and archive.has(previous["file_sha256"]):
+    checked_at = previous.get("checked_at", previous["fetched_at"]) if previous else None
+    if (previous is not None and archive.has(previous["file_sha256"])
+            and not refresh.due(checked_at, datetime.now(UTC))):
         entry.update({k: previous[k] for k in ("file_sha256", "file_format", "file_size",
-                                              "fetched_at")}, downloaded=False)
+                                              "fetched_at")}, checked_at=checked_at,
+                     downloaded=False)
         return entry
     fetched = fetcher.get(ref.attachment_url, expect="file", referer=ref.announcement_url,
                           conditional=False)
@@ -223,5 +291,5 @@ def _fetch_attachment(
     entry.update(file_sha256=fetched.sha256, file_format=fetched.file_format,
                  file_size=len(fetched.body),
                  fetched_at=previous["fetched_at"] if same and previous else fetched.fetched_at,
-                 downloaded=True)
+                 checked_at=fetched.fetched_at, downloaded=True)
     return entry

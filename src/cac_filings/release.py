@@ -23,11 +23,20 @@ from cac_filings import __version__
 from cac_filings.archive import RawArchive, sha256_hex
 from cac_filings.build import BuildResult, build_tables
 from cac_filings.config import Settings
+from cac_filings.diff import Change, count_changes, diff_filings
 from cac_filings.errors import InvariantError
 from cac_filings.metadata import datasette_metadata
-from cac_filings.schema import TABLES, data_dictionary_markdown
+from cac_filings.notes import atom_feed, changes_markdown
+from cac_filings.schema import (
+    CHANGES,
+    DATA_TABLES,
+    FILINGS,
+    RELEASES,
+    TABLES,
+    data_dictionary_markdown,
+)
 from cac_filings.sources import Source
-from cac_filings.store import write_parquet, write_sqlite
+from cac_filings.store import load_rows, write_parquet, write_sqlite
 
 DB_NAME = "cac_filings.db"
 # A list kind may not lose more than this share of its filings from one release to the next.
@@ -118,7 +127,7 @@ def check_invariants(result: BuildResult, previous: dict[str, Any] | None) -> li
                              "; ".join(shrunk) or f"no list kind lost more than "
                                                   f"{MAX_SHRINK:.0%} of its filings"))
     else:
-        empty = [t.name for t in TABLES if not tables[t.name]]
+        empty = [t.name for t in DATA_TABLES if not tables[t.name]]
         out.append(Assertion("no_table_empty", not empty,
                              ", ".join(empty) + " empty" if empty else "first release"))
     return out
@@ -134,6 +143,9 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
     tmp.mkdir()
 
     previous = published_manifest(settings)
+    created_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    changes = add_history(result, settings.published.resolve() if previous else None,
+                          release_id, created_at)
     # Checked first: a release that breaks the contract (a duplicate key, say) is kept for
     # inspection as Parquet files and a manifest, without the SQLite file it cannot have.
     assertions = check_invariants(result, previous)
@@ -149,7 +161,13 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
         parquet.result()
     result.timings["parquet_and_sqlite"] = time.perf_counter() - started
     started = time.perf_counter()
-    created_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    previous_id = previous.get("release_id") if previous else None
+    (tmp / "CHANGES.md").write_text(
+        changes_markdown(release_id, previous_id, created_at, changes), encoding="utf-8")
+    sources = {(f["list_kind"], f["filing_number"]): f["source_url"]
+               for f in result.tables["filings"]}
+    (tmp / "feed.atom").write_text(atom_feed(release_id, created_at, changes, sources),
+                                   encoding="utf-8")
     (tmp / "metadata.json").write_text(
         json.dumps(datasette_metadata(release_id, created_at), ensure_ascii=False, indent=2),
         encoding="utf-8")
@@ -160,7 +178,8 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
         "release_id": release_id,
         "created_at": created_at,
         "code_version": __version__,
-        "previous_release_id": previous.get("release_id") if previous else None,
+        "previous_release_id": previous_id,
+        "changes": count_changes(changes),
         "crawl_ids": result.crawl_ids,
         "inputs": result.inputs,
         "row_counts": {name: len(rows) for name, rows in result.tables.items()},
@@ -196,6 +215,26 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
         publish_release(settings, release_id)
         release.published = True
     return release
+
+
+def add_history(result: BuildResult, previous: Path | None, release_id: str,
+                created_at: str) -> list[Change]:
+    """Fill the `changes` and `releases` tables: the previous release's history plus what this
+    release changed in filings relative to it. Returns this release's changes."""
+    changes = diff_filings(load_rows(previous, FILINGS) if previous else [],
+                           result.tables["filings"])
+    counts = count_changes(changes)
+    earlier_changes = load_rows(previous, CHANGES) if previous else []
+    earlier_releases = load_rows(previous, RELEASES) if previous else []
+    result.tables["changes"] = earlier_changes + [c.as_row(release_id) for c in changes]
+    result.tables["releases"] = [*earlier_releases, {
+        "release_id": release_id, "created_at": created_at, "code_version": __version__,
+        "previous_release_id": earlier_releases[-1]["release_id"] if earlier_releases else (
+            previous.name if previous else None),
+        **{f"n_{t.name}": len(result.tables[t.name]) for t in DATA_TABLES},
+        **{f"n_{kind}": n for kind, n in counts.items()},
+    }]
+    return changes
 
 
 def _write_all_parquet(tables: dict[str, list[dict[str, Any]]], folder: Path) -> None:

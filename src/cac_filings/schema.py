@@ -20,6 +20,9 @@ class Column:
     en: str
     zh: str
     nullable: bool = True
+    # Part of what a filing says (compared by diffs), as opposed to where and when it was
+    # listed (first/last batch, source URL), which changes whenever a number is re-listed.
+    tracked: bool = True
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,9 @@ class Table:
         raise KeyError(f"{self.name} has no column {name!r}")
 
 
-def _c(name: str, type_: ColumnType, en: str, zh: str, nullable: bool = True) -> Column:
-    return Column(name, type_, en, zh, nullable)
+def _c(name: str, type_: ColumnType, en: str, zh: str, nullable: bool = True,
+       tracked: bool = True) -> Column:
+    return Column(name, type_, en, zh, nullable, tracked)
 
 
 # Columns shared by `listings` (per row of a file) and `filings` (current state per number).
@@ -171,12 +175,13 @@ FILINGS = Table(
         _c("status", "text", "active, or cancelled (备注 says 已注销)", "状态", nullable=False),
         _c("cancelled_on", "date", "Date of cancellation where known", "注销日期"),
         _c("first_batch_id", "text", "First batch listing the number", "首次列入批次",
-           nullable=False),
+           nullable=False, tracked=False),
         _c("last_batch_id", "text", "Latest batch listing the number", "最近列入批次",
-           nullable=False),
-        _c("first_published_on", "date", "Publication date of the first batch", "首次公布日期"),
+           nullable=False, tracked=False),
+        _c("first_published_on", "date", "Publication date of the first batch", "首次公布日期",
+           tracked=False),
         _c("source_url", "text", "Attachment URL of the latest batch (live site)", "来源网址",
-           nullable=False),
+           nullable=False, tracked=False),
     ),
     primary_key=("list_kind", "filing_number"),
     indexes=(("company",), ("entity_code",), ("province",), ("last_batch_id",)),
@@ -233,7 +238,67 @@ COMPANIES = Table(
     label_column="company",
 )
 
-TABLES: tuple[Table, ...] = (BATCHES, LISTINGS, FILINGS, PRODUCTS, COMPANIES)
+CHANGES = Table(
+    name="changes",
+    en="What each release changed in filings relative to the release before it",
+    zh="变更：每次发布相对上一次发布的备案变化",
+    columns=(
+        _c("release_id", "text", "The release that saw the change", "发布版本", nullable=False),
+        _c("list_kind", "text", "Which list", "清单类型", nullable=False),
+        _c("filing_number", "text", "Filing number", "备案编号", nullable=False),
+        _c("change", "text",
+           "added (new number), removed (no longer listed), modified (a listed field changed), "
+           "cancelled (status became cancelled)",
+           "变化类型：added 新增、removed 移除、modified 修改、cancelled 注销", nullable=False),
+        _c("fields", "json", "JSON list of the changed columns (modified, cancelled)",
+           "变化字段（JSON 列表）", nullable=False),
+        _c("before", "json", "JSON object of the changed columns before (null when added)",
+           "变化前"),
+        _c("after", "json", "JSON object of the changed columns after (null when removed)",
+           "变化后"),
+        _c("name", "text", "Name of the filing (after, or before when removed)", "名称"),
+        _c("company", "text", "Company of the filing (after, or before when removed)", "主体名称"),
+    ),
+    primary_key=("release_id", "list_kind", "filing_number"),
+    indexes=(("release_id", "change"), ("filing_number",), ("company",)),
+    facets=("release_id", "change", "list_kind"),
+    sort="release_id",
+    sort_desc=True,
+    label_column="filing_number",
+)
+
+RELEASES = Table(
+    name="releases",
+    en="Every published release, newest last, each linked to the one before it",
+    zh="发布：每次发布的版本记录",
+    columns=(
+        _c("release_id", "text", "Sortable UTC timestamp of the release", "发布版本",
+           nullable=False),
+        _c("created_at", "text", "UTC time the release was built", "构建时间", nullable=False),
+        _c("code_version", "text", "cac-filings version that built it", "程序版本",
+           nullable=False),
+        _c("previous_release_id", "text", "The release it was compared with", "上一发布版本"),
+        _c("n_batches", "int", "Rows in batches", "批次行数", nullable=False),
+        _c("n_listings", "int", "Rows in listings", "清单行数", nullable=False),
+        _c("n_filings", "int", "Rows in filings", "备案行数", nullable=False),
+        _c("n_products", "int", "Rows in products", "产品行数", nullable=False),
+        _c("n_companies", "int", "Rows in companies", "主体行数", nullable=False),
+        _c("n_added", "int", "Filings added", "新增备案数", nullable=False),
+        _c("n_modified", "int", "Filings modified", "修改备案数", nullable=False),
+        _c("n_removed", "int", "Filings removed", "移除备案数", nullable=False),
+        _c("n_cancelled", "int", "Filings cancelled", "注销备案数", nullable=False),
+    ),
+    primary_key=("release_id",),
+    sort="release_id",
+    sort_desc=True,
+    label_column="release_id",
+)
+
+# The data tables are a pure function of the raw archive (byte-identical when rebuilt);
+# changes and releases also depend on the chain of earlier releases.
+DATA_TABLES: tuple[Table, ...] = (BATCHES, LISTINGS, FILINGS, PRODUCTS, COMPANIES)
+HISTORY_TABLES: tuple[Table, ...] = (CHANGES, RELEASES)
+TABLES: tuple[Table, ...] = DATA_TABLES + HISTORY_TABLES
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 
 _SQL_TYPES: dict[ColumnType, str] = {

@@ -75,6 +75,16 @@ def arrow_table(table: Table, rows: list[Row]) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
+def load_rows(release: Path, table: Table) -> list[Row]:
+    """A table of a release folder as rows (dates as datetime.date); [] when the release
+    predates the table."""
+    path = release / f"{table.name}.parquet"
+    if not path.is_file():
+        return []
+    rows: list[Row] = pq.read_table(path).to_pylist()
+    return rows
+
+
 def write_parquet(table: Table, rows: list[Row], path: Path) -> None:
     pq.write_table(arrow_table(table, rows), path, compression="zstd", compression_level=3,
                    use_dictionary=True, write_statistics=True)

@@ -1,0 +1,94 @@
+"""Diffs between releases, git-history style: a stable key per filing — (list_kind,
+filing_number) — and its tracked columns give added / removed / modified / cancelled.
+
+Columns that say where and when a number was listed (first/last batch, source URL) are not
+compared: a number re-listed in a later batch is not "modified" unless what the list says
+about it changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from cac_filings.schema import FILINGS
+from cac_filings.store import load_rows
+
+Row = dict[str, Any]
+KEY = ("list_kind", "filing_number")
+TRACKED: tuple[str, ...] = tuple(c.name for c in FILINGS.columns
+                                 if c.tracked and c.name not in KEY)
+CHANGE_KINDS = ("added", "modified", "cancelled", "removed")
+
+
+@dataclass(frozen=True)
+class Change:
+    list_kind: str
+    filing_number: str
+    change: str  # added | removed | modified | cancelled
+    fields: tuple[str, ...]
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    name: str | None
+    company: str | None
+
+    def as_row(self, release_id: str) -> Row:
+        return {
+            "release_id": release_id, "list_kind": self.list_kind,
+            "filing_number": self.filing_number, "change": self.change,
+            "fields": _json(list(self.fields)),
+            "before": None if self.before is None else _json(self.before),
+            "after": None if self.after is None else _json(self.after),
+            "name": self.name, "company": self.company,
+        }
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _plain(value: Any) -> Any:
+    """Values as they are in JSON: dates as ISO strings (Parquet gives date objects)."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def diff_filings(old: list[Row], new: list[Row]) -> list[Change]:
+    """What changed from `old` to `new` filings rows, ordered by list kind and number."""
+    before = {(r["list_kind"], r["filing_number"]): r for r in old}
+    after = {(r["list_kind"], r["filing_number"]): r for r in new}
+    changes: list[Change] = []
+    for key in sorted(before.keys() | after.keys()):
+        o, n = before.get(key), after.get(key)
+        if o is None:
+            assert n is not None
+            changes.append(Change(*key, "added", (), None,
+                                  {c: _plain(n[c]) for c in TRACKED}, n["name"], n["company"]))
+        elif n is None:
+            changes.append(Change(*key, "removed", (), {c: _plain(o[c]) for c in TRACKED}, None,
+                                  o["name"], o["company"]))
+        else:
+            fields = tuple(c for c in TRACKED if _plain(o[c]) != _plain(n[c]))
+            if not fields:
+                continue
+            kind = ("cancelled" if o["status"] != "cancelled" and n["status"] == "cancelled"
+                    else "modified")
+            changes.append(Change(*key, kind, fields, {c: _plain(o[c]) for c in fields},
+                                  {c: _plain(n[c]) for c in fields}, n["name"], n["company"]))
+    return changes
+
+
+def count_changes(changes: list[Change]) -> dict[str, int]:
+    counts = Counter(c.change for c in changes)
+    return {kind: counts.get(kind, 0) for kind in CHANGE_KINDS}
+
+
+def diff_releases(old: Path, new: Path) -> list[Change]:
+    """Compare the filings of two release folders."""
+    return diff_filings(load_rows(old, FILINGS), load_rows(new, FILINGS))

@@ -1,0 +1,138 @@
+"""Releases that remember, on the tiny self-made site: the release chain, changes, the diff
+command, CHANGES.md and the feed, a run that finds nothing new, and an edited re-upload."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import run_cli
+from tests.test_e2e_tiny_site import run, table
+from tests.tinysite import BAIDU, KUAISHOU, TinySite, serve_site
+
+
+def releases(data_dir: Path) -> list[Path]:
+    return sorted(p for p in (data_dir / "releases").iterdir() if not p.name.startswith("."))
+
+
+def runs(data_dir: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (data_dir / "runs.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> Iterator[tuple[TinySite, Path]]:
+    """Two releases: the first crawl, then one with a new attachment on the in-place page."""
+    with serve_site() as site:
+        assert run(site, tmp_path).returncode == 0
+        site.options.third_attachment = True
+        second = run(site, tmp_path)
+        assert second.returncode == 0, second.stderr
+        yield site, tmp_path
+
+
+def test_each_release_links_to_the_one_before(history: tuple[TinySite, Path]) -> None:
+    _, data = history
+    first, second = releases(data)
+    rows = table(data, "releases")
+    assert [r["release_id"] for r in rows] == [first.name, second.name]
+    assert [r["previous_release_id"] for r in rows] == [None, first.name]
+    assert [(r["n_added"], r["n_modified"], r["n_removed"]) for r in rows] == [(7, 0, 0),
+                                                                               (1, 0, 0)]
+    assert rows[1]["n_filings"] == 8
+    manifest = json.loads((second / "manifest.json").read_text())
+    assert manifest["previous_release_id"] == first.name
+    assert manifest["changes"] == {"added": 1, "modified": 0, "cancelled": 0, "removed": 0}
+
+
+def test_changes_hold_the_whole_history(history: tuple[TinySite, Path]) -> None:
+    _, data = history
+    first, second = releases(data)
+    changes = table(data, "changes")
+    assert [c["change"] for c in changes if c["release_id"] == first.name] == ["added"] * 7
+    latest = [c for c in changes if c["release_id"] == second.name]
+    assert [(c["filing_number"], c["change"], c["name"]) for c in latest] == [
+        (KUAISHOU, "added", "快手推荐算法")]
+    after = json.loads(latest[0]["after"])
+    assert after["company"] == "北京快手科技有限公司" and after["category"] == "个性化推送类"
+    assert [r["release_id"] for r in pq.read_table(first / "changes.parquet").to_pylist()] == [
+        first.name] * 7  # an old release is never rewritten
+
+
+def test_release_notes_and_feed(history: tuple[TinySite, Path]) -> None:
+    _, data = history
+    second = releases(data)[-1]
+    notes = (second / "CHANGES.md").read_text()
+    assert f"compared with release {releases(data)[0].name}" in notes
+    assert "1 added · 0 modified · 0 cancelled · 0 removed" in notes
+    assert "**北京快手科技有限公司**" in notes and KUAISHOU in notes
+    feed = feedparser.parse((second / "feed.atom").read_bytes())
+    assert not feed.bozo and feed.version == "atom10"
+    (entry,) = feed.entries
+    assert entry.title == "快手推荐算法 — 北京快手科技有限公司"
+    assert entry.link.startswith("https://www.cac.gov.cn/cms/pub/interact/downloadfile.jsp")
+    assert KUAISHOU in entry.id
+
+
+def test_diff_command(history: tuple[TinySite, Path]) -> None:
+    _, data = history
+    first, second = releases(data)
+    done = run_cli("diff", "--data-dir", str(data))
+    assert done.returncode == 0, done.stderr
+    assert f"{first.name} → {second.name}: 1 added, 0 modified, 0 cancelled, 0 removed" in \
+        done.stdout
+    assert KUAISHOU in done.stdout and "快手推荐算法" in done.stdout
+    as_json = run_cli("diff", first.name, second.name, "--data-dir", str(data), "--json", "-")
+    assert [c["filing_number"] for c in json.loads(as_json.stdout)] == [KUAISHOU]
+    target = data / "changes.csv"
+    assert run_cli("diff", "--data-dir", str(data), "--csv", str(target)).returncode == 0
+    rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8-sig"))))
+    assert [(r["filing_number"], r["change"]) for r in rows] == [(KUAISHOU, "added")]
+    unknown = run_cli("diff", "20990101T000000Z", "--data-dir", str(data))
+    assert unknown.returncode == 2 and "no release 20990101T000000Z" in unknown.stderr
+
+
+def test_nothing_new_makes_no_release(history: tuple[TinySite, Path]) -> None:
+    site, data = history
+    before = releases(data)
+    seen = len(site.requests)
+    done = run(site, data, "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines() == [
+        f"nothing new: 5 batches unchanged since release {before[-1].name}; no release made"]
+    assert releases(data) == before
+    assert runs(data)[-1]["status"] == "nothing-new"
+    this_run = site.requests[seen:]
+    paths = [path for path, _ in this_run]
+    assert not [p for p in paths if "downloadfile.jsp" in p]  # no attachment downloaded
+    assert all(h.get("if-none-match") for _, h in this_run)  # only conditional requests
+    # The first list page holds only known items: the walk stops there.
+    assert "/wxzw/wxfb/A093702index_1.htm" in paths
+    assert "/wxzw/wxfb/A093702index_2.htm" not in paths
+
+
+def test_an_edited_reupload_is_found_by_a_refresh(history: tuple[TinySite, Path]) -> None:
+    site, data = history
+    site.options.edited = True
+    quiet = run(site, data)
+    assert "nothing new" in quiet.stdout  # no refresh: the edit goes unseen
+    done = run(site, data, "--refresh-attachments")
+    assert done.returncode == 0, done.stderr
+    assert "/wxzw/wxfb/A093702index_2.htm" in site.paths()[-12:]  # a refresh walks it all
+    batches = [(b["batch_id"], b["version"], b["is_current"]) for b in table(data, "batches")
+               if b["batch_id"] == "algorithm/2022-08"]
+    assert batches == [("algorithm/2022-08", 1, False), ("algorithm/2022-08", 2, True)]
+    latest = releases(data)[-1].name
+    changes = [c for c in table(data, "changes") if c["release_id"] == latest]
+    assert [(c["filing_number"], c["change"], json.loads(c["fields"])) for c in changes] == [
+        (BAIDU, "modified", ["remarks"])]
+    assert json.loads(changes[0]["after"]) == {"remarks": "2023年8月更新应用产品"}
+    listings = [r for r in table(data, "listings") if r["batch_id"] == "algorithm/2022-08"]
+    assert [r["version"] for r in listings] == [1, 1, 2, 2]  # both versions stay listed
