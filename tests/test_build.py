@@ -179,7 +179,9 @@ def test_unknown_category_is_kept_and_flagged(settings: Settings,
     result = built(settings, sources)
     baidu = next(f for f in result.tables["filings"] if f["filing_number"] == BAIDU)
     assert baidu["category"] == "未知类"
-    assert json.loads(baidu["quality_flags"]) == ["unknown_category"]
+    # 已注销 in its 备注 but no cancellation notice names it: kept, and flagged too.
+    assert json.loads(baidu["quality_flags"]) == ["cancellation_not_in_notices",
+                                                  "unknown_category"]
     assert baidu["status"] == "cancelled"
     assert "1 filing(s) flagged unknown_category" in result.warnings
 

@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +39,17 @@ def rows(data_dir: Path, table: str) -> list[dict[str, Any]]:
     return result
 
 
+def catalog(replica: Replica) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((replica.data / "catalog.json").read_text("utf-8"))
+    return loaded
+
+
 def expected_titles(replica: Replica) -> set[str]:
-    """Algorithm and deep-synthesis list attachments in the replica's own catalog."""
-    catalog = json.loads((replica.data / "catalog.json").read_text(encoding="utf-8"))
-    wanted = ("互联网信息服务算法备案清单", "深度合成服务算法备案清单")
-    return {a["fText"] for a in catalog["attachments"].values()
-            if any(w in a["fText"] for w in wanted)}
+    """The list attachments and cancellation notices in the replica's own catalog."""
+    wanted = ("互联网信息服务算法备案清单", "深度合成服务算法备案清单", "生成式人工智能服务已备案")
+    found = {a["fText"] for a in catalog(replica)["attachments"].values()
+             if any(w in a["fText"] for w in wanted)}
+    return found | {n["title"] for n in catalog(replica)["notices"] if n["type"] == 1}
 
 
 def docx_data_rows(body: bytes) -> int:
@@ -59,9 +65,10 @@ def docx_data_rows(body: bytes) -> int:
 def test_every_listed_batch_is_published(published: Path, replica: Replica) -> None:
     batches = rows(published, "batches")
     assert {b["title"] for b in batches} == expected_titles(replica)
-    assert all(b["attachment_url"].startswith("https://www.cac.gov.cn/cms/pub/interact/"
-                                              "downloadfile.jsp?") for b in batches)
-    assert all(b["file_format"] == "docx" for b in batches)
+    assert all(b["attachment_url"].startswith((
+        "https://www.cac.gov.cn/cms/pub/interact/downloadfile.jsp?",
+        "https://beian.cac.gov.cn/api/file/fileDownLoad?noticeId=")) for b in batches)
+    assert {b["file_format"] for b in batches} == {"docx", "pdf"}
     manifest = json.loads((published / "published" / "manifest.json").read_text())
     assert manifest["assertions"] and all(a["ok"] for a in manifest["assertions"])
 
@@ -74,6 +81,8 @@ def test_row_counts_match_each_file(published: Path) -> None:
         key = (row["batch_id"], row["version"])
         per_batch[key] = per_batch.get(key, 0) + 1
     for batch in rows(published, "batches"):
+        if batch["file_format"] != "docx":
+            continue  # PDFs: test_pdf_tables_lose_and_split_no_row
         expected = docx_data_rows(archive.get(batch["file_sha256"]))
         assert batch["row_count"] == expected, batch["batch_id"]
         assert per_batch[(batch["batch_id"], batch["version"])] == expected, batch["batch_id"]
@@ -83,7 +92,8 @@ def test_file_order_and_auto_numbering(published: Path) -> None:
     listings = rows(published, "listings")
     by_batch: dict[str, list[dict[str, Any]]] = {}
     for row in listings:
-        by_batch.setdefault(row["batch_id"], []).append(row)
+        if row["list_kind"] in ("algorithm", "deep_synthesis"):
+            by_batch.setdefault(row["batch_id"], []).append(row)
     for batch_rows in by_batch.values():
         assert [r["row_number"] for r in batch_rows] == list(range(1, len(batch_rows) + 1))
         printed = [r["serial"] for r in batch_rows]
@@ -120,7 +130,10 @@ def test_numbers_across_batches_and_lists(published: Path) -> None:
     for f in filings:
         kinds.setdefault(f["filing_number"], set()).add(f["list_kind"])
     assert sum(1 for k in kinds.values() if len(k) == 2) == 10
-    assert len(rows(published, "listings")) == len(filings) + 1 + 0  # one number listed twice
+    lists = [r for r in rows(published, "listings")
+             if r["list_kind"] in ("algorithm", "deep_synthesis")]
+    assert len(lists) == len([f for f in filings if f["list_kind"] in (
+        "algorithm", "deep_synthesis")]) + 1  # one number listed twice
 
 
 def test_companies_and_products(published: Path) -> None:
@@ -189,3 +202,59 @@ def test_second_run_downloads_no_attachment(published: Path, replica: Replica) -
     assert again and not [r for r in again if "downloadfile.jsp" in str(r["path"])]
     pages = [r for r in again if str(r["path"]).endswith(".htm")]
     assert pages and all(r["cond"] for r in pages)
+
+
+def test_pdf_tables_lose_and_split_no_row(published: Path, replica: Replica) -> None:
+    listings = rows(published, "listings")
+    pdf_batches = [b for b in rows(published, "batches") if b["file_format"] == "pdf"]
+    assert {b["list_kind"] for b in pdf_batches} == {"genai_filing", "cancellation"}
+    for batch in pdf_batches:
+        of_batch = [r for r in listings if r["batch_id"] == batch["batch_id"]]
+        assert len(of_batch) == batch["row_count"]
+        for kind in {r["list_kind"] for r in of_batch}:
+            serials = [int(r["serial"]) for r in of_batch if r["list_kind"] == kind]
+            assert sorted(serials) == list(range(min(serials), max(serials) + 1)), kind
+    # A notice's title says how many numbers it cancels: 关于注销“…”等28个算法备案编号的公告.
+    for notice in (n for n in catalog(replica)["notices"] if n["type"] == 1):
+        said = int(re.search(r"等(\d+)个", notice["title"]).group(1))  # type: ignore[union-attr]
+        of_notice = [r for r in listings if r["batch_id"] == f"cancellation/{notice['noticeId']}"]
+        assert len(of_notice) == said
+        assert all(re.fullmatch(r"网信算备\d{21}号", r["filing_number"]) for r in of_notice)
+
+
+def test_generative_ai_lists(published: Path, replica: Replica) -> None:
+    titles = {a["fText"] for a in catalog(replica)["attachments"].values()
+              if "生成式人工智能服务已备案" in a["fText"]}
+    batches = [b for b in rows(published, "batches") if b["batch_id"].startswith("genai/")]
+    assert {b["title"] for b in batches} == titles
+    listings = [r for r in rows(published, "listings") if r["batch_id"].startswith("genai/")]
+    assert sum(b["row_count"] for b in batches) == len(listings)
+    headers = {h for r in listings for h in json.loads(r["raw"])}
+    assert {"模型名称", "大模型名称", "备案号", "备案编号", "应用/功能名称", "上线编号"} <= headers
+    for row in listings:
+        registration = re.search(r"\d{8}S\d+$", row["filing_number"]) is not None
+        assert (row["list_kind"] == "genai_registration") == registration, row["filing_number"]
+    first = [r for r in listings if r["batch_id"] == "genai/2024-04"]
+    assert {r["list_kind"] for r in first} == {"genai_filing"}  # the first list: 备案 only
+    swapped = [r for r in listings if "name_company_swapped" in r["quality_flags"]]
+    assert len(swapped) == 6 and all("公司" in r["company"] for r in swapped)
+    flags = {f for r in listings for f in json.loads(r["quality_flags"])}
+    assert {"province_token_mismatch", "province_token_unknown"} <= flags
+    filings = [f for f in rows(published, "filings") if f["list_kind"].startswith("genai")]
+    assert {f["province"] for f in filings} >= {"北京市", "上海市", "国资委"}
+    assert all(f["filed_on"] is not None for f in filings)
+
+
+def test_cancellations_join_their_filings(published: Path, replica: Replica) -> None:
+    cancellations = rows(published, "cancellations")
+    notices = [n for n in catalog(replica)["notices"] if n["type"] == 1]
+    assert {c["notice_id"] for c in cancellations} == {n["noticeId"] for n in notices}
+    filings: dict[str, list[dict[str, Any]]] = {}
+    for filing in rows(published, "filings"):
+        filings.setdefault(filing["filing_number"], []).append(filing)
+    for cancelled in cancellations:
+        joined = filings[cancelled["filing_number"]]
+        assert json.loads(cancelled["list_kinds"]) == sorted(f["list_kind"] for f in joined)
+        assert all(f["status"] == "cancelled" and f["cancelled_on"] == cancelled["notice_date"]
+                   for f in joined)
+    assert all(c["cancelled_month"] == "2025-07" for c in cancellations)

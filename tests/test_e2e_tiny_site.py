@@ -21,7 +21,9 @@ from cac_filings.schema import DATA_TABLES
 from tests.conftest import run_cli
 from tests.tinysite import (
     BAIDU,
+    BIANYING,
     CHAIN_PAGE,
+    DOUBAO,
     DOUYIN,
     DS_A,
     DS_B,
@@ -65,14 +67,14 @@ def published(site: TinySite, tmp_path: Path) -> Path:
 def test_run_publishes_every_row(site: TinySite, tmp_path: Path) -> None:
     done = run(site, tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "batches found      4" in done.stdout
-    assert "rows               batches 4, listings 8, filings 7" in done.stdout
+    assert "batches found      5" in done.stdout
+    assert "rows               batches 5, listings 15, filings 14" in done.stdout
     assert "INFO" in done.stderr  # not a terminal: plain log lines
 
     batches = {b["batch_id"]: b for b in table(tmp_path, "batches")}
     assert set(batches) == {"algorithm/2022-08", "algorithm/2022-10", "deep_synthesis/2023-06",
-                            "deep_synthesis/2023-08"}
-    assert [b["row_count"] for b in batches.values()] == [2, 2, 2, 2]
+                            "deep_synthesis/2023-08", "genai/2024-08"}
+    assert [b["row_count"] for b in batches.values()] == [2, 2, 2, 2, 7]  # genai: 6 + 1
     assert batches["algorithm/2022-08"]["published_on"].isoformat() == "2022-08-12"
     assert batches["algorithm/2022-10"]["published_on"] is None  # in-place, first crawl
     assert batches["deep_synthesis/2023-06"]["batch_no"] is None
@@ -81,7 +83,8 @@ def test_run_publishes_every_row(site: TinySite, tmp_path: Path) -> None:
     assert all(b["attachment_url"].startswith("https://www.cac.gov.cn/cms/pub/interact/")
                for b in batches.values())
 
-    filings = {(f["list_kind"], f["filing_number"]): f for f in table(tmp_path, "filings")}
+    filings = {(f["list_kind"], f["filing_number"]): f for f in table(tmp_path, "filings")
+               if not f["list_kind"].startswith("genai")}
     assert set(filings) == {("algorithm", n) for n in (DOUYIN, BAIDU, LONG)} | {
         ("deep_synthesis", n) for n in (DS_A, DS_B, DS_C, DS_D)}
     douyin = filings[("algorithm", DOUYIN)]
@@ -110,7 +113,8 @@ def test_run_publishes_every_row(site: TinySite, tmp_path: Path) -> None:
     companies = {c["company"]: c for c in table(tmp_path, "companies")}
     assert json.loads(companies["北京抖音信息服务有限公司"]["former_names"]) == [
         "北京微播视界科技有限公司"]
-    assert companies["北京抖音信息服务有限公司"]["list_kinds"] == '["algorithm","deep_synthesis"]'
+    assert companies["北京抖音信息服务有限公司"]["list_kinds"] == (
+        '["algorithm","deep_synthesis","genai_filing","genai_registration"]')
 
 
 def test_requests_are_polite_and_targeted(published: Path, site: TinySite) -> None:
@@ -122,11 +126,12 @@ def test_requests_are_polite_and_targeted(published: Path, site: TinySite) -> No
         assert headers.get("referer"), path
         assert headers.get("user-agent", "").startswith("cac-filings/"), path
     downloads = [(p, h) for p, h in site.requests if "downloadfile.jsp" in p]
-    assert len(downloads) == 4
+    assert len(downloads) == 5
     assert all(h["referer"].startswith(site.url + "/20") for _, h in downloads)
     log = [json.loads(line) for line in
            (published / "raw" / "fetch_log.jsonl").read_text().splitlines()]
-    assert log and all(e["url"].startswith("https://www.cac.gov.cn/") for e in log)
+    assert log and all(e["url"].startswith(("https://www.cac.gov.cn/",
+                                            "https://beian.cac.gov.cn/")) for e in log)
 
 
 def test_rebuild_offline_is_byte_identical(published: Path) -> None:
@@ -158,7 +163,7 @@ def test_new_attachment_is_dated_when_first_seen(published: Path, site: TinySite
     numbers = {f["filing_number"] for f in table(published, "filings")}
     assert KUAISHOU in numbers
     downloads = [p for p in site.paths() if "downloadfile.jsp" in p]
-    assert len(downloads) == 5  # only the new attachment was downloaded again
+    assert len(downloads) == 6  # only the new attachment was downloaded again
 
 
 def test_waf_block_fails_and_keeps_what_was_published(published: Path,
@@ -196,8 +201,9 @@ def test_sources_command_lists_both_sources() -> None:
     done = run_cli("sources")
     assert done.returncode == 0
     lines = [line.split("\t") for line in done.stdout.splitlines()]
-    assert [(line[0], line[1]) for line in lines] == [("cn_cac_algorithm", "algorithm"), (
-        "cn_cac_deep_synthesis", "deep_synthesis")]
+    assert [(line[0], line[1]) for line in lines] == [
+        ("cn_cac_algorithm", "algorithm"), ("cn_cac_cancellations", "cancellation"),
+        ("cn_cac_deep_synthesis", "deep_synthesis"), ("cn_cac_generative_ai", "genai_filing")]
 
 
 def test_serve_answers_a_chinese_search(published: Path) -> None:
@@ -220,7 +226,7 @@ def test_serve_answers_a_chinese_search(published: Path) -> None:
             time.sleep(0.2)
         found = httpx.get(url + "/cac_filings/filings.json",
                           params={"_search": "抖音", "_shape": "array"}).json()
-        assert {r["filing_number"] for r in found} == {DOUYIN, DS_A}
+        assert {r["filing_number"] for r in found} == {DOUYIN, DS_A, DOUBAO, BIANYING}
         home = httpx.get(url + "/").text
         assert "cac-filings" in home and "CC BY 4.0" in home
     finally:

@@ -44,9 +44,9 @@ def test_each_release_links_to_the_one_before(history: tuple[TinySite, Path]) ->
     rows = table(data, "releases")
     assert [r["release_id"] for r in rows] == [first.name, second.name]
     assert [r["previous_release_id"] for r in rows] == [None, first.name]
-    assert [(r["n_added"], r["n_modified"], r["n_removed"]) for r in rows] == [(7, 0, 0),
+    assert [(r["n_added"], r["n_modified"], r["n_removed"]) for r in rows] == [(14, 0, 0),
                                                                                (1, 0, 0)]
-    assert rows[1]["n_filings"] == 8
+    assert rows[1]["n_filings"] == 15
     manifest = json.loads((second / "manifest.json").read_text())
     assert manifest["previous_release_id"] == first.name
     assert manifest["changes"] == {"added": 1, "modified": 0, "cancelled": 0, "removed": 0}
@@ -56,14 +56,14 @@ def test_changes_hold_the_whole_history(history: tuple[TinySite, Path]) -> None:
     _, data = history
     first, second = releases(data)
     changes = table(data, "changes")
-    assert [c["change"] for c in changes if c["release_id"] == first.name] == ["added"] * 7
+    assert [c["change"] for c in changes if c["release_id"] == first.name] == ["added"] * 14
     latest = [c for c in changes if c["release_id"] == second.name]
     assert [(c["filing_number"], c["change"], c["name"]) for c in latest] == [
         (KUAISHOU, "added", "快手推荐算法")]
     after = json.loads(latest[0]["after"])
     assert after["company"] == "北京快手科技有限公司" and after["category"] == "个性化推送类"
     assert [r["release_id"] for r in pq.read_table(first / "changes.parquet").to_pylist()] == [
-        first.name] * 7  # an old release is never rewritten
+        first.name] * 14  # an old release is never rewritten
 
 
 def test_release_notes_and_feed(history: tuple[TinySite, Path]) -> None:
@@ -106,13 +106,16 @@ def test_nothing_new_makes_no_release(history: tuple[TinySite, Path]) -> None:
     done = run(site, data, "--quiet")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines() == [
-        f"nothing new: 5 batches unchanged since release {before[-1].name}; no release made"]
+        f"nothing new: 6 batches unchanged since release {before[-1].name}; no release made"]
     assert releases(data) == before
     assert runs(data)[-1]["status"] == "nothing-new"
     this_run = site.requests[seen:]
     paths = [path for path, _ in this_run]
     assert not [p for p in paths if "downloadfile.jsp" in p]  # no attachment downloaded
-    assert all(h.get("if-none-match") for _, h in this_run)  # only conditional requests
+    pages = [h for path, h in this_run if path.endswith(".htm")]
+    assert pages and all(h.get("if-none-match") for h in pages)  # only conditional requests
+    # The notice board's JSON API sends no validators: asked once per run, for two sources.
+    assert [p for p in paths if not p.endswith(".htm")] == ["/api/notice/list"]
     # The first list page holds only known items: the walk stops there.
     assert "/wxzw/wxfb/A093702index_1.htm" in paths
     assert "/wxzw/wxfb/A093702index_2.htm" not in paths

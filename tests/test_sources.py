@@ -42,6 +42,8 @@ class FakeContext:
     fetched: list[tuple[str, str | None]] = field(default_factory=list)
     walked: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
+    notices: list[dict[str, Any]] = field(default_factory=list)  # beian's notice board
+    json_fetched: list[str] = field(default_factory=list)
 
     def fetch_article(self, url: str, referer: str | None = None) -> Article:
         self.fetched.append((url, referer))
@@ -51,8 +53,15 @@ class FakeContext:
         self.walked.append(first_page_url)
         yield from self.column
 
+    def fetch_json(self, url: str, referer: str | None = None) -> Any:
+        self.json_fetched.append(url)
+        return {"errno": 0, "errmsg": "", "datas": self.notices}
+
     def log(self, message: str) -> None:
         self.messages.append(message)
+
+    def warn(self, message: str) -> None:
+        self.messages.append(f"warning: {message}")
 
     def batch(self, **fields: Any) -> BatchRef:
         fields.setdefault("list_kind", self.spec.list_kind)
@@ -71,13 +80,16 @@ def sources(monkeypatch: pytest.MonkeyPatch) -> dict[str, Source]:
 # ---------------------------------------------------------------- the real sources
 
 
-def test_load_sources_finds_both_sources(sources: dict[str, Source]) -> None:
-    assert sorted(sources) == [ALGORITHM, DEEP_SYNTHESIS]
+def test_load_sources_finds_every_source(sources: dict[str, Source]) -> None:
+    assert sorted(sources) == [ALGORITHM, "cn_cac_cancellations", DEEP_SYNTHESIS,
+                               "cn_cac_generative_ai"]
     for name, source in sources.items():
         assert source.spec.folder.name == name
         assert callable(source.discover)
         assert source.spec.publisher.startswith("国家互联网信息办公室")
-        assert source.spec.key == ("list_kind", "filing_number")
+    assert sources[ALGORITHM].spec.key == ("list_kind", "filing_number")
+    assert sources["cn_cac_cancellations"].spec.key == ("notice_id", "filing_number")
+    assert sources["cn_cac_cancellations"].spec.may_be_empty
 
 
 def test_algorithm_spec(sources: dict[str, Source]) -> None:
@@ -383,3 +395,88 @@ def test_deep_synthesis_list_title_without_month_raises(sources: dict[str, Sourc
     with pytest.raises(PageLayoutError, match="names no month") as info:
         source.discover(ctx)
     assert info.value.url == U_TWELFTH
+
+
+# ---------------------------------------------------------------- second discovery route,
+# generative-AI lists, cancellation notices
+
+U_THIRD = "https://www.cac.gov.cn/2024-01/05/c_1706119043746644.htm"
+DS_THIRD = "国家互联网信息办公室关于发布第三批深度合成服务算法备案信息的公告"
+
+
+def batch_notice(title: str, url: str, notice_id: str) -> dict[str, Any]:
+    return {"noticeId": notice_id, "type": 3, "title": title, "content": url,
+            "createTime": "2024-01-05 18:00:00"}
+
+
+def test_deep_synthesis_second_route(sources: dict[str, Source]) -> None:
+    """An announcement only the notice board knows is crawled and warned about; one only the
+    column knows (the first batch never was on the board) is logged."""
+    source = sources[DEEP_SYNTHESIS]
+    articles = {
+        U_FIRST: Article(U_FIRST, DS_FIRST, "2023-06-20", (
+            Link("境内深度合成服务算法备案清单（2023年6月）", DS_ATT[U_FIRST], None),)),
+        U_THIRD: Article(U_THIRD, DS_THIRD, "2024-01-05", (
+            Link("境内深度合成服务算法备案清单（2024年1月）",
+                 attachment_url("Ds/3=", "境内深度合成服务算法备案清单（2024年1月）"), "附件"),)),
+    }
+    ctx = FakeContext(spec=source.spec, articles=articles,
+                      column=[column_item(DS_FIRST, U_FIRST, "2023-06-20")],
+                      notices=[batch_notice(DS_THIRD, "//www.cac.gov.cn/2024-01/05/"
+                                            "c_1706119043746644.htm", "n3"),
+                               {"noticeId": "n2", "type": 2, "title": "系统维护", "content": ""}])
+    refs = source.discover(ctx)
+    assert [r.batch_id for r in refs] == ["deep_synthesis/2023-06", "deep_synthesis/2024-01"]
+    assert refs[1].batch_no == 3 and refs[1].announcement_url == U_THIRD
+    assert ctx.json_fetched == ["https://beian.cac.gov.cn/api/notice/list"]
+    assert any(m.startswith("warning:") and U_THIRD in m for m in ctx.messages)
+    assert any(not m.startswith("warning:") and U_FIRST in m for m in ctx.messages)
+
+
+GENAI_PAGE = "https://www.cac.gov.cn/2024-04/02/c_1713729983803145.htm"
+
+
+def test_generative_ai_discover(sources: dict[str, Source]) -> None:
+    source = sources["cn_cac_generative_ai"]
+    first, seventh = ("生成式人工智能服务已备案信息（2024年4月）",
+                      "生成式人工智能服务已备案和已登记信息（2025年8月）")
+    article = Article(GENAI_PAGE, "国家互联网信息办公室关于发布生成式人工智能服务已备案信息的公告",
+                      "2024-04-02", (
+                          Link(first, attachment_url("G/1=", first), "附件1"),
+                          # the real page carries the label inside the link text once
+                          Link(f"附件7：{seventh}", attachment_url("G/7=", seventh), None),
+                      ))
+    refs = source.discover(FakeContext(spec=source.spec, articles={GENAI_PAGE: article}))
+    assert [(r.batch_id, r.list_kind, r.title, r.published_on) for r in refs] == [
+        ("genai/2024-04", "genai_filing", first, "2024-04-02"),
+        ("genai/2025-08", "genai_filing", seventh, None)]
+    kinds = {t.list_kind for t in source.spec.tables}
+    assert kinds == {"genai_filing", "genai_registration"}
+
+
+def test_cancellation_discover(sources: dict[str, Source]) -> None:
+    source = sources["cn_cac_cancellations"]
+    notices = [
+        {"noticeId": "notice_a", "type": 1, "createTime": "2025-07-14 16:05:12",
+         "title": "关于注销“仲帆PreWrite算法”等28个算法备案编号的公告",
+         "content": "/static/fileUpload/notice/a.pdf"},
+        batch_notice(DS_THIRD, U_THIRD, "n3"),
+        {"noticeId": "notice_b", "type": 1, "createTime": "2025-08-01 10:00:00",
+         "title": "关于系统升级的公告", "content": ""},
+    ]
+    refs = source.discover(FakeContext(spec=source.spec, articles={}, notices=notices))
+    (ref,) = refs
+    assert ref.batch_id == "cancellation/notice_a" and ref.period == "2025-07"
+    assert ref.published_on == "2025-07-14" and ref.list_kind == "cancellation"
+    assert ref.attachment_url == (
+        "https://beian.cac.gov.cn/api/file/fileDownLoad?noticeId=notice_a")
+
+
+def test_cancellation_notice_board_must_answer_errno_0(sources: dict[str, Source]) -> None:
+    class Refused(FakeContext):
+        def fetch_json(self, url: str, referer: str | None = None) -> Any:
+            return {"errno": 440, "errmsg": "检测到未登录状态，请先登录"}
+
+    source = sources["cn_cac_cancellations"]
+    with pytest.raises(PageLayoutError, match="errno"):
+        source.discover(Refused(spec=source.spec, articles={}))

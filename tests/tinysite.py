@@ -16,6 +16,7 @@ an HTML error page for an unknown file. The four Word lists are generated with d
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,16 +26,25 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from cac_filings.normalize import suanbei_check_digit
 from tests.docx_fixtures import Row, Table, cell, make_docx, row
+from tests.pdf_fixtures import PdfTable, make_pdf
 
 ALGO_PAGE = "/2022-08/12/c_1661927474338504.htm"
 DS1_PAGE = "/2023-06/20/c_1688910683316256.htm"
 DS2_PAGE = "/2023-09/01/c_1695224377544009.htm"
 CHAIN_PAGE = "/2023-06/29/c_1688573576313252.htm"
 NEWS_PAGE = "/2023-07/01/c_1688000000000001.htm"
+GENAI_PAGE = "/2024-04/02/c_1713729983803145.htm"
 DOWNLOAD = "/cms/pub/interact/downloadfile.jsp"
+NOTICES = "/api/notice/list"
+NOTICE_FILE = "/api/file/fileDownLoad"
+CANCELLATION_ID = "notice_93606d70-c5f7"
 ALGO_TITLE = "境内互联网信息服务算法备案清单（{}）"
 DS_TITLE = "境内深度合成服务算法备案清单（{}）"
 
+GENAI_FILING_HEADER = ("序号", "属地", "大模型名称", "备案单位", "备案编号", "备案时间")
+GENAI_REGISTRATION_HEADER = ("序号", "属地", "应用/功能名称", "登记单位", "上线编号", "登记时间")
+CANCELLATION_HEADER = ("序号", "算法名称", "角色", "主体名称", "应用产品", "主要用途", "备案编号",
+                       "注销时间")
 ALGO_HEADER = ("序号", "算法名称", "算法类别", "主体名称", "应用产品", "主要用途", "备案编号",
                "备注")
 DS_HEADER = ("序号", "算法名称", "角色", "主体名称", "应用产品", "主要用途", "备案编号", "备注")
@@ -84,6 +94,49 @@ def algorithm_lists(edited: bool = False) -> dict[str, bytes]:
     return {"alg1": make_docx([first]), "alg2": make_docx([second]), "alg3": make_docx([third])}
 
 
+# Generative-AI numbers, with the source's known errors: a swapped name/company row, a
+# registration number in the 备案 table, a Beijing number with 属地 江苏省, a truncated number.
+WENXIN = "Beijing-WenXinYiYan-20230821"
+DOUBAO = "Beijing-DouBao-202404280001"
+SWAPPED = "Guangdong-ZhiNengZhuLi-202503050027"
+MISFILED = "Shanghai-XiaoZhi-20240428S0002"
+BIANYING = "Beijing-BianYing-20240428S0001"
+MISMATCH = "Beijing-CarrotAI-202407030002"
+TRUNCATED = "Jiangsu-SiWeiXiangLiangZhiSuanYun-"
+
+
+def genai_list() -> bytes:
+    filings = Table((
+        row(*GENAI_FILING_HEADER, header=True),
+        row("1", "北京市", "文心一言", "北京百度网讯科技有限公司", WENXIN, "2023/8/31"),
+        row("2", "北京市", "豆包", "北京抖音信息服务有限公司", DOUBAO, "2024/5/6"),
+        row("3", "广东省", "广东智媒云图科技股份有限公司", "智能助理（井然）大模型", SWAPPED,
+            "2025/4/10"),
+        row("4", "上海市", "小智助手", "上海某某智能科技有限公司", MISFILED, "2024/5/6"),
+        row("5", "江苏省", "思维向量智算云", "江苏思维向量科技有限公司", TRUNCATED, "2024/8/1"),
+        row("6", "江苏省", "胡萝卜AI", "江苏胡萝卜科技有限公司", MISMATCH, "2024/7/3"),
+    ))
+    registrations = Table((
+        row(*GENAI_REGISTRATION_HEADER, header=True),
+        row("1", "北京市", "剪映AI", "北京抖音信息服务有限公司", BIANYING, "2024/5/6（补登）"),
+    ))
+    title = "生成式人工智能服务已备案和已登记信息（2024年8月）"
+    return make_docx([filings, registrations], before=("附件2", title))
+
+
+def cancellation_pdf() -> bytes:
+    """A notice cancelling two numbers, its first row split by a page break."""
+    rows = [
+        ("1", "视频生成算法", "服务提供者", "杭州某某智能有限公司", "某某视频（APP）",
+         "应用于视频生成场景。", DS_D, "2025年7月"),
+        ("2", "百度搜索算法", "检索过滤类", "北京百度网讯科技有限公司", "百度（APP、网站）",
+         "应用于搜索场景，根据用户输入的查询词，检索并返回相关的网页、图片和视频等信息。", BAIDU,
+         "2025年7月"),
+    ]
+    return make_pdf([PdfTable(CANCELLATION_HEADER, rows)], title="关于注销算法备案编号的公告",
+                    rows_per_page=(1, 1), split_rows=True)
+
+
 def deep_synthesis_lists(extra_header: bool = False) -> dict[str, bytes]:
     first = Table((
         row(*DS_HEADER, header=True),
@@ -120,6 +173,7 @@ class Options:
     broken_layout: bool = False  # articles lose their #BodyLabel
     extra_header: bool = False  # the 2nd deep-synthesis list gains an unknown column
     third_attachment: bool = False  # 附件3 appears on the in-place algorithm page
+    cancellation: bool = False  # the notice board publishes a cancellation notice
     edited: bool = False  # 附件1 is re-uploaded, same URL, with a new 备注 for one row
 
 
@@ -191,10 +245,30 @@ def _pages(options: Options) -> dict[str, str]:
                            "<p>现公开发布第二批境内深度合成服务算法备案信息……</p><p>附件：" +
                            _link("BBB/ds2=", DS_TITLE.format("2023年8月")) + "</p>",
                            broken),
+        GENAI_PAGE: _article("国家互联网信息办公室关于发布生成式人工智能服务已备案信息的公告",
+                             "2024-04-02", "<p>附件1：" + _link(
+                                 "DDD/genai=", "生成式人工智能服务已备案和已登记信息（2024年8月）")
+                             + "</p>", broken),
         CHAIN_PAGE: _article(chain_title, "2023-06-29", "<p>附件：" + _link(
             "CCC/chain=", "境内区块链信息服务备案清单（第十一批）") + "</p>", broken),
         NEWS_PAGE: _article("座谈会", "2023-09-02", "<p>会议指出……</p>", broken),
     }
+
+
+def _notices(options: Options) -> bytes:
+    datas: list[dict[str, object]] = [
+        {"noticeId": "notice_ds2", "type": 3, "createTime": "2023-09-01 18:00:00",
+         "title": "国家互联网信息办公室关于发布第二批深度合成服务算法备案信息的公告",
+         "content": f"https://www.cac.gov.cn{DS2_PAGE}"},
+        {"noticeId": "notice_maintenance", "type": 2, "createTime": "2023-08-01 09:00:00",
+         "title": "关于系统维护的通知", "content": "系统将于今晚维护。"},
+    ]
+    if options.cancellation:
+        datas.insert(0, {"noticeId": CANCELLATION_ID, "type": 1,
+                         "createTime": "2025-07-14 16:05:12",
+                         "title": "关于注销“视频生成算法”等2个算法备案编号的公告",
+                         "content": "/static/fileUpload/notice/93606d70.pdf"})
+    return json.dumps({"errno": 0, "errmsg": "", "datas": datas}, ensure_ascii=False).encode()
 
 
 def _files(options: Options) -> dict[str, bytes]:
@@ -202,6 +276,7 @@ def _files(options: Options) -> dict[str, bytes]:
     return {"AAA/alg1~x=": files["alg1"], "AAA/alg2~y=": files["alg2"],
             "AAA/alg3=": files["alg3"],
             "BBB/ds1=": files["ds1"], "BBB/ds2=": files["ds2"],
+            "DDD/genai=": genai_list(),
             "CCC/chain=": make_docx([Table((row("序号", "名称", header=True), row("1", "链")))])}
 
 
@@ -227,6 +302,18 @@ def _handler(site: TinySite) -> type[BaseHTTPRequestHandler]:
                 self._send(200, WAF_PAGE)
                 return
             parts = urlsplit(self.path)
+            if parts.path == NOTICES:
+                self._send(200, _notices(options), "application/json;charset=UTF-8")
+                return
+            if parts.path == NOTICE_FILE:
+                notice = parse_qs(parts.query).get("noticeId", [""])[0]
+                if not self.headers.get("Referer"):
+                    self._send(200, b"", "application/octet-stream")
+                elif notice == CANCELLATION_ID and options.cancellation:
+                    self._send(200, cancellation_pdf(), "application/octet-stream")
+                else:
+                    self._send(200, b'{"errno":500,"errmsg":"no file"}', "application/json")
+                return
             if parts.path == DOWNLOAD:
                 if not self.headers.get("Referer"):
                     self._send(200, b"", "application/octet-stream")

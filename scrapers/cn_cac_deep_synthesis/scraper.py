@@ -1,14 +1,19 @@
-"""境内深度合成服务算法备案清单: one announcement per batch in the 网信发布 column.
+"""境内深度合成服务算法备案清单: one announcement per batch.
 
-Walks the column's list pages and keeps the items whose full title (the `title` attribute;
-link texts are cut short) is a deep-synthesis filing announcement. Each announcement links one
-list; its period comes from the attachment title, its batch number from 第N批 in the
-announcement title (the first batch has none).
+Two discovery routes, compared on every crawl:
+1. the 网信发布 column's list pages, keeping items whose full title (the `title` attribute;
+   link texts are cut short) is a deep-synthesis filing announcement;
+2. the notice board of beian.cac.gov.cn, whose type-3 notices link the same announcements
+   (all but the first batch's).
+An announcement seen by only one route is reported (a warning when the column missed it) and
+crawled all the same. Each announcement links one list; its period comes from the attachment
+title, its batch number from 第N批 in the announcement title (the first batch has none).
 """
 
 from __future__ import annotations
 
 from cac_filings.errors import PageLayoutError
+from cac_filings.fetch import canonical_url
 from cac_filings.site import (
     batch_number,
     download_title,
@@ -17,15 +22,44 @@ from cac_filings.site import (
 )
 from cac_filings.sources import BatchRef, CrawlContext
 
+BATCH_NOTICE = 3
+
+
+def notice_board_announcements(ctx: CrawlContext) -> dict[str, str]:
+    """URL → title of the deep-synthesis batches announced on the notice board."""
+    url = ctx.spec.url("notices")
+    answer = ctx.fetch_json(url)
+    if not isinstance(answer, dict) or answer.get("errno") != 0 or not isinstance(
+            answer.get("datas"), list):
+        raise PageLayoutError(url, f"the notice list answered {str(answer)[:200]!r}")
+    found: dict[str, str] = {}
+    for notice in answer["datas"]:
+        if not isinstance(notice, dict) or notice.get("type") != BATCH_NOTICE:
+            continue
+        content = str(notice.get("content") or "")
+        if content.startswith(("http://", "https://", "//")) and "深度合成" in str(
+                notice.get("title") or ""):
+            found[canonical_url(content, url)] = str(notice["title"])
+    return found
+
 
 def discover(ctx: CrawlContext) -> list[BatchRef]:
     announcement = ctx.spec.pattern("announcement_title")
     wanted = ctx.spec.pattern("attachment_title")
+    column = {item.url: item for item in ctx.walk_column(ctx.spec.url("column"))
+              if announcement.search(item.title)}
+    noticed = notice_board_announcements(ctx)
+    for url in sorted(column.keys() - noticed.keys()):
+        ctx.log(f"announcement not on the beian notice board (the first batch never was): "
+                f"{column[url].title} {url}")
+    for url in sorted(noticed.keys() - column.keys()):
+        ctx.warn(f"announcement on the beian notice board but not found in the column: "
+                 f"{noticed[url]} {url}")
+
     refs: list[BatchRef] = []
-    for item in ctx.walk_column(ctx.spec.url("column")):
-        if not announcement.search(item.title):
-            continue
-        article = ctx.fetch_article(item.url, referer=item.page_url)
+    for url in [*column, *sorted(noticed.keys() - column.keys())]:
+        item = column.get(url)
+        article = ctx.fetch_article(url, referer=item.page_url if item else None)
         found = 0
         for link in article.attachments:
             title = strip_attachment_label(link.text or download_title(link.url) or "")
@@ -33,18 +67,18 @@ def discover(ctx: CrawlContext) -> list[BatchRef]:
                 continue
             period = period_from_title(title)
             if period is None:
-                raise PageLayoutError(item.url, f"attachment title {title!r} names no month")
+                raise PageLayoutError(url, f"attachment title {title!r} names no month")
             found += 1
             refs.append(ctx.batch(
                 period=period,
                 batch_no=batch_number(article.title),
                 title=title,
-                announcement_url=item.url,
+                announcement_url=url,
                 announcement_title=article.title,
                 published_on=article.published_on,
                 published_on_precision="day",
                 attachment_url=link.url,
             ))
         if not found:
-            raise PageLayoutError(item.url, "announcement links no 深度合成服务算法备案清单")
+            raise PageLayoutError(url, "announcement links no 深度合成服务算法备案清单")
     return refs

@@ -25,14 +25,20 @@ from cac_filings.documents import RawTable, extract_tables
 from cac_filings.errors import ArchiveError, ExtractionError
 from cac_filings.normalize import (
     NormalizationError,
+    Product,
     clean_text,
     is_cancelled_remark,
+    looks_like_company,
     normalize_company,
     normalize_filing_number,
+    normalize_genai_number,
     normalize_role,
     normalize_serial,
+    parse_filed_on,
     parse_former_names,
+    parse_month,
     parse_products,
+    role_or_category,
 )
 from cac_filings.pinyin import to_pinyin
 from cac_filings.schema import FILINGS
@@ -84,6 +90,11 @@ class BatchCheck:
     blank_rows: int
     data_rows: int
     listings: int = 0
+    merged_rows: int = 0
+    # Tables whose printed 序号 do not cover their own range once each (a row lost, split or
+    # duplicated). From a PDF this fails the release; from Word it is a warning.
+    serial_problems: list[str] = field(default_factory=list)
+    pdf_serial_problems: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -192,47 +203,105 @@ if FILINGS.fts != _FILINGS_FTS:  # pragma: no cover - a schema edit must update 
     raise RuntimeError(f"filings.fts is {FILINGS.fts}; update normalize_fields")
 
 
+GENAI_KINDS = ("genai_filing", "genai_registration")
+# Rows of notices (not lists of approvals): in listings, never filings.
+NOTICE_KINDS = ("cancellation",)
+
+
 def normalize_fields(cells: dict[str, str], list_kind: str, spec: SourceSpec) -> Row:
     """The filing fields of one row (the columns shared by listings and filings)."""
-    number = normalize_filing_number(cells.get("filing_number", ""))
-    flags = list(number.flags)
-    category = clean_text(cells.get("category"))
-    if category is not None and spec.categories and category not in spec.categories:
-        flags.append("unknown_category")
-    company = normalize_company(cells.get("company"))
-    if company is None:
-        flags.append("company_missing")
-    products = parse_products(cells.get("products"))
-    row: Row = {
-        "filing_number": number.canonical,
-        "list_kind": list_kind,
-        "name": clean_text(cells.get("name")),
-        "role": normalize_role(cells.get("role")),
-        "category": category,
-        "company": company,
-        "products": _json([{"name": p.name, "type": p.type} for p in products]),
-        "purpose": clean_text(cells.get("purpose")),
-        "province": number.province,
-        "region_code": number.region_code,
-        "entity_code": number.entity_code,
-        "category_code": number.category_code,
-        "filing_year": number.year,
-        "filed_on": None,
-        "number_valid": number.valid,
-        "remarks": clean_text(cells.get("remarks")),
-        "quality_flags": _json(flags),
-        # Python values kept beside their JSON for the derived tables (not written out).
-        "_flags": flags,
-        "_products": products,
-        "_pinyin": to_pinyin(company) if company else None,
-    }
+    if list_kind in GENAI_KINDS:
+        row = _genai_fields(cells, list_kind)
+    else:
+        row = _suanbei_fields(cells, list_kind, spec)
+    products: list[Product] = row["_products"]
+    company = row["company"]
+    row["_pinyin"] = to_pinyin(company) if company else None
     # Search text of the filings_fts columns, computed here (in the worker processes).
     row["_fts"] = (
         segment_text(row["name"]), segment_text(company),
         segment_text(" ".join(f"{p.name} {p.type or ''}" for p in products)),
-        segment_text(row["purpose"]), segment_text(number.canonical),
+        segment_text(row["purpose"]), segment_text(row["filing_number"]),
     )
     return row
+
+
+def _row(flags: list[str], products: list[Product], **fields: Any) -> Row:
+    row: Row = {
+        "role": None, "category": None, "purpose": None, "region_code": None,
+        "entity_code": None, "category_code": None, "filing_year": None, "number_parts": None,
+        "filed_on": None, "remarks": None, **fields,
+        "products": _json([{"name": p.name, "type": p.type} for p in products]),
+        "quality_flags": _json(flags),
+        # Python values kept beside their JSON for the derived tables (not written out).
+        "_flags": flags, "_products": products,
+    }
+    if row["company"] is None:
+        flags.append("company_missing")
+        row["quality_flags"] = _json(flags)
+    return row
+
+
+def _suanbei_fields(cells: dict[str, str], list_kind: str, spec: SourceSpec) -> Row:
+    """Rows of the algorithm and deep-synthesis lists and of cancellation notices."""
+    number = normalize_filing_number(cells.get("filing_number", ""))
+    flags = list(number.flags)
+    category = clean_text(cells.get("category"))
+    if list_kind in NOTICE_KINDS:
+        role, noticed_category, role_flags = role_or_category(cells.get("role"),
+                                                              spec.categories)
+        category = category or noticed_category
+        flags += role_flags
+    else:
+        role = normalize_role(cells.get("role"))
+    if category is not None and spec.categories and category not in spec.categories:
+        flags.append("unknown_category")
+    row = _row(
+        flags, parse_products(cells.get("products")),
+        filing_number=number.canonical, list_kind=list_kind, name=clean_text(cells.get("name")),
+        role=role, category=category, company=normalize_company(cells.get("company")),
+        purpose=clean_text(cells.get("purpose")), province=number.province,
+        region_code=number.region_code, entity_code=number.entity_code,
+        category_code=number.category_code, filing_year=number.year,
+        number_valid=number.valid, remarks=clean_text(cells.get("remarks")))
+    if list_kind in NOTICE_KINDS:
+        row["_cancelled_month"] = parse_month(cells.get("cancelled_month"))
+    return row
+
+
+def _genai_fields(cells: dict[str, str], list_kind: str) -> Row:
+    """Rows of the generative-AI lists, with the source's known errors detected and, where
+    the evidence is unambiguous, corrected — every detection flagged."""
+    flags: list[str] = []
+    name, company = clean_text(cells.get("name")), cells.get("company")
+    if looks_like_company(name) and not looks_like_company(company):
+        # 2025年3月 rows 340–345: 大模型名称 and 备案单位 swapped.
+        name, company = clean_text(company), name
+        flags.append("name_company_swapped")
+    number = normalize_genai_number(cells.get("filing_number", ""))
+    flags += number.flags
+    if list_kind == "genai_filing" and number.kind == "registration":
+        # A 上线编号 (…S0001) in the 备案 table: a registration, by its own number.
+        list_kind = "genai_registration"
+        flags.append("registration_in_filing_table")
+    elif list_kind == "genai_registration" and number.kind == "filing":
+        flags.append("filing_number_in_registration_table")
+    locality = clean_text(cells.get("locality"))
+    province = locality
+    if number.provinces is not None:
+        if locality is None and len(number.provinces) == 1:
+            province = next(iter(number.provinces))
+        elif locality is not None and locality not in number.provinces:
+            flags.append("province_token_mismatch")
+    filed_on, remark = parse_filed_on(cells.get("filed_on"))
+    if cells.get("filed_on", "").strip() and filed_on is None:
+        flags.append("filed_on_unparsed")
+    return _row(
+        flags, [], filing_number=number.canonical, list_kind=list_kind, name=name,
+        company=normalize_company(company), province=province,
+        filing_year=int(number.date[:4]) if number.date else None,
+        number_parts=_json(number.parts()), filed_on=filed_on, number_valid=number.valid,
+        remarks=remark)
 
 
 def listing_rows(batch: BatchVersion, tables: list[RawTable], spec: SourceSpec
@@ -249,8 +318,14 @@ def listing_rows(batch: BatchVersion, tables: list[RawTable], spec: SourceSpec
         check.header_rows += table.header_rows
         check.repeated_headers += table.repeated_headers
         check.blank_rows += table.blank_rows
+        check.merged_rows += table.merged_rows
         check.data_rows += len(table.rows)
         fields = [tspec.field_for(h) or "" for h in table.header]
+        problem = serial_problem(table, fields)
+        if problem:
+            where = f"table {table.index + 1} ({tspec.list_kind}): {problem}"
+            (check.pdf_serial_problems if table.source_format == "pdf"
+             else check.serial_problems).append(where)
         for raw_row in table.rows:
             if len(raw_row.cells) != len(table.header):
                 raise ExtractionError(
@@ -278,19 +353,61 @@ def listing_rows(batch: BatchVersion, tables: list[RawTable], spec: SourceSpec
     return rows, check
 
 
+def serial_problem(table: RawTable, fields: list[str]) -> str | None:
+    """Whether the table's printed 序号 cover min..max once each (CAC's lists are not always
+    sorted, so only the set is compared). None when the table prints no 序号."""
+    if "serial" not in fields:
+        return None
+    at = fields.index("serial")
+    printed = ["".join(r.cells[at].split()) for r in table.rows if not r.auto_numbered]
+    if not printed or not any(printed):
+        return None
+    numbers = [int(p) for p in printed if p.isdigit()]
+    if len(numbers) != len(printed):
+        missing = sum(1 for p in printed if not p.isdigit())
+        return f"{missing} row(s) without a numeric 序号 (a row split or lost?)"
+    expected = set(range(min(numbers), max(numbers) + 1))
+    if len(numbers) != len(set(numbers)) or set(numbers) != expected:
+        return (f"{len(numbers)} rows but 序号 {min(numbers)}–{max(numbers)} "
+                f"({len(expected - set(numbers))} missing, "
+                f"{len(numbers) - len(set(numbers))} duplicated)")
+    return None
+
+
 # ---------------------------------------------------------------- derived tables
 
 def _batch_order(batch: Row) -> tuple[str, str, str]:
     return (batch["period"], batch["published_on"] or "", batch["batch_id"])
 
 
-def derive_filings(listings: list[Row], batches: dict[tuple[str, int], Row]) -> list[Row]:
-    """One row per (list_kind, filing_number) from the current version of every batch."""
+def cancellation_dates(listings: list[Row], batches: dict[tuple[str, int], Row]
+                       ) -> dict[str, str | None]:
+    """filing number → date of the first current cancellation notice naming it."""
+    found: dict[str, str | None] = {}
+    for row in listings:
+        batch = batches[(row["batch_id"], row["version"])]
+        if row["list_kind"] not in NOTICE_KINDS or not batch["is_current"]:
+            continue
+        day = batch["published_on"]
+        known = found.get(row["filing_number"], "9999")
+        if row["filing_number"] not in found or (day is not None and day < (known or "9999")):
+            found[row["filing_number"]] = day
+    return found
+
+
+def derive_filings(listings: list[Row], batches: dict[tuple[str, int], Row],
+                   cancelled: dict[str, str | None] | None = None) -> list[Row]:
+    """One row per (list_kind, filing_number) from the current version of every batch.
+
+    A number named in a cancellation notice is cancelled from the notice's date; a 已注销 in
+    the list's own 备注 also means cancelled. Where the two disagree, the filing is flagged
+    (cancellation_not_in_notices / cancellation_not_in_list)."""
+    cancelled = cancelled or {}
     occurrences: dict[tuple[str, str], list[tuple[tuple[str, str, str], int, Row]]] = \
         defaultdict(list)
     for row in listings:
         batch = batches[(row["batch_id"], row["version"])]
-        if not batch["is_current"]:
+        if not batch["is_current"] or row["list_kind"] in NOTICE_KINDS:
             continue
         occurrences[(row["list_kind"], row["filing_number"])].append(
             (_batch_order(batch), row["row_number"], row))
@@ -307,12 +424,18 @@ def derive_filings(listings: list[Row], batches: dict[tuple[str, int], Row]) -> 
         filing = {c: last_row[c] for c in _FILING_COLUMNS}
         filing["_products"] = last_row["_products"]
         filing["_fts"] = last_row["_fts"]
+        by_remark = is_cancelled_remark(last_row["remarks"])
+        by_notice = key[1] in cancelled
+        if by_remark and not by_notice:
+            flags.append("cancellation_not_in_notices")
+        elif by_notice and not by_remark:
+            flags.append("cancellation_not_in_list")
         flags = sorted(set(flags))
         filing["_flags"] = flags
         filing.update(
             quality_flags=_json(flags),
-            status="cancelled" if is_cancelled_remark(last_row["remarks"]) else "active",
-            cancelled_on=None,
+            status="cancelled" if by_remark or by_notice else "active",
+            cancelled_on=cancelled.get(key[1]),
             first_batch_id=first_row["batch_id"],
             last_batch_id=last_row["batch_id"],
             first_published_on=first_batch["published_on"],
@@ -325,6 +448,29 @@ def derive_filings(listings: list[Row], batches: dict[tuple[str, int], Row]) -> 
 _FILING_COLUMNS = [c.name for c in FILINGS.columns if c.name not in {
     "status", "cancelled_on", "first_batch_id", "last_batch_id", "first_published_on",
     "source_url"}]
+
+
+def derive_cancellations(listings: list[Row], batches: dict[tuple[str, int], Row],
+                         filings: list[Row]) -> list[Row]:
+    """One row per number named in a current cancellation notice, joined to its filings."""
+    kinds: dict[str, set[str]] = defaultdict(set)
+    for filing in filings:
+        kinds[filing["filing_number"]].add(filing["list_kind"])
+    rows: dict[tuple[str, str], Row] = {}
+    for row in listings:
+        batch = batches[(row["batch_id"], row["version"])]
+        if row["list_kind"] not in NOTICE_KINDS or not batch["is_current"]:
+            continue
+        notice_id = batch["batch_id"].split("/", 1)[1]
+        rows[(notice_id, row["filing_number"])] = {
+            "notice_id": notice_id, "notice_title": batch["title"],
+            "notice_date": batch["published_on"], "filing_number": row["filing_number"],
+            "name": row["name"], "company": row["company"],
+            "cancelled_month": row.get("_cancelled_month"),
+            "list_kinds": _json(sorted(kinds.get(row["filing_number"], ()))),
+            "source_url": batch["attachment_url"],
+        }
+    return [rows[k] for k in sorted(rows)]
 
 
 def derive_products(filings: list[Row]) -> list[Row]:
@@ -347,6 +493,8 @@ def derive_companies(filings: list[Row], listings: list[Row],
     former: dict[str, set[str]] = defaultdict(set)
     pinyin: dict[str, str] = {}
     for row in listings:
+        if row["list_kind"] in NOTICE_KINDS:
+            continue
         if row["company"]:
             pinyin[row["company"]] = row["_pinyin"]
         batch = batches[(row["batch_id"], row["version"])]
@@ -397,11 +545,26 @@ def build_inputs(archive: RawArchive, sources: list[Source]) -> list[dict[str, A
 ParseTask = tuple[BatchVersion, SourceSpec, Path]
 
 
+@dataclass(frozen=True)
+class HeaderMatcher:
+    """Whether a row of cells is one of the source's header rows: every cell names a column
+    of one table spec, and that spec's required fields are all there."""
+
+    spec: SourceSpec
+
+    def __call__(self, cells: list[str]) -> bool:
+        for tspec in self.spec.tables:
+            fields = [tspec.field_for(c) for c in cells]
+            if all(fields) and all(r in fields for r in tspec.required):
+                return True
+        return False
+
+
 def parse_batch(task: ParseTask) -> tuple[list[Row], BatchCheck]:
     """Rows of one archived file: extract its tables, map headers, normalise every row."""
     batch, spec, raw_root = task
     body = RawArchive(raw_root).get(batch.sha256)
-    return listing_rows(batch, extract_tables(body, batch.label), spec)
+    return listing_rows(batch, extract_tables(body, batch.label, HeaderMatcher(spec)), spec)
 
 
 def default_workers() -> int:
@@ -458,7 +621,7 @@ def build_tables(archive: RawArchive, sources: list[Source], *,
 
     listings.sort(key=lambda r: (r["batch_id"], r["version"], r["row_number"]))
     batches = [batch_rows[k] for k in sorted(batch_rows)]
-    filings = derive_filings(listings, batch_rows)
+    filings = derive_filings(listings, batch_rows, cancellation_dates(listings, batch_rows))
     result = BuildResult(
         tables={
             "batches": batches,
@@ -466,12 +629,15 @@ def build_tables(archive: RawArchive, sources: list[Source], *,
             "filings": filings,
             "products": derive_products(filings),
             "companies": derive_companies(filings, listings, batch_rows),
+            "cancellations": derive_cancellations(listings, batch_rows, filings),
         },
         inputs=sorted(inputs, key=lambda i: (i["batch_id"], i["version"])),
         checks=checks,
         crawl_ids=crawl_ids,
     )
     result.warnings.extend(_quality_warnings(filings))
+    result.warnings.extend(f"{c.batch_id} v{c.version}: {problem}" for c in checks
+                           for problem in c.serial_problems)
     result.timings = {"extract_normalise": parsed_at - started,
                       "derive": time.perf_counter() - parsed_at}
     return result

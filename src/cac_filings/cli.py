@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -464,6 +465,9 @@ def main_options(
 
 
 def main() -> None:
+    # pdfminer logs every recovered oddity of a broken PDF at WARNING; the reader reports
+    # what matters as errors naming the file.
+    logging.getLogger("pdfminer").setLevel(logging.ERROR)
     app()
 
 

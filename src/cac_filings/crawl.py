@@ -47,6 +47,7 @@ class SourceContext:
         self.pages = 0
         self.remembered = remembered
         self.column_items: dict[str, list[dict[str, Any]]] = {}
+        self.notes: list[str] = []
 
     def fetch_article(self, url: str, referer: str | None = None) -> Article:
         fetched = self.fetcher.get(url, expect="html", referer=referer)
@@ -92,8 +93,19 @@ class SourceContext:
             referer = url
             number += 1
 
+    def fetch_json(self, url: str, referer: str | None = None) -> Any:
+        fetched = self.fetcher.get(url, expect="json", referer=referer)
+        assert fetched is not None
+        self.pages += 1
+        return fetched.json()
+
     def log(self, message: str) -> None:
         self.reporter.info(f"{self.spec.name}: {message}")
+        self.notes.append(message)
+
+    def warn(self, message: str) -> None:
+        self.reporter.warn(f"{self.spec.name}: {message}")
+        self.notes.append(f"warning: {message}")
 
     def batch(self, **fields: Any) -> BatchRef:
         fields.setdefault("list_kind", self.spec.list_kind)
@@ -210,7 +222,7 @@ def crawl(
     }
     result = CrawlResult(crawl_id=crawl_id, record=record)
     own_fetcher = fetcher is None
-    fetcher = fetcher or Fetcher(settings, archive)
+    fetcher = fetcher or Fetcher(settings, archive, memo=True)
     try:
         for source in sources:
             _crawl_source(source, fetcher, archive, known, reporter, result, refresh,
@@ -244,7 +256,7 @@ def _crawl_source(
     try:
         reporter.info(f"{name}: discovering batches")
         refs = _check_refs(source.spec, source.discover(ctx))
-        if not refs:
+        if not refs and not source.spec.may_be_empty:
             raise PageLayoutError(source.spec.urls.get("announcement")
                                   or source.spec.urls.get("column", name),
                                   "discovery found no batches at all")
@@ -259,7 +271,7 @@ def _crawl_source(
         return
     result.record["sources"][name].update(status="ok", pages=ctx.pages,
                                           column_items=ctx.column_items,
-                                          full_walk=remembered is None)
+                                          full_walk=remembered is None, notes=ctx.notes)
     result.batches += len(entries)
     reporter.info(f"{name}: {len(entries)} batches, {ctx.pages} pages read")
 

@@ -23,6 +23,7 @@ Row = dict[str, Any]
 KEY = ("list_kind", "filing_number")
 TRACKED: tuple[str, ...] = tuple(c.name for c in FILINGS.columns
                                  if c.tracked and c.name not in KEY)
+_DATES = frozenset(c.name for c in FILINGS.columns if c.type == "date")
 CHANGE_KINDS = ("added", "modified", "cancelled", "removed")
 
 
@@ -59,6 +60,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _values(row: Row, columns: tuple[str, ...]) -> dict[str, Any]:
+    values = {c: row[c] for c in columns}
+    for c in _DATES.intersection(columns):
+        values[c] = _plain(values[c])
+    return values
+
+
 def diff_filings(old: list[Row], new: list[Row]) -> list[Change]:
     """What changed from `old` to `new` filings rows, ordered by list kind and number."""
     before = {(r["list_kind"], r["filing_number"]): r for r in old}
@@ -68,13 +76,14 @@ def diff_filings(old: list[Row], new: list[Row]) -> list[Change]:
         o, n = before.get(key), after.get(key)
         if o is None:
             assert n is not None
-            changes.append(Change(*key, "added", (), None,
-                                  {c: _plain(n[c]) for c in TRACKED}, n["name"], n["company"]))
+            changes.append(Change(*key, "added", (), None, _values(n, TRACKED), n["name"],
+                                  n["company"]))
         elif n is None:
-            changes.append(Change(*key, "removed", (), {c: _plain(o[c]) for c in TRACKED}, None,
-                                  o["name"], o["company"]))
+            changes.append(Change(*key, "removed", (), _values(o, TRACKED), None, o["name"],
+                                  o["company"]))
         else:
-            fields = tuple(c for c in TRACKED if _plain(o[c]) != _plain(n[c]))
+            fields = tuple(c for c in TRACKED
+                           if o[c] != n[c] and (c not in _DATES or _plain(o[c]) != _plain(n[c])))
             if not fields:
                 continue
             kind = ("cancelled" if o["status"] != "cancelled" and n["status"] == "cancelled"

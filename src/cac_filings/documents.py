@@ -26,6 +26,7 @@ import itertools
 import re
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -58,17 +59,34 @@ class RawTable:
     header_rows: int = 1
     repeated_headers: int = 0
     blank_rows: int = 0
+    # PDF: rows split by a page break, whose continuation (first cell empty, at the top of the
+    # next page) was merged back into the row it continues. Each counts one physical row.
+    merged_rows: int = 0
+    source_format: str = "docx"
 
     @property
     def physical_rows(self) -> int:
-        return self.header_rows + len(self.rows) + self.repeated_headers + self.blank_rows
+        return (self.header_rows + len(self.rows) + self.repeated_headers + self.blank_rows
+                + self.merged_rows)
 
 
-def extract_tables(body: bytes, source: str) -> list[RawTable]:
+# Decides whether a row of cells is a header row (a list's own column names). The build passes
+# one made from the sources' table specs, so that a second header inside a table (the 登记
+# part of a generative-AI list) starts a new table, and a PDF page starting without a header
+# continues the table before it.
+HeaderTest = Callable[[list[str]], bool]
+
+
+def extract_tables(body: bytes, source: str, is_header: HeaderTest | None = None
+                   ) -> list[RawTable]:
     """All tables of a document, by sniffed format. `source` names the file in errors."""
     fmt = sniff_format(body)
     if fmt == "docx":
-        return extract_docx_tables(body, source)
+        return extract_docx_tables(body, source, is_header)
+    if fmt == "pdf":
+        from cac_filings.pdf_tables import extract_pdf_tables
+
+        return extract_pdf_tables(body, source, is_header)
     raise ExtractionError(source, f"cannot extract tables from a {fmt} file")
 
 
@@ -170,8 +188,33 @@ class _Cell:
         return b"\n".join([b"".join(p) for p in paragraphs]).decode("utf-8", errors="replace")
 
 
-def extract_docx_tables(body: bytes, source: str) -> list[RawTable]:
-    return scan_document_xml(read_docx_xml(body, source), source)
+def extract_docx_tables(body: bytes, source: str, is_header: HeaderTest | None = None
+                        ) -> list[RawTable]:
+    tables = scan_document_xml(read_docx_xml(body, source), source)
+    return split_at_headers(tables, is_header) if is_header else tables
+
+
+def split_at_headers(tables: list[RawTable], is_header: HeaderTest) -> list[RawTable]:
+    """A row inside a table that is a header other than the table's own starts a new table
+    (CAC puts the 登记 rows under their own header row in the 备案 table)."""
+    out: list[RawTable] = []
+    for table in tables:
+        current = table
+        rows = table.rows
+        current.rows = []
+        out.append(current)
+        key = header_key(table.header)
+        for row in rows:
+            if header_key(row.cells) != key and is_header(row.cells):
+                current = RawTable(index=0, header=row.cells, source_format=table.source_format)
+                key = header_key(row.cells)
+                out.append(current)
+                continue
+            row.row_number = len(current.rows) + 1
+            current.rows.append(row)
+    for index, table in enumerate(out):
+        table.index = index
+    return out
 
 
 @lru_cache(maxsize=8)
@@ -386,7 +429,8 @@ def _scan_with_closing_tags(xml: bytes, prefix: bytes, mc_prefix: bytes, source:
     return tables
 
 
-def _header_key(cells: list[str]) -> tuple[str, ...]:
+def header_key(cells: list[str]) -> tuple[str, ...]:
+    """Cells compared as headers: whitespace-insensitive ('序  号' is 序号)."""
     return tuple("".join(c.split()) for c in cells)
 
 
@@ -420,12 +464,12 @@ def _assemble(index: int, rows: list[tuple[list[_Cell], bool]]) -> RawTable:
     header_rows = max(1, n_marked)
     header = texts[header_rows - 1]
     table = RawTable(index=index, header=header, header_rows=header_rows)
-    key = _header_key(header)
+    key = header_key(header)
     first = key[0] if key else None
     for (cells_raw, _marked), cells in zip(rows[header_rows:], texts[header_rows:], strict=True):
         auto = bool(cells_raw) and cells_raw[0].numbered
         # A repeated header starts like the header; only then compare whole rows.
-        if cells and "".join(cells[0].split()) == first and _header_key(cells) == key:
+        if cells and "".join(cells[0].split()) == first and header_key(cells) == key:
             table.repeated_headers += 1
             continue
         if not auto and not any(c.strip() for c in cells):

@@ -101,6 +101,7 @@ class Fetcher:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         retry_base: float | None = None,
+        memo: bool = False,
     ) -> None:
         self.settings = settings
         self.archive = archive
@@ -109,6 +110,10 @@ class Fetcher:
         self.retry_base = settings.retry_base if retry_base is None else retry_base
         self.stats = FetchStats()
         self._last_request: dict[str, float] = {}
+        # With memo, pages and JSON fetched once are not fetched again by this Fetcher: in one
+        # crawl two sources may read the same page (the beian notice list).
+        self.memo = memo
+        self._memo: dict[tuple[str, str], Fetched] = {}
         self._client = httpx.Client(
             timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
             follow_redirects=True,
@@ -170,6 +175,9 @@ class Fetcher:
         Raises FetchError naming the URL when every attempt failed or the content is wrong.
         """
         role = host_role(url)
+        memo_key = (url, expect)
+        if self.memo and expect != "file" and memo_key in self._memo:
+            return self._memo[memo_key]
         request_url = self.transport_url(url)
         referer_live = referer or f"https://{HOSTS[role]}/"
         headers = {"Referer": self.transport_url(referer_live)}
@@ -186,8 +194,11 @@ class Fetcher:
             attempt += 1
             self._pace(role)
             try:
-                return self._attempt(url, request_url, role, headers, expect, cached,
-                                     allow_404, attempt)
+                fetched = self._attempt(url, request_url, role, headers, expect, cached,
+                                        allow_404, attempt)
+                if self.memo and fetched is not None and expect != "file":
+                    self._memo[memo_key] = fetched
+                return fetched
             except FetchError as exc:
                 error = exc
             if not error.retryable or attempt >= self.settings.max_attempts:

@@ -10,9 +10,11 @@ from cac_filings.schema import TABLES
 TITLE = "cac-filings · 中国算法备案数据"
 DESCRIPTION = (
     "Every algorithm China's Cyberspace Administration (国家互联网信息办公室) has approved and "
-    "published on its filing lists — 境内互联网信息服务算法备案清单 and "
-    "境内深度合成服务算法备案清单 — extracted from CAC's own Word attachments, normalised and "
-    "versioned. Search works in Chinese (try 抖音 or 百度). 每一条记录都可追溯到原始附件。"
+    "published on its filing lists — 境内互联网信息服务算法备案清单, "
+    "境内深度合成服务算法备案清单, 生成式人工智能服务已备案和已登记信息 — and the numbers it "
+    "cancelled (注销公告), extracted from "
+    "CAC's own attachments, normalised and versioned. Search works in Chinese (try 抖音 or "
+    "百度). 每一条记录都可追溯到原始附件。"
 )
 SOURCE = "国家互联网信息办公室 Cyberspace Administration of China"
 SOURCE_URL = "https://www.cac.gov.cn/2022-08/12/c_1661927474338504.htm"

@@ -7,12 +7,13 @@ quality flag (see DATA-CONTRACT.md, "Canonical filing numbers").
 
 from __future__ import annotations
 
+import datetime as dt
 import operator
 import re
 import unicodedata
 from dataclasses import dataclass
 
-from cac_filings.regions import province_for_region
+from cac_filings.regions import province_for_region, provinces_for_token
 
 ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
 _ZERO_WIDTH_RE = re.compile(f"[{ZERO_WIDTH}]")
@@ -279,3 +280,129 @@ def parse_former_names(remarks: str | None) -> list[tuple[str, str]]:
 
 def is_cancelled_remark(remarks: str | None) -> bool:
     return bool(remarks) and "已注销" in _squeeze(remarks or "")
+
+
+# ---------------------------------------------------------------- generative-AI numbers
+
+# {Province}-{Name}-{YYYYMMDD}[{NNNN}] for 备案 (filings), {Province}-{Name}-{YYYYMMDD}S{NNNN}
+# for 登记 (registrations). The name may itself contain "-", ".", "·", "’".
+_GENAI_RE = re.compile(r"(?P<province>[A-Za-z]+)-(?P<name>.+)-(?P<date>[0-9]{8})"
+                       r"(?:(?P<registration>[Ss])(?P<reg_seq>[0-9]+)|(?P<seq>[0-9]*))")
+_REGISTRATION_RE = re.compile(r"[0-9]{8}\s*[Ss]\s*[0-9]+\s*$")
+
+
+@dataclass(frozen=True)
+class GenaiNumber:
+    canonical: str
+    valid: bool
+    kind: str | None  # "filing" | "registration" | None when unparsable
+    province_token: str | None = None
+    name_token: str | None = None
+    date: str | None = None  # ISO date from the number
+    sequence: str | None = None
+    provinces: frozenset[str] | None = None  # what the province token may stand for
+    flags: tuple[str, ...] = ()
+
+    def parts(self) -> dict[str, str | None]:
+        return {"kind": self.kind, "province_token": self.province_token,
+                "name_token": self.name_token, "date": self.date, "sequence": self.sequence}
+
+
+def is_registration_number(value: str) -> bool:
+    """登记 上线编号 end in YYYYMMDD S NNNN; 备案 numbers do not."""
+    return bool(_REGISTRATION_RE.search(value))
+
+
+def normalize_genai_number(value: str) -> GenaiNumber:
+    """Trimmed, internal whitespace removed, case kept; parsed into its parts."""
+    canonical = _WHITESPACE_RE.sub("", _ZERO_WIDTH_RE.sub("", unicodedata.normalize(
+        "NFKC", value)))
+    if not canonical:
+        return GenaiNumber(canonical, False, None, flags=("number_missing",))
+    match = _GENAI_RE.fullmatch(canonical)
+    if match is None:
+        kind = "registration" if is_registration_number(canonical) else None
+        flag = "truncated_number" if canonical.endswith("-") or "-" in canonical \
+            else "number_malformed"
+        return GenaiNumber(canonical, False, kind, flags=(flag,))
+    flags: list[str] = []
+    raw_date = match.group("date")
+    try:
+        date = dt.date(int(raw_date[:4]), int(raw_date[4:6]), int(raw_date[6:])).isoformat()
+    except ValueError:
+        date = None
+        flags.append("number_date_invalid")
+    token = match.group("province")
+    provinces = provinces_for_token(token)
+    if provinces is None:
+        flags.append("province_token_unknown")
+    registration = match.group("registration") is not None
+    sequence = match.group("reg_seq") if registration else (match.group("seq") or None)
+    return GenaiNumber(
+        canonical=canonical, valid=date is not None,
+        kind="registration" if registration else "filing", province_token=token,
+        name_token=match.group("name"), date=date, sequence=sequence, provinces=provinces,
+        flags=tuple(flags))
+
+
+_DATE_RE = re.compile(r"(\d{4})\s*[/\-.年]\s*(\d{1,2})\s*[/\-.月]\s*(\d{1,2})\s*日?")
+
+
+def parse_filed_on(value: str | None) -> tuple[str | None, str | None]:
+    """备案时间 / 登记时间 → (ISO date, remark): '2023/8/31' → ('2023-08-31', None);
+    '2025/6/30（补登）' → ('2025-06-30', '补登'). Unparsable → (None, the text)."""
+    text = clean_text(value)
+    if not text:
+        return None, None
+    match = _DATE_RE.search(unicodedata.normalize("NFKC", text))
+    if match is None:
+        return None, text
+    try:
+        day = dt.date(*(int(g) for g in match.groups())).isoformat()
+    except ValueError:
+        return None, text
+    rest = unicodedata.normalize("NFKC", text)[match.end():].strip().strip("()（）[]【】 ")
+    return day, rest or None
+
+
+_COMPANY_SUFFIXES = ("公司", "集团", "大学", "学院", "学校", "研究院", "研究所", "中心", "医院",
+                     "银行", "委员会", "协会", "学会", "基金会", "事务所", "有限合伙）",
+                     "出版社", "报社", "电视台", "工作室", "合作社")
+
+
+def looks_like_company(value: str | None) -> bool:
+    """Whether a name reads like the name of an organisation (…有限公司, …大学, …研究院)."""
+    text = normalize_company(value) or ""
+    return "有限公司" in text or text.endswith(_COMPANY_SUFFIXES)
+
+
+_MONTH_RE = re.compile(r"(\d{4})\s*[年/\-.]\s*(\d{1,2})\s*月?")
+
+
+def parse_month(value: str | None) -> str | None:
+    """'2025年7月' → '2025-07'."""
+    match = _MONTH_RE.search(unicodedata.normalize("NFKC", value or ""))
+    if match is None or not 1 <= int(match.group(2)) <= 12:
+        return None
+    return f"{match.group(1)}-{int(match.group(2)):02d}"
+
+
+def role_or_category(value: str | None, categories: tuple[str, ...]
+                     ) -> tuple[str | None, str | None, list[str]]:
+    """The 角色 column of cancellation notices: a role (服务提供者), or for recommendation
+    algorithms their 算法类别 (个性化推送类), sometimes cut short (服务提供).
+    Returns (role, category, flags)."""
+    text = _squeeze(value or "")
+    if not text:
+        return None, None, []
+    if text in ROLES:
+        return ROLES[text], None, []
+    if text in categories:
+        return None, text, []
+    roles = [r for r in ROLES if r.startswith(text)]
+    if len(text) >= 3 and len(roles) == 1:
+        return ROLES[roles[0]], None, ["role_truncated"]
+    cats = [c for c in categories if c.startswith(text)]
+    if len(text) >= 3 and len(cats) == 1:
+        return None, cats[0], ["category_truncated"]
+    return None, None, ["role_unknown"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from typing import Any
-from xml.sax.saxutils import escape
 
 from cac_filings.diff import Change, count_changes
 
@@ -18,6 +17,12 @@ LIST_TITLES = {
 HEADINGS = {"added": "Added 新增", "modified": "Modified 修改", "cancelled": "Cancelled 注销",
             "removed": "Removed 移除"}
 FEED_ID = "tag:cac-filings,2026:new-approvals"
+
+
+def escape(text: str) -> str:
+    """Text for XML content and attribute values."""
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;"))
 
 
 def _value(value: Any) -> str:
@@ -83,7 +88,7 @@ def atom_feed(release_id: str, created_at: str, changes: list[Change],
             f"    <title>{escape(change.name or change.filing_number)} — "
             f"{escape(change.company or '')}</title>\n"
             f"    <updated>{created_at}</updated>\n"
-            f'    <link rel="alternate" href="{escape(link, {chr(34): "&quot;"})}"/>\n'
+            f'    <link rel="alternate" href="{escape(link)}"/>\n'
             f'    <category term="{escape(change.list_kind)}"/>\n'
             f"    <summary>{escape(change.filing_number + ('; ' + summary if summary else ''))}"
             "</summary>\n"

@@ -20,3 +20,30 @@ PROVINCES: dict[str, str] = {
 def province_for_region(region_code: str) -> str | None:
     """Province name for a six-digit region code, or None when the prefix is not a province."""
     return PROVINCES.get(region_code[:2])
+
+
+# Province tokens of generative-AI numbers (Beijing-WenXinYiYan-20230821), compared in lower
+# case. ShanXi is used for both 山西 and 陕西; ZhongYangQiYe (中央企业) is the 国资委 list.
+PROVINCE_TOKENS: dict[str, frozenset[str]] = {
+    token: frozenset(names) for token, names in {
+        "beijing": {"北京市"}, "tianjin": {"天津市"}, "hebei": {"河北省"},
+        "shanxi": {"山西省", "陕西省"}, "shaanxi": {"陕西省"},
+        "neimenggu": {"内蒙古自治区"}, "neimongol": {"内蒙古自治区"},
+        "innermongolia": {"内蒙古自治区"}, "liaoning": {"辽宁省"}, "jilin": {"吉林省"},
+        "heilongjiang": {"黑龙江省"}, "shanghai": {"上海市"}, "jiangsu": {"江苏省"},
+        "zhejiang": {"浙江省"}, "anhui": {"安徽省"}, "fujian": {"福建省"}, "jiangxi": {"江西省"},
+        "shandong": {"山东省"}, "henan": {"河南省"}, "hubei": {"湖北省"}, "hunan": {"湖南省"},
+        "guangdong": {"广东省"}, "guangxi": {"广西壮族自治区"}, "hainan": {"海南省"},
+        "chongqing": {"重庆市"}, "sichuan": {"四川省"}, "guizhou": {"贵州省"},
+        "yunnan": {"云南省"}, "xizang": {"西藏自治区"}, "tibet": {"西藏自治区"},
+        "gansu": {"甘肃省"}, "qinghai": {"青海省"}, "ningxia": {"宁夏回族自治区"},
+        "xinjiang": {"新疆维吾尔自治区"}, "zhongyangqiye": {"国资委"},
+        "xianggang": {"香港特别行政区"}, "hongkong": {"香港特别行政区"},
+        "aomen": {"澳门特别行政区"}, "macao": {"澳门特别行政区"}, "taiwan": {"台湾省"},
+    }.items()
+}
+
+
+def provinces_for_token(token: str) -> frozenset[str] | None:
+    """The provinces a number's province token may stand for, or None when it is unknown."""
+    return PROVINCE_TOKENS.get(token.lower())

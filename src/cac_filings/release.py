@@ -91,13 +91,18 @@ def check_invariants(result: BuildResult, previous: dict[str, Any] | None) -> li
     for check in result.checks:
         key = (check.batch_id, check.version)
         accounted = (check.header_rows + check.data_rows + check.repeated_headers
-                     + check.blank_rows)
+                     + check.blank_rows + check.merged_rows)
         if per_batch[key] != check.data_rows or accounted != check.physical_rows:
             lost.append(f"{check.batch_id} v{check.version}: file has {check.data_rows} data "
                         f"rows ({check.physical_rows} physical), listings has {per_batch[key]}")
     out.append(Assertion("every_row_in_listings", not lost,
                          "; ".join(lost) or f"{len(result.checks)} files, "
                                             f"{len(tables['listings'])} rows accounted for"))
+
+    broken = [f"{c.batch_id} v{c.version} {problem}" for c in result.checks
+              for problem in c.pdf_serial_problems]
+    out.append(Assertion("pdf_rows_whole", not broken,
+                         "; ".join(broken) or "every PDF table's 序号 cover their range once"))
 
     counts = {c.batch_id + f" v{c.version}": c.data_rows for c in result.checks}
     wrong = [f"{b['batch_id']} v{b['version']}: row_count {b['row_count']} != "
@@ -127,7 +132,7 @@ def check_invariants(result: BuildResult, previous: dict[str, Any] | None) -> li
                              "; ".join(shrunk) or f"no list kind lost more than "
                                                   f"{MAX_SHRINK:.0%} of its filings"))
     else:
-        empty = [t.name for t in DATA_TABLES if not tables[t.name]]
+        empty = [t.name for t in DATA_TABLES if not tables[t.name] and not t.may_be_empty]
         out.append(Assertion("no_table_empty", not empty,
                              ", ".join(empty) + " empty" if empty else "first release"))
     return out

@@ -7,7 +7,7 @@ Column names are the public API described in DATA-CONTRACT.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 ColumnType = Literal["text", "int", "bool", "date", "json"]
@@ -39,7 +39,9 @@ class Table:
     sort: str | None = None
     sort_desc: bool = False
     label_column: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    # Empty is normal (no cancellation notice was published before 2025-07); a table that had
+    # rows and became empty still fails a release.
+    may_be_empty: bool = False
 
     @property
     def column_names(self) -> list[str]:
@@ -63,9 +65,10 @@ _FILING_FIELDS: tuple[Column, ...] = (
        "Filing number, canonical form (网信算备 + 21 digits + 号); anomalies kept as published",
        "备案编号（规范化；异常编号按原样保留）", nullable=False),
     _c("list_kind", "text",
-       "Which list: algorithm, deep_synthesis, genai_filing, genai_registration",
+       "Which list: algorithm, deep_synthesis, genai_filing, genai_registration (in listings "
+       "also cancellation: the rows of a cancellation notice)",
        "清单类型：algorithm 算法备案、deep_synthesis 深度合成、genai_filing 生成式人工智能已备案、"
-       "genai_registration 已登记", nullable=False),
+       "genai_registration 已登记（清单行中另有 cancellation 注销公告）", nullable=False),
     _c("name", "text", "Algorithm / model / service name as published",
        "算法名称 / 模型名称 / 应用或功能名称"),
     _c("role", "text",
@@ -80,8 +83,10 @@ _FILING_FIELDS: tuple[Column, ...] = (
     _c("products", "json", "Products using the algorithm: JSON list of {name, type}",
        "应用产品：JSON 列表 {name 名称, type 类型}"),
     _c("purpose", "text", "Main purpose (主要用途) as published", "主要用途"),
-    _c("province", "text", "Province of the filer, from the number's region code or 属地",
-       "所属省份（由行政区划代码或属地得出）"),
+    _c("province", "text",
+       "Province of the filer: 属地 as published where the list has it (国资委 for central "
+       "state-owned enterprises), else from the number's region code or province token",
+       "所属省份（属地；或由行政区划代码、编号省份标识得出）"),
     _c("region_code", "text", "Digits 1-6 of a 网信算备 number: administrative division code",
        "行政区划代码（备案编号第1-6位）"),
     _c("entity_code", "text", "Digits 1-13 of a 网信算备 number: identifies the filing company",
@@ -91,14 +96,21 @@ _FILING_FIELDS: tuple[Column, ...] = (
        "04 检索过滤类, 05 内容过滤类, 06 调度决策类)", "类别代码（备案编号第14-15位）"),
     _c("filing_year", "int", "Year of filing, from digits 16-17 of a 网信算备 number",
        "备案年份（备案编号第16-17位）"),
-    _c("filed_on", "date", "Day of filing where the list states one (备案时间)", "备案时间"),
+    _c("number_parts", "json",
+       "The filing number's parts: for generative-AI numbers {kind (filing or registration), "
+       "province_token, name_token, date, sequence}; null for 网信算备 numbers (see "
+       "region_code, entity_code, category_code, filing_year)",
+       "编号组成（生成式人工智能编号：类型、省份标识、名称标识、日期、序号）"),
+    _c("filed_on", "date", "Day of filing or registration where the list states one "
+                           "(备案时间 / 登记时间)", "备案时间 / 登记时间"),
     _c("number_valid", "bool",
        "True when the number has the canonical format and its check digit holds",
        "编号格式与校验位是否正确", nullable=False),
     _c("remarks", "text", "Remarks (备注) as published, trimmed", "备注"),
     _c("quality_flags", "json",
-       "JSON list of detected problems in the source row, e.g. number_malformed, "
-       "check_digit_failed, unknown_category", "数据质量标记（JSON 列表）", nullable=False),
+       "JSON list of problems detected in the source row (see the README's list of quality "
+       "flags), e.g. number_malformed, check_digit_failed, name_company_swapped",
+       "数据质量标记（JSON 列表）", nullable=False),
 )
 
 BATCHES = Table(
@@ -172,8 +184,11 @@ FILINGS = Table(
     zh="备案：每个清单类型中每个备案编号一行（当前状态）",
     columns=(
         *_FILING_FIELDS,
-        _c("status", "text", "active, or cancelled (备注 says 已注销)", "状态", nullable=False),
-        _c("cancelled_on", "date", "Date of cancellation where known", "注销日期"),
+        _c("status", "text",
+           "active, or cancelled (named in a cancellation notice, or 备注 says 已注销)",
+           "状态", nullable=False),
+        _c("cancelled_on", "date", "Date of the first cancellation notice naming the number",
+           "注销公告日期"),
         _c("first_batch_id", "text", "First batch listing the number", "首次列入批次",
            nullable=False, tracked=False),
         _c("last_batch_id", "text", "Latest batch listing the number", "最近列入批次",
@@ -238,6 +253,36 @@ COMPANIES = Table(
     label_column="company",
 )
 
+CANCELLATIONS = Table(
+    name="cancellations",
+    en="One row per number named in a cancellation notice (注销公告) on beian.cac.gov.cn",
+    zh="注销：注销公告中的每个备案编号一行",
+    columns=(
+        _c("notice_id", "text", "Id of the notice on beian.cac.gov.cn", "公告编号",
+           nullable=False),
+        _c("notice_title", "text", "Title of the notice", "公告标题", nullable=False),
+        _c("notice_date", "date", "Date the notice was published", "公告日期"),
+        _c("filing_number", "text", "The cancelled filing number (canonical)", "备案编号",
+           nullable=False),
+        _c("name", "text", "Algorithm name as the notice prints it", "算法名称"),
+        _c("company", "text", "Company, normalised", "主体名称"),
+        _c("cancelled_month", "text", "YYYY-MM from 注销时间", "注销时间"),
+        _c("list_kinds", "json", "JSON list of the lists in which the number is a filing "
+                                 "(empty: not found in any list)", "所在清单类型",
+           nullable=False),
+        _c("source_url", "text", "Download URL of the notice's PDF (live site)", "来源网址",
+           nullable=False),
+    ),
+    primary_key=("notice_id", "filing_number"),
+    indexes=(("filing_number",), ("company",)),
+    fts=("name", "company"),
+    facets=("notice_title", "cancelled_month"),
+    sort="notice_date",
+    sort_desc=True,
+    label_column="name",
+    may_be_empty=True,
+)
+
 CHANGES = Table(
     name="changes",
     en="What each release changed in filings relative to the release before it",
@@ -283,6 +328,7 @@ RELEASES = Table(
         _c("n_filings", "int", "Rows in filings", "备案行数", nullable=False),
         _c("n_products", "int", "Rows in products", "产品行数", nullable=False),
         _c("n_companies", "int", "Rows in companies", "主体行数", nullable=False),
+        _c("n_cancellations", "int", "Rows in cancellations", "注销行数", nullable=False),
         _c("n_added", "int", "Filings added", "新增备案数", nullable=False),
         _c("n_modified", "int", "Filings modified", "修改备案数", nullable=False),
         _c("n_removed", "int", "Filings removed", "移除备案数", nullable=False),
@@ -296,7 +342,8 @@ RELEASES = Table(
 
 # The data tables are a pure function of the raw archive (byte-identical when rebuilt);
 # changes and releases also depend on the chain of earlier releases.
-DATA_TABLES: tuple[Table, ...] = (BATCHES, LISTINGS, FILINGS, PRODUCTS, COMPANIES)
+DATA_TABLES: tuple[Table, ...] = (BATCHES, LISTINGS, FILINGS, PRODUCTS, COMPANIES,
+                                  CANCELLATIONS)
 HISTORY_TABLES: tuple[Table, ...] = (CHANGES, RELEASES)
 TABLES: tuple[Table, ...] = DATA_TABLES + HISTORY_TABLES
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}

@@ -18,8 +18,14 @@ from typing import Any, Protocol
 
 import yaml
 
-from cac_filings.errors import CacFilingsError
-from cac_filings.site import Article, ColumnItem
+from cac_filings.errors import CacFilingsError, PageLayoutError
+from cac_filings.site import (
+    Article,
+    ColumnItem,
+    download_title,
+    period_from_title,
+    strip_attachment_label,
+)
 
 
 class SourceConfigError(CacFilingsError):
@@ -52,6 +58,7 @@ class SourceSpec:
     match: dict[str, str]
     key: tuple[str, ...]
     folder: Path
+    may_be_empty: bool = False  # a crawl that finds no batch is not an error
 
     def url(self, key: str) -> str:
         try:
@@ -94,9 +101,52 @@ class CrawlContext(Protocol):
 
     def walk_column(self, first_page_url: str) -> Iterator[ColumnItem]: ...
 
+    def fetch_json(self, url: str, referer: str | None = None) -> Any: ...
+
     def log(self, message: str) -> None: ...
 
+    def warn(self, message: str) -> None: ...
+
     def batch(self, **fields: Any) -> BatchRef: ...
+
+
+def in_place_page_batches(ctx: CrawlContext, *, what: str,
+                          batch_prefix: str | None = None) -> list[BatchRef]:
+    """The batches of an announcement page that CAC edits in place (urls.announcement): every
+    attachment whose title matches match.attachment_title, with its period from the title.
+
+    The page keeps its original date while attachments are appended, so only the first
+    attachment (附件1, published with the page) has a known publication day; the build dates
+    the others by when cac-filings first saw them. `what` names the list in messages.
+    """
+    page_url = ctx.spec.url("announcement")
+    article = ctx.fetch_article(page_url)
+    wanted = ctx.spec.pattern("attachment_title")
+    refs: list[BatchRef] = []
+    for position, link in enumerate(article.attachments):
+        title = strip_attachment_label(link.text or download_title(link.url) or "")
+        if not wanted.search(title):
+            ctx.log(f"ignoring attachment {title!r} on {page_url}: not {what}")
+            continue
+        period = period_from_title(title)
+        if period is None:
+            raise PageLayoutError(page_url,
+                                  f"attachment title {title!r} names no month (YYYY年M月)")
+        first = position == 0
+        fields: dict[str, Any] = {"batch_id": f"{batch_prefix}/{period}"} if batch_prefix else {}
+        refs.append(ctx.batch(
+            **fields,
+            period=period,
+            title=title,
+            announcement_url=page_url,
+            announcement_title=article.title,
+            published_on=article.published_on if first else None,
+            published_on_precision="day" if first else None,
+            attachment_url=link.url,
+        ))
+    if not refs:
+        raise PageLayoutError(page_url, f"no attachment link titled like {what}")
+    return refs
 
 
 @dataclass
@@ -107,7 +157,7 @@ class Source:
 
 
 _SPEC_KEYS = {"name", "title", "description", "list_kind", "publisher", "urls", "schedule",
-              "tables", "categories", "match", "key", "http"}
+              "tables", "categories", "match", "key", "http", "may_be_empty"}
 
 
 def _load_spec(folder: Path) -> SourceSpec:
@@ -150,6 +200,7 @@ def _load_spec(folder: Path) -> SourceSpec:
         match={str(k): str(v) for k, v in (raw.get("match") or {}).items()},
         key=tuple(raw.get("key", ("list_kind", "filing_number"))),
         folder=folder,
+        may_be_empty=bool(raw.get("may_be_empty", False)),
     )
 
 
