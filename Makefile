@@ -10,7 +10,7 @@ PORT   ?= 8001
 ARGS   ?=
 
 .DEFAULT_GOAL := test
-.PHONY: run test lint typecheck pytest bench docs install dev clean
+.PHONY: run test lint typecheck pytest bench soak docs install dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ docs: dev
 
 bench: dev
 	$(BIN)/python benchmarks/rebuild.py $(ARGS)
+
+soak: dev
+	$(BIN)/python benchmarks/soak.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

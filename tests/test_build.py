@@ -165,18 +165,19 @@ def test_unknown_role_names_file_and_row(settings: Settings, sources: list[Sourc
         build_tables(archive, sources, workers=1)
 
 
-def built(settings: Settings, sources: list[Source]) -> BuildResult:
+def built(settings: Settings, sources: list[Source], category: str = "检索过滤类"
+          ) -> BuildResult:
     archive = RawArchive(settings.raw_dir)
     crawl(archive, "20230701T10", [
         entry(archive, "2022-08", algo_docx(douyin(), (
-            "2", "百度搜索算法", "未知类", "北京百度网讯科技有限公司", "百度（APP）", "搜索。",
+            "2", "百度搜索算法", category, "北京百度网讯科技有限公司", "百度（APP）", "搜索。",
             BAIDU, "已注销")), "2023-07-01T10:00:00Z")])
     return build_tables(archive, sources, workers=1)
 
 
 def test_unknown_category_is_kept_and_flagged(settings: Settings,
                                               sources: list[Source]) -> None:
-    result = built(settings, sources)
+    result = built(settings, sources, category="未知类")
     baidu = next(f for f in result.tables["filings"] if f["filing_number"] == BAIDU)
     assert baidu["category"] == "未知类"
     # 已注销 in its 备注 but no cancellation notice names it: kept, and flagged too.
@@ -184,6 +185,9 @@ def test_unknown_category_is_kept_and_flagged(settings: Settings,
                                                   "unknown_category"]
     assert baidu["status"] == "cancelled"
     assert "1 filing(s) flagged unknown_category" in result.warnings
+    with pytest.raises(InvariantError, match="known_categories: .*algorithm: 未知类"):
+        write_release(settings, result)  # and refused by the release gate
+    assert not settings.published.exists()
 
 
 def test_release_files_follow_the_schema(settings: Settings, sources: list[Source]) -> None:

@@ -146,8 +146,10 @@ def test_rebuild_offline_is_byte_identical(published: Path) -> None:
     manifest = json.loads((second / "manifest.json").read_text())
     assert manifest["previous_release_id"] == first.name
     sums = (second / "SHA256SUMS").read_text().splitlines()
-    assert {line.split("  ")[1] for line in sums} == {p.name for p in second.iterdir()} - {
-        "SHA256SUMS"}
+    listed = {line.split("  ")[1] for line in sums}
+    assert listed == {p.relative_to(second).as_posix() for p in second.rglob("*")
+                      if p.is_file()} - {"SHA256SUMS"}
+    assert "csv/filings.csv" in listed
 
 
 def test_new_attachment_is_dated_when_first_seen(published: Path, site: TinySite) -> None:

@@ -70,7 +70,7 @@ DS_C = number("4403050000002", "01", "23", 7)
 DS_D = number("3301100000003", "01", "23", 9)
 
 
-def algorithm_lists(edited: bool = False) -> dict[str, bytes]:
+def algorithm_lists(edited: bool = False, new_category: bool = False) -> dict[str, bytes]:
     first = Table((
         row(*ALGO_HEADER, header=True),
         row("1", "抖音推荐算法", "个性化推送类", "北京抖音信息服务有限公司",
@@ -83,7 +83,8 @@ def algorithm_lists(edited: bool = False) -> dict[str, bytes]:
         row("1", "抖音推荐算法", "个性化推送类", "北京抖音信息服务有限公司", "抖音（APP）",
             "应用于信息推荐场景。", DOUYIN + "\n",
             "原主体名称“北京微播视界科技有限公司”变更为“北京抖音信息服务有限公司”"),
-        row("2", "微信搜一搜算法", "检索过滤类", "腾讯科技(深圳)有限公司", "微信（APP）",
+        row("2", "微信搜一搜算法", "智能体调度类" if new_category else "检索过滤类",
+            "腾讯科技(深圳)有限公司", "微信（APP）",
             "应用于搜索场景。", LONG, ""),
     ))
     third = Table((
@@ -137,7 +138,7 @@ def cancellation_pdf() -> bytes:
                     rows_per_page=(1, 1), split_rows=True)
 
 
-def deep_synthesis_lists(extra_header: bool = False) -> dict[str, bytes]:
+def deep_synthesis_lists(extra_header: bool = False, shrink: bool = False) -> dict[str, bytes]:
     first = Table((
         row(*DS_HEADER, header=True),
         row("1", "豆包大模型算法", "服务提供者", "北京抖音信息\u200b服务有限公司", "抖音（APP）",
@@ -161,8 +162,9 @@ def deep_synthesis_lists(extra_header: bool = False) -> dict[str, bytes]:
         spanned("", "图像生成算法", "服务提供者", "深圳某某网络有限公司", "某某画图（小程序）",
                 "应用于图像生成场景。", DS_C, "", *extra),
         spanned(*header, numbered=False),
-        spanned("", "视频生成算法", "服务提供者", "杭州某某智能有限公司", "某某视频（APP）等",
-                "应用于视频生成场景。", DS_D, "已注销", *extra),
+        *([] if shrink else [spanned("", "视频生成算法", "服务提供者", "杭州某某智能有限公司",
+                                     "某某视频（APP）等", "应用于视频生成场景。", DS_D, "已注销",
+                                     *extra)]),
     ), grid_cols=len(header) + 1)
     return {"ds1": make_docx([first]), "ds2": make_docx([second])}
 
@@ -174,6 +176,13 @@ class Options:
     extra_header: bool = False  # the 2nd deep-synthesis list gains an unknown column
     third_attachment: bool = False  # 附件3 appears on the in-place algorithm page
     cancellation: bool = False  # the notice board publishes a cancellation notice
+    # The 2nd deep-synthesis list replaced by a hostile or broken file: "truncated" (half a
+    # docx, full Content-Length announced), "zipbomb", "dtd" (billion laughs), "huge" (a
+    # valid docx padded to 2 MB), "foreign" (its link points to another host), "html" (the
+    # JSP's missing-file page), "injection" (script and formula text in names).
+    hostile: str | None = None
+    shrink: bool = False  # the 2nd deep-synthesis list loses one of its two rows
+    new_category: bool = False  # a row of the 2nd algorithm list has an unheard-of 算法类别
     edited: bool = False  # 附件1 is re-uploaded, same URL, with a new 备注 for one row
 
 
@@ -243,7 +252,10 @@ def _pages(options: Options) -> dict[str, str]:
                            broken),
         DS2_PAGE: _article(ds2_title, "2023-09-01",
                            "<p>现公开发布第二批境内深度合成服务算法备案信息……</p><p>附件：" +
-                           _link("BBB/ds2=", DS_TITLE.format("2023年8月")) + "</p>",
+                           (f'<a href="https://files.evil.example{DOWNLOAD}?filepath=BBB/ds2='
+                            f'">{DS_TITLE.format("2023年8月")}</a>'
+                            if options.hostile == "foreign" else
+                            _link("BBB/ds2=", DS_TITLE.format("2023年8月"))) + "</p>",
                            broken),
         GENAI_PAGE: _article("国家互联网信息办公室关于发布生成式人工智能服务已备案信息的公告",
                              "2024-04-02", "<p>附件1：" + _link(
@@ -271,8 +283,55 @@ def _notices(options: Options) -> bytes:
     return json.dumps({"errno": 0, "errmsg": "", "datas": datas}, ensure_ascii=False).encode()
 
 
+def hostile_file(kind: str) -> bytes:
+    import io as _io
+    import zipfile as _zipfile
+
+    clean = deep_synthesis_lists()["ds2"]
+    if kind == "truncated":
+        return clean[: len(clean) // 2]
+    if kind == "html":
+        return JSP_MISSING
+    buffer = _io.BytesIO()
+    with _zipfile.ZipFile(_io.BytesIO(clean)) as source, \
+            _zipfile.ZipFile(buffer, "w", _zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "word/document.xml" and kind == "zipbomb":
+                data = data.replace(b"<w:body>", b"<w:body>" + b" " * 60_000_000, 1)
+            if item.filename == "word/document.xml" and kind == "dtd":
+                laughs = "".join(f'<!ENTITY l{i} "{"&l" + str(i - 1) + ";" * 10}">'
+                                 for i in range(1, 10))
+                data = data.replace(b"?>", b'?><!DOCTYPE w:document [<!ENTITY l0 "lol">'
+                                    + laughs.encode() + b"]>", 1)
+            target.writestr(item, data)
+        if kind == "huge":
+            info = _zipfile.ZipInfo("word/media/padding.bin")
+            target.writestr(info, bytes(range(256)) * 8192, compress_type=_zipfile.ZIP_STORED)
+    return buffer.getvalue()
+
+
+INJECTION_COMPANY = '=HYPERLINK("http://evil.example/","点我")科技有限公司'
+INJECTION_PRODUCT = "<script>alert('x')</script>（APP）"
+
+
+def injection_list() -> bytes:
+    return make_docx([Table((
+        row(*DS_HEADER, header=True),
+        row("1", "+SUM(A1:A9)算法", "服务提供者", INJECTION_COMPANY, INJECTION_PRODUCT,
+            "@应用于生成场景。", DS_C, "-注意"),
+        row("2", "视频生成算法", "服务提供者", "杭州某某智能有限公司", "某某视频（APP）等",
+            "应用于视频生成场景。", DS_D, "已注销"),
+    ))])
+
+
 def _files(options: Options) -> dict[str, bytes]:
-    files = {**algorithm_lists(options.edited), **deep_synthesis_lists(options.extra_header)}
+    files = {**algorithm_lists(options.edited, options.new_category),
+             **deep_synthesis_lists(options.extra_header, options.shrink)}
+    if options.hostile == "injection":
+        files["ds2"] = injection_list()
+    elif options.hostile and options.hostile != "foreign":
+        files["ds2"] = hostile_file(options.hostile)
     return {"AAA/alg1~x=": files["alg1"], "AAA/alg2~y=": files["alg2"],
             "AAA/alg3=": files["alg3"],
             "BBB/ds1=": files["ds1"], "BBB/ds2=": files["ds2"],

@@ -7,6 +7,7 @@ schedulers to alert on:
   2  usage error
   3  the data was refused (an unreadable file, an unknown header, a failed release check):
      nothing new was published; a maintainer has to look
+  4  another cac-filings process holds the data folder's lock (runs never overlap)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -31,12 +33,13 @@ from cac_filings.errors import (
     ExtractionError,
     InvariantError,
 )
+from cac_filings.lock import data_dir_lock
 from cac_filings.report import Reporter
 
 if TYPE_CHECKING:
     from cac_filings.crawl import Refresh
 
-EXIT_FETCH, EXIT_DATA = 1, 3
+EXIT_FETCH, EXIT_DATA, EXIT_BUSY = 1, 3, 4
 
 app = typer.Typer(
     add_completion=False,
@@ -69,6 +72,17 @@ Port = Annotated[int, typer.Option("--port", help="Port for Datasette.")]
 Host = Annotated[str, typer.Option("--host", help="Interface for Datasette.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings, errors and the "
                                                            "summary.")]
+Accept = Annotated[list[str] | None, typer.Option(
+    "--accept", help="Publish although this release gate failed, after review (repeatable: "
+                     "no_large_drop, no_table_emptied, known_categories, no_duplicate_in_batch,"
+                     " pdf_rows_whole); recorded in manifest.json.", show_default=False)]
+AcceptReason = Annotated[str | None, typer.Option(
+    "--accept-reason", help="Why the failed gates were accepted (recorded with them).",
+    show_default=False)]
+MaxShrink = Annotated[float | None, typer.Option(
+    "--max-shrink", help="Largest share of a list's filings a release may lose (env "
+                         "CAC_FILINGS_MAX_SHRINK; default 0.2).", show_default=False, min=0,
+    max=1)]
 
 
 @dataclass
@@ -104,8 +118,31 @@ def _log_run(settings: Settings, record: RunRecord) -> None:
 
 
 def _exit_code(exc: CacFilingsError) -> int:
+    from cac_filings.lock import BusyError
+
+    if isinstance(exc, BusyError):
+        return EXIT_BUSY
     return EXIT_DATA if isinstance(exc, (ExtractionError, InvariantError, ArchiveError)) \
         else EXIT_FETCH
+
+
+@dataclass(frozen=True)
+class Gates:
+    accept: frozenset[str]
+    reason: str | None
+    max_shrink: float
+
+
+def _gates(accept: list[str] | None, reason: str | None, max_shrink: float | None) -> Gates:
+    from cac_filings.release import MAX_SHRINK
+
+    if max_shrink is None:
+        env = os.environ.get("CAC_FILINGS_MAX_SHRINK")
+        max_shrink = float(env) if env else MAX_SHRINK
+    gates = frozenset(g.strip() for a in accept or () for g in a.split(",") if g.strip())
+    if gates and not reason:
+        raise typer.BadParameter("say why with --accept-reason", param_hint="--accept")
+    return Gates(gates, reason, max_shrink)
 
 
 def _fail(settings: Settings, reporter: Reporter, record: RunRecord,
@@ -161,13 +198,19 @@ def _nothing_new(settings: Settings) -> str | None:
     return release_id
 
 
-def _build(settings: Settings, reporter: Reporter, record: RunRecord, publish: bool) -> dict[
-        str, int]:
-    from cac_filings.release import build_release
+def _build(settings: Settings, reporter: Reporter, record: RunRecord, publish: bool,
+           gates: Gates) -> dict[str, int]:
+    from cac_filings.release import Acceptance, build_release
     from cac_filings.sources import load_sources
 
     started = time.monotonic()
-    result, release = build_release(settings, load_sources(), publish=publish)
+    result, release = build_release(settings, load_sources(), publish=publish,
+                                    acceptance=Acceptance(gates.accept, gates.reason),
+                                    max_shrink=gates.max_shrink)
+    for assertion in release.assertions:
+        if assertion.accepted:
+            reporter.warn(f"gate {assertion.name} failed and was accepted ({gates.reason}): "
+                          f"{assertion.detail}")
     for warning in result.warnings:
         reporter.warn(warning)
     counts: dict[str, int] = release.manifest["row_counts"]
@@ -225,6 +268,9 @@ def run(
     port: Port = 8001,
     host: Host = "127.0.0.1",
     quiet: Quiet = False,
+    accept: Accept = None,
+    accept_reason: AcceptReason = None,
+    max_shrink: MaxShrink = None,
 ) -> None:
     """Crawl every source, build a release, publish it and (by default) serve it. A run that
     finds nothing new builds nothing and says so in one line.
@@ -232,19 +278,21 @@ def run(
     Example: cac-filings run --www-base http://127.0.0.1:8765 --no-serve
     """
     settings = load_settings(data_dir, www_base, beian_base, delay)
+    gates = _gates(accept, accept_reason, max_shrink)
     reporter = Reporter(quiet=quiet)
     record = RunRecord("run")
     counts = None
     try:
-        _crawl(settings, reporter, record, source,
-               _refresh(refresh_attachments, refresh_older_than))
-        unchanged = _nothing_new(settings)
-        if unchanged is not None:
-            record.status, record.release_id = "nothing-new", unchanged
-            print(f"nothing new: {record.batches} batches unchanged since release {unchanged}; "
-                  "no release made", flush=True)
-        else:
-            counts = _build(settings, reporter, record, publish=True)
+        with data_dir_lock(settings.data_dir, "run"):
+            _crawl(settings, reporter, record, source,
+                   _refresh(refresh_attachments, refresh_older_than))
+            unchanged = None if gates.accept else _nothing_new(settings)
+            if unchanged is not None:
+                record.status, record.release_id = "nothing-new", unchanged
+                print(f"nothing new: {record.batches} batches unchanged since release "
+                      f"{unchanged}; no release made", flush=True)
+            else:
+                counts = _build(settings, reporter, record, publish=True, gates=gates)
     except CacFilingsError as exc:
         raise _fail(settings, reporter, record, exc) from None
     _log_run(settings, record)
@@ -273,8 +321,9 @@ def crawl(
     reporter = Reporter(quiet=quiet)
     record = RunRecord("crawl")
     try:
-        _crawl(settings, reporter, record, source,
-               _refresh(refresh_attachments, refresh_older_than))
+        with data_dir_lock(settings.data_dir, "crawl"):
+            _crawl(settings, reporter, record, source,
+                   _refresh(refresh_attachments, refresh_older_than))
     except CacFilingsError as exc:
         raise _fail(settings, reporter, record, exc) from None
     record.status = "crawled"
@@ -289,16 +338,21 @@ def build(
                                           help="Move `published` to the new release when "
                                                "every check passes.")] = True,
     quiet: Quiet = False,
+    accept: Accept = None,
+    accept_reason: AcceptReason = None,
+    max_shrink: MaxShrink = None,
 ) -> None:
     """Rebuild a release offline from the raw archive, re-parsing every file.
 
     Example: cac-filings build --data-dir /srv/cac-filings --no-publish
     """
     settings = load_settings(data_dir)
+    gates = _gates(accept, accept_reason, max_shrink)
     reporter = Reporter(quiet=quiet)
     record = RunRecord("build")
     try:
-        counts = _build(settings, reporter, record, publish=publish)
+        with data_dir_lock(settings.data_dir, "build"):
+            counts = _build(settings, reporter, record, publish=publish, gates=gates)
     except CacFilingsError as exc:
         raise _fail(settings, reporter, record, exc) from None
     _log_run(settings, record)
@@ -374,16 +428,18 @@ def _write_out(target: Path, text: str) -> None:
 
 def _write_csv(target: Path, rows: list[dict[str, Any]]) -> None:
     from cac_filings.schema import CHANGES
+    from cac_filings.store import csv_safe
 
+    safe = [{k: csv_safe(v) for k, v in row.items()} for row in rows]
     if str(target) == "-":
         writer = csv.DictWriter(sys.stdout, fieldnames=CHANGES.column_names)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(safe)
         return
     with target.open("w", encoding="utf-8-sig", newline="") as fh:  # BOM: Excel reads UTF-8
         writer = csv.DictWriter(fh, fieldnames=CHANGES.column_names)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(safe)
 
 
 def _release_pair(settings: Settings, old: str | None, new: str | None) -> tuple[Path, Path]:

@@ -35,9 +35,15 @@ class Settings:
     delay: float = 1.0  # seconds between two requests to one host
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
-    max_attempts: int = 5
+    max_attempts: int = 8
     retry_base: float = 1.0  # first backoff in seconds; doubles per attempt, plus jitter
     retry_cap: float = 180.0  # total seconds one URL may spend in retries
+    max_run_seconds: float = 3 * 3600.0  # the whole crawl; then it fails, naming the URL
+    # Real lists are well under 1 MB; a body larger than this is refused while it streams.
+    max_bytes: int = 50 * 1024 * 1024
+    # Hosts other than the two CAC hosts that links may point to and that may be fetched as
+    # they are (no rebasing). Empty: links elsewhere are refused, naming the host.
+    allowed_hosts: tuple[str, ...] = ()
     user_agent: str = USER_AGENT
 
     @property
@@ -73,7 +79,11 @@ def load_settings(
         beian_base=(beian_base or os.environ.get("CAC_BEIAN_BASE") or LIVE_BEIAN).rstrip("/"),
         delay=delay if delay is not None else _env_float("CAC_FILINGS_DELAY", 1.0),
         read_timeout=_env_float("CAC_FILINGS_TIMEOUT", 30.0),
-        max_attempts=max(1, int(_env_float("CAC_FILINGS_ATTEMPTS", 5))),
+        max_attempts=max(1, int(_env_float("CAC_FILINGS_ATTEMPTS", 8))),
         retry_base=_env_float("CAC_FILINGS_RETRY_BASE", 1.0),
         retry_cap=_env_float("CAC_FILINGS_RETRY_CAP", 180.0),
+        max_run_seconds=_env_float("CAC_FILINGS_MAX_RUN_SECONDS", 3 * 3600.0),
+        max_bytes=int(_env_float("CAC_FILINGS_MAX_BYTES", 50 * 1024 * 1024)),
+        allowed_hosts=tuple(h.strip().lower() for h in os.environ.get(
+            "CAC_FILINGS_ALLOWED_HOSTS", "").split(",") if h.strip()),
     )

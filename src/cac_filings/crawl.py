@@ -227,6 +227,7 @@ def crawl(
         for source in sources:
             _crawl_source(source, fetcher, archive, known, reporter, result, refresh,
                           remembered.get(source.spec.name))
+            archive.save_crawl(record)
     finally:
         result.stats = fetcher.stats
         record["finished_at"] = utc_now()
@@ -263,6 +264,10 @@ def _crawl_source(
         with reporter.progress(f"{name}: attachments", total=len(refs)) as advance:
             for ref in refs:
                 entries.append(_fetch_attachment(ref, fetcher, archive, known, result, refresh))
+                if entries[-1]["downloaded"]:
+                    # Saved as it grows: a run killed now has archived this file for the next
+                    # run, which does not download it again.
+                    archive.save_crawl(result.record)
                 advance(ref.title)
     except CacFilingsError as exc:
         result.record["sources"][name]["error"] = str(exc)

@@ -49,14 +49,18 @@ def canonical_url(href: str, base: str) -> str:
                        parts.query, ""))
 
 
-def host_role(url: str) -> str:
-    """'www' or 'beian' for a live-site URL; other hosts are refused."""
+def host_role(url: str, allowed: tuple[str, ...] = ()) -> str:
+    """'www' or 'beian' for a live-site URL, the host itself for an allowed other host;
+    anything else is refused."""
     host = (urlsplit(url).hostname or "").lower()
     for role, name in HOSTS.items():
         if host == name:
             return role
+    if host and host in allowed:
+        return host
     raise FetchError(url, f"host {host or '(none)'} is not one of the CAC hosts this project "
-                          f"fetches from ({', '.join(HOSTS.values())}); link not followed")
+                          f"fetches from ({', '.join(HOSTS.values())}); link not followed "
+                          "(allow it with CAC_FILINGS_ALLOWED_HOSTS)")
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,7 @@ class Fetcher:
         self.retry_base = settings.retry_base if retry_base is None else retry_base
         self.stats = FetchStats()
         self._last_request: dict[str, float] = {}
+        self.deadline = clock() + settings.max_run_seconds
         # With memo, pages and JSON fetched once are not fetched again by this Fetcher: in one
         # crawl two sources may read the same page (the beian notice list).
         self.memo = memo
@@ -133,12 +138,16 @@ class Fetcher:
     # -- URL mapping
     def transport_url(self, url: str) -> str:
         """The URL actually requested: the live URL rebased onto the configured base."""
-        role = host_role(url)
+        role = host_role(url, self.settings.allowed_hosts)
+        if role not in HOSTS:
+            return url
         parts = urlsplit(url)
         base = self.settings.base_for(role)
         return base + (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
     def _live_from_transport(self, transport: str, role: str) -> str:
+        if role not in HOSTS:
+            return transport
         base = self.settings.base_for(role)
         if transport.startswith(base):
             return f"https://{HOSTS[role]}" + transport[len(base):]
@@ -174,12 +183,12 @@ class Fetcher:
         Returns None only for a 404 when `allow_404` is set (the end of a column's pages).
         Raises FetchError naming the URL when every attempt failed or the content is wrong.
         """
-        role = host_role(url)
+        role = host_role(url, self.settings.allowed_hosts)
         memo_key = (url, expect)
         if self.memo and expect != "file" and memo_key in self._memo:
             return self._memo[memo_key]
         request_url = self.transport_url(url)
-        referer_live = referer or f"https://{HOSTS[role]}/"
+        referer_live = referer or f"https://{HOSTS.get(role, role)}/"
         headers = {"Referer": self.transport_url(referer_live)}
         cached = self.archive.validators(url) if conditional else None
         if cached is not None:
@@ -192,6 +201,9 @@ class Fetcher:
         attempt = 0
         while True:
             attempt += 1
+            if self.clock() > self.deadline:
+                raise FetchError(url, f"the run exceeded its time cap of "
+                                      f"{self.settings.max_run_seconds:.0f}s")
             self._pace(role)
             try:
                 fetched = self._attempt(url, request_url, role, headers, expect, cached,
@@ -204,7 +216,8 @@ class Fetcher:
             if not error.retryable or attempt >= self.settings.max_attempts:
                 raise self._give_up(error, f"{error.reason} (attempt {attempt}, giving up)")
             delay = self._backoff(attempt, error.retry_after)
-            if self.clock() - started + delay > self.settings.retry_cap:
+            if (self.clock() - started + delay > self.settings.retry_cap
+                    or self.clock() + delay > self.deadline):
                 raise self._give_up(
                     error, f"{error.reason} (retries exceeded the {self.settings.retry_cap:.0f}s "
                            f"cap after {attempt} attempts)")
@@ -238,9 +251,23 @@ class Fetcher:
             "conditional": sorted(k for k in headers if k.startswith("If-")),
         }
         self.stats.requests += 1
+        cap = self.settings.max_bytes
+        too_large: str | None = None
         try:
-            response = self._client.get(request_url, headers=headers)
-            body = response.content
+            with self._client.stream("GET", request_url, headers=headers) as response:
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > cap:
+                    too_large = f"{declared} bytes announced"
+                chunks: list[bytes] = []
+                size = 0
+                if too_large is None:
+                    for chunk in response.iter_bytes():
+                        size += len(chunk)
+                        if size > cap:
+                            too_large = f"more than {cap} bytes sent"
+                            break
+                        chunks.append(chunk)
+                body = b"".join(chunks)
         except httpx.TimeoutException as exc:
             self._log_failure(entry, t0, f"timeout ({type(exc).__name__})")
             raise FetchError(url, f"timed out ({type(exc).__name__})", retryable=True) from None
@@ -249,6 +276,10 @@ class Fetcher:
             raise FetchError(url, f"connection failed ({type(exc).__name__}: {exc})",
                              retryable=True) from None
 
+        if too_large is not None:
+            self._log_failure(entry, t0, f"too large: {too_large}")
+            raise FetchError(url, f"refused: {too_large}, over the {cap}-byte cap for one file "
+                                  "(CAC_FILINGS_MAX_BYTES)")
         status = response.status_code
         sha = self.archive.put(body)
         final_url = self._live_from_transport(str(response.url), role)
@@ -281,7 +312,7 @@ class Fetcher:
         if status != 200:
             raise fail(f"HTTP {status}", False)
         final_host = (urlsplit(final_url).hostname or "").lower()
-        if final_host != HOSTS[role]:
+        if final_host != HOSTS.get(role, role):
             raise fail(f"redirected off the site to {final_url}", False)
 
         fmt = sniff_format(body)
@@ -322,7 +353,8 @@ class Fetcher:
         return Fetched(url, final_url, status, body, sha, fetched_at, False, fmt, resp_headers)
 
     def _log_failure(self, entry: dict[str, Any], t0: float, reason: str) -> None:
-        entry.update(status=None, outcome="retry", error=reason,
+        entry.update(status=None, outcome="retry" if not reason.startswith("too large")
+                     else "error", error=reason,
                      elapsed_ms=round((time.monotonic() - t0) * 1000))
         self.archive.log_fetch(entry)
 

@@ -19,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from cac_filings import __version__
 from cac_filings.archive import RawArchive, sha256_hex
 from cac_filings.build import BuildResult, build_tables
@@ -36,11 +38,14 @@ from cac_filings.schema import (
     data_dictionary_markdown,
 )
 from cac_filings.sources import Source
-from cac_filings.store import load_rows, write_parquet, write_sqlite
+from cac_filings.store import load_rows, write_csv, write_parquet, write_sqlite
 
 DB_NAME = "cac_filings.db"
 # A list kind may not lose more than this share of its filings from one release to the next.
 MAX_SHRINK = 0.2
+# Also written as CSV (csv/<table>.csv); listings, with its raw JSON, is Parquet and SQLite only.
+CSV_TABLES = ("batches", "filings", "products", "companies", "cancellations", "changes",
+              "releases")
 
 
 @dataclass
@@ -48,9 +53,27 @@ class Assertion:
     name: str
     ok: bool
     detail: str
+    accepted: bool = False  # failed, but a maintainer accepted it for this release (--accept)
+
+    @property
+    def blocks(self) -> bool:
+        return not self.ok and not self.accepted
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "ok": self.ok, "detail": self.detail}
+        return {"name": self.name, "ok": self.ok, "accepted": self.accepted,
+                "detail": self.detail}
+
+
+# Gates that a maintainer may accept for one release after review (--accept NAME): changes in
+# the data that can be intentional. The others guard against losing rows and cannot be.
+ACCEPTABLE_GATES = ("no_large_drop", "no_table_emptied", "known_categories",
+                    "no_duplicate_in_batch", "pdf_rows_whole")
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    gates: frozenset[str] = frozenset()
+    reason: str | None = None
 
 
 @dataclass
@@ -81,8 +104,10 @@ def published_manifest(settings: Settings) -> dict[str, Any] | None:
     return loaded
 
 
-def check_invariants(result: BuildResult, previous: dict[str, Any] | None) -> list[Assertion]:
-    """The contract's invariants, each as a named pass/fail with a message to act on."""
+def check_invariants(result: BuildResult, previous: dict[str, Any] | None,
+                     max_shrink: float = MAX_SHRINK) -> list[Assertion]:
+    """The contract's invariants and the release gates, each a named pass/fail with a message
+    a maintainer can act on."""
     out: list[Assertion] = []
     tables = result.tables
 
@@ -127,24 +152,48 @@ def check_invariants(result: BuildResult, previous: dict[str, Any] | None) -> li
         kinds_now = Counter(f["list_kind"] for f in tables["filings"])
         shrunk = [f"{k}: {n} → {kinds_now.get(k, 0)} filings"
                   for k, n in kinds_before.items()
-                  if n and (n - kinds_now.get(k, 0)) / n > MAX_SHRINK]
+                  if n and (n - kinds_now.get(k, 0)) / n > max_shrink]
         out.append(Assertion("no_large_drop", not shrunk,
-                             "; ".join(shrunk) or f"no list kind lost more than "
-                                                  f"{MAX_SHRINK:.0%} of its filings"))
-    else:
+                             "; ".join(shrunk) + f" (more than {max_shrink:.0%} lost; if CAC "
+                             "really withdrew them, rerun with --accept no_large_drop)"
+                             if shrunk else f"no list kind lost more than {max_shrink:.0%} of "
+                                            "its filings"))
+    flagged = Counter(flag for f in tables["filings"] for flag in f.get("_flags", ())
+                      if flag in ("unknown_category", "duplicate_in_batch"))
+    unknown = sorted({f"{f['list_kind']}: {f['category']}" for f in tables["filings"]
+                      if "unknown_category" in f.get("_flags", ())})
+    out.append(Assertion("known_categories", not unknown,
+                         f"算法类别 not in the source's vocabulary: {', '.join(unknown)} (add "
+                         "them to the source.yml categories, or --accept known_categories)"
+                         if unknown else "every 算法类别 is known"))
+    out.append(Assertion("no_duplicate_in_batch", not flagged["duplicate_in_batch"],
+                         f"{flagged['duplicate_in_batch']} number(s) listed twice in one file "
+                         "(quality flag duplicate_in_batch)" if flagged["duplicate_in_batch"]
+                         else "no number is listed twice in one file"))
+    if previous is None:
         empty = [t.name for t in DATA_TABLES if not tables[t.name] and not t.may_be_empty]
         out.append(Assertion("no_table_empty", not empty,
                              ", ".join(empty) + " empty" if empty else "first release"))
     return out
 
 
-def write_release(settings: Settings, result: BuildResult, *, publish: bool = True) -> Release:
-    """Write a release folder; publish it when every invariant holds, else raise."""
+def write_release(settings: Settings, result: BuildResult, *, publish: bool = True,
+                  acceptance: Acceptance | None = None, max_shrink: float = MAX_SHRINK
+                  ) -> Release:
+    """Write a release folder; publish it when every invariant holds (or a failed gate was
+    accepted by a maintainer), else raise naming every failed check."""
+    acceptance = acceptance or Acceptance()
+    unknown = acceptance.gates - set(ACCEPTABLE_GATES)
+    if unknown:
+        raise InvariantError(f"--accept {', '.join(sorted(unknown))}: not a gate that can be "
+                             f"accepted (those are: {', '.join(ACCEPTABLE_GATES)})")
     releases = settings.releases_dir
     releases.mkdir(parents=True, exist_ok=True)
     release_id = new_release_id(releases)
+    for stale in releases.glob(".tmp-*"):
+        # Left by a build that was killed; the data-dir lock says no build is running now.
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = releases / f".tmp-{release_id}"
-    shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
 
     previous = published_manifest(settings)
@@ -153,8 +202,10 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
                           release_id, created_at)
     # Checked first: a release that breaks the contract (a duplicate key, say) is kept for
     # inspection as Parquet files and a manifest, without the SQLite file it cannot have.
-    assertions = check_invariants(result, previous)
-    failed = [a for a in assertions if not a.ok]
+    assertions = check_invariants(result, previous, max_shrink)
+    for assertion in assertions:
+        assertion.accepted = not assertion.ok and assertion.name in acceptance.gates
+    failed = [a for a in assertions if a.blocks]
     # The Parquet writer is mostly C++ that releases the GIL (JSON encoding, Arrow's reader,
     # compression), so it runs in a thread while this one fills the SQLite file.
     started = time.perf_counter()
@@ -191,8 +242,11 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
         "filings_by_list_kind": dict(sorted(Counter(
             f["list_kind"] for f in result.tables["filings"]).items())),
         "assertions": [a.as_dict() for a in assertions],
+        "acceptance": {"gates": sorted(acceptance.gates), "reason": acceptance.reason}
+        if acceptance.gates else None,
         "warnings": result.warnings,
-        "files": {p.name: sha256_hex(p.read_bytes()) for p in sorted(tmp.iterdir())},
+        "files": {p.relative_to(tmp).as_posix(): sha256_hex(p.read_bytes())
+                  for p in sorted(tmp.rglob("*")) if p.is_file()},
     }
     manifest_text = json.dumps(manifest, ensure_ascii=False, indent=2)
     (tmp / "manifest.json").write_text(manifest_text, encoding="utf-8")
@@ -243,11 +297,16 @@ def add_history(result: BuildResult, previous: Path | None, release_id: str,
 
 
 def _write_all_parquet(tables: dict[str, list[dict[str, Any]]], folder: Path) -> None:
+    """Every table as Parquet, and the tables people open in a spreadsheet as CSV too."""
+    (folder / "csv").mkdir()
     for table in TABLES:
-        write_parquet(table, tables[table.name], folder / f"{table.name}.parquet")
+        arrow = write_parquet(table, tables[table.name], folder / f"{table.name}.parquet")
+        if table.name in CSV_TABLES:
+            write_csv(arrow, folder / "csv" / f"{table.name}.csv")
 
 
-def build_release(settings: Settings, sources: list[Source], *, publish: bool = True
+def build_release(settings: Settings, sources: list[Source], *, publish: bool = True,
+                  acceptance: Acceptance | None = None, max_shrink: float = MAX_SHRINK
                   ) -> tuple[BuildResult, Release]:
     """`cac-filings build`: the raw archive → a checked release (published unless told not).
 
@@ -258,11 +317,29 @@ def build_release(settings: Settings, sources: list[Source], *, publish: bool = 
     gc.disable()
     try:
         result = build_tables(RawArchive(settings.raw_dir), sources)
-        release = write_release(settings, result, publish=publish)
+        release = write_release(settings, result, publish=publish, acceptance=acceptance,
+                                max_shrink=max_shrink)
     finally:
         if was_enabled:
             gc.enable()
     return result, release
+
+
+# When a file was fetched says nothing about what it holds: two runs that read the same bytes
+# have the same data whatever their fetch times.
+_VOLATILE = {"batches": ("fetched_at",)}
+
+
+def content_fingerprint(release: Path) -> dict[str, str]:
+    """Per data table, a sha256 of its rows without fetch times: equal for two releases that
+    hold the same data (used to compare a run under faults with a clean one)."""
+    found: dict[str, str] = {}
+    for table in DATA_TABLES:
+        drop = _VOLATILE.get(table.name, ())
+        rows = [{k: v for k, v in row.items() if k not in drop}
+                for row in load_rows(release, table)]
+        found[table.name] = sha256_hex(orjson.dumps(rows, default=str))
+    return found
 
 
 def publish_release(settings: Settings, release_id: str) -> None:
@@ -289,7 +366,10 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _fsync_tree(folder: Path) -> None:
-    for path in folder.iterdir():
+    for path in folder.rglob("*"):
+        if path.is_dir():
+            _fsync_dir(path)
+            continue
         with path.open("rb") as fh:
             os.fsync(fh.fileno())
     _fsync_dir(folder)

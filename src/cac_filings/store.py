@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
@@ -85,9 +86,40 @@ def load_rows(release: Path, table: Table) -> list[Row]:
     return rows
 
 
-def write_parquet(table: Table, rows: list[Row], path: Path) -> None:
-    pq.write_table(arrow_table(table, rows), path, compression="zstd", compression_level=3,
+def write_parquet(table: Table, rows: list[Row], path: Path) -> pa.Table:
+    arrow = arrow_table(table, rows)
+    pq.write_table(arrow, path, compression="zstd", compression_level=3,
                    use_dictionary=True, write_statistics=True)
+    return arrow
+
+
+# A cell that starts with one of these is a formula to a spreadsheet (CSV injection). In CSV
+# exports such a cell gets a leading apostrophe, which Excel and LibreOffice show as text;
+# Parquet and SQLite keep the value as published.
+FORMULA_START = "=+-@\t\r"
+_FORMULA_RE = r"^[=+\-@\t\r]"
+
+
+def csv_safe(value: object) -> object:
+    """A value for a CSV cell, with formula-looking text neutralised."""
+    if isinstance(value, str) and value[:1] and value[0] in FORMULA_START:
+        return "'" + value
+    return value
+
+
+def write_csv(arrow: pa.Table, path: Path) -> None:
+    """A CSV file for spreadsheets: UTF-8 with a byte-order mark (so Excel reads Chinese),
+    formula-looking text neutralised, dates as YYYY-MM-DD."""
+    columns = []
+    for column in arrow.columns:
+        if pa.types.is_string(column.type):
+            risky = pc.match_substring_regex(column, _FORMULA_RE)
+            column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+        columns.append(column)
+    safe = pa.Table.from_arrays(columns, names=arrow.column_names)
+    with path.open("wb") as fh:
+        fh.write(b"\xef\xbb\xbf")
+        pa_csv.write_csv(safe, fh)
 
 
 def write_sqlite(tables: dict[str, list[Row]], path: Path) -> None:

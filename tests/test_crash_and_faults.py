@@ -1,0 +1,153 @@
+"""A bad night loses nothing: kill -9 in the middle of a build or a crawl, and runs under the
+replica's injected faults (503, 429, stalls, resets, truncated bodies, WAF pages, empty
+bodies). benchmarks/soak.py runs the fault profile for many seeds; here, a few."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cac_filings.release import content_fingerprint
+from tests.conftest import Replica, run_cli, start_replica
+
+pytestmark = pytest.mark.replica
+
+FAST = {"CAC_FILINGS_TIMEOUT": "1.5", "CAC_FILINGS_RETRY_BASE": "0.05"}
+PROFILE = "503=0.1,429=0.05,timeout=0.02,reset=0.03,truncate=0.03,waf=0.03,empty=0.03"
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "cac_filings.cli", *args]
+
+
+def run_against(replica: Replica, data: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return run_cli("run", "--no-serve", "--quiet", "--data-dir", str(data), "--www-base",
+                   replica.www, "--beian-base", replica.beian, "--delay", "0", *extra,
+                   env={**os.environ, **FAST})
+
+
+def wait_for(condition: object, process: subprocess.Popen[str], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():  # type: ignore[operator]
+        assert process.poll() is None, f"the process ended before {what}"
+        assert time.monotonic() < deadline, f"no {what} within 60 s"
+        time.sleep(0.005)
+
+
+@pytest.fixture(scope="module")
+def clean(replica: Replica, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = tmp_path_factory.mktemp("clean")
+    done = run_against(replica, data)
+    assert done.returncode == 0, done.stderr
+    return data
+
+
+def test_kill_9_during_a_build_leaves_published_intact(clean: Path) -> None:
+    published = os.readlink(clean / "published")
+    fingerprint = content_fingerprint((clean / "published").resolve())
+    build = subprocess.Popen(cli("build", "--data-dir", str(clean), "--quiet"),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    releases = clean / "releases"
+    wait_for(lambda: any(p.name.startswith(".tmp-") and (p / "cac_filings.db").exists()
+                         for p in releases.iterdir()), build, "a release being written")
+    build.send_signal(signal.SIGKILL)
+    build.wait(timeout=10)
+    assert os.readlink(clean / "published") == published
+    assert content_fingerprint((clean / "published").resolve()) == fingerprint
+    assert [p for p in releases.iterdir() if p.name.startswith(".tmp-")]  # the debris
+
+    done = run_cli("build", "--data-dir", str(clean), "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert os.readlink(clean / "published") != published
+    assert not [p for p in releases.iterdir() if p.name.startswith(".tmp-")]
+    assert content_fingerprint((clean / "published").resolve()) == fingerprint
+
+
+def test_a_crawl_killed_halfway_resumes_without_fetching_again(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    process, replica = start_replica(tmp_path_factory.mktemp("replica") / "requests.jsonl")
+    try:
+        data = tmp_path_factory.mktemp("killed")
+
+        def downloads() -> list[str]:
+            return [str(r["path"]) for r in replica.requests()
+                    if "downloadfile.jsp" in str(r["path"]) or "fileDownLoad" in str(r["path"])]
+
+        first = subprocess.Popen(
+            cli("run", "--no-serve", "--quiet", "--data-dir", str(data), "--www-base",
+                replica.www, "--beian-base", replica.beian, "--delay", "0.05"),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+        wait_for(lambda: len(downloads()) >= 5, first, "five downloads")
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        before = downloads()
+        assert not (data / "published").exists()
+
+        done = run_against(replica, data)
+        assert done.returncode == 0, done.stderr
+        again = downloads()[len(before):]
+        record = json.loads(sorted((data / "raw" / "crawls").iterdir())[0].read_text())
+        # What the killed run archived and recorded, as the replica logs request paths.
+        recorded = {b["attachment_url"].split(".cac.gov.cn", 1)[1]
+                    for s in record["sources"].values() for b in s["batches"]}
+        assert len(recorded) >= 4, "the killed crawl recorded what it had archived"
+        assert not recorded & set(again), "a file archived before the kill was fetched again"
+        assert len(again) == len(set(again))
+        listed = json.loads(sorted((data / "raw" / "crawls").iterdir())[-1].read_text())
+        every = {b["attachment_url"].split(".cac.gov.cn", 1)[1]
+                 for s in listed["sources"].values() for b in s["batches"]}
+        assert recorded | set(again) == every  # together they are every attachment
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(params=[11, 12])
+def faulty(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[Replica]:
+    process, replica = start_replica(
+        tmp_path_factory.mktemp("faulty") / "requests.jsonl", "--faults", PROFILE, "--seed",
+        str(request.param), "--stall-seconds", "3")
+    yield replica
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_a_run_under_faults_ends_as_a_clean_run_or_fails_cleanly(
+        faulty: Replica, clean: Path, tmp_path: Path) -> None:
+    done = run_against(faulty, tmp_path)
+    faults = [r for r in faulty.requests() if r["fault"]]
+    assert faults, "the replica injected no fault"
+    if done.returncode == 0:
+        assert content_fingerprint((tmp_path / "published").resolve()) == \
+            content_fingerprint((clean / "published").resolve())
+        retries = json.loads((tmp_path / "runs.jsonl").read_text().splitlines()[-1])["retries"]
+        assert retries >= len([f for f in faults if f["fault"] != "timeout"]) // 2
+    else:
+        assert done.returncode in (1, 3) and not (tmp_path / "published").exists()
+        assert "giving up" in done.stderr or "cap" in done.stderr
+
+
+def test_rate_limiting_is_survived(tmp_path_factory: pytest.TempPathFactory,
+                                   clean: Path) -> None:
+    process, replica = start_replica(tmp_path_factory.mktemp("limited") / "requests.jsonl",
+                                     "--rate-limit", "8")
+    try:
+        data = tmp_path_factory.mktemp("rate")
+        done = run_against(replica, data)
+        assert done.returncode == 0, done.stderr
+        limited = [r for r in replica.requests() if str(r["fault"]).startswith("rate-")]
+        assert limited, "the run never hit the rate limit"
+        assert content_fingerprint((data / "published").resolve()) == \
+            content_fingerprint((clean / "published").resolve())
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

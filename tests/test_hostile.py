@@ -1,0 +1,120 @@
+"""Hostile and broken input end to end: each is refused with a clear message, or handled
+safely, and none of them changes what is published. A clean release is published first; then
+the site serves the bad file in place of a list, and a run with refresh downloads it."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from datasette.app import Datasette
+
+from cac_filings.normalize import normalize_company
+from tests.test_e2e_tiny_site import run, table
+from tests.tinysite import INJECTION_COMPANY, INJECTION_PRODUCT, TinySite, serve_site
+
+
+def snapshot(data_dir: Path) -> dict[str, str]:
+    """What is published and archived: the symlink target and a hash of every file."""
+    files = {"published": os.readlink(data_dir / "published")}
+    for path in sorted((data_dir / "releases").rglob("*")) + sorted(
+            (data_dir / "raw" / "objects").rglob("*")):
+        if path.is_file() and not path.parent.name.startswith("."):
+            files[str(path.relative_to(data_dir))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return files
+
+
+@pytest.fixture
+def published_site(tmp_path: Path) -> Iterator[tuple[TinySite, Path]]:
+    with serve_site() as site:
+        done = run(site, tmp_path)
+        assert done.returncode == 0, done.stderr
+        yield site, tmp_path
+
+
+@pytest.mark.parametrize(("kind", "code", "message"), [
+    ("truncated", 1, "truncated or corrupt file"),
+    ("html", 1, "file does not exist or was deleted"),
+    ("huge", 1, "over the 1000000-byte cap"),
+    ("foreign", 1, "host files.evil.example is not one of the CAC hosts"),
+    ("zipbomb", 3, "zip bomb"),
+    ("dtd", 3, "declares a DTD or entities"),
+])
+def test_a_bad_file_is_refused_and_nothing_changes(published_site: tuple[TinySite, Path],
+                                                   kind: str, code: int, message: str) -> None:
+    site, data = published_site
+    before = snapshot(data)
+    site.options.hostile = kind
+    os.environ["CAC_FILINGS_MAX_BYTES"] = "1000000"
+    try:
+        done = run(site, data, "--refresh-attachments")
+    finally:
+        del os.environ["CAC_FILINGS_MAX_BYTES"]
+    assert done.returncode == code, done.stderr
+    assert message in done.stderr
+    assert "境内深度合成服务算法备案清单（2023年8月）" in done.stderr or \
+        "downloadfile.jsp" in done.stderr  # the error names the file
+    after = snapshot(data)
+    assert {k: v for k, v in after.items() if k in before} == before  # nothing rewritten
+    assert after["published"] == before["published"]
+    last = json.loads((data / "runs.jsonl").read_text().splitlines()[-1])
+    assert last["status"] == "failed" and last["exit_code"] == code and message in last["error"]
+
+
+def test_script_and_formula_text_is_kept_escaped_and_neutralised(
+        published_site: tuple[TinySite, Path]) -> None:
+    site, data = published_site
+    site.options.hostile = "injection"
+    done = run(site, data, "--refresh-attachments")
+    assert done.returncode == 0, done.stderr
+    filing = next(f for f in table(data, "filings") if f["name"] == "+SUM(A1:A9)算法")
+    # Stored as published (the company normalised like any other: full-width parentheses).
+    assert filing["company"] == normalize_company(INJECTION_COMPANY)
+    assert filing["company"].startswith("=HYPERLINK（")
+    products = json.loads(filing["products"])
+    assert products == [{"name": "<script>alert('x')</script>", "type": "APP"}]
+    assert filing["purpose"] == "@应用于生成场景。" and filing["remarks"] == "-注意"
+
+    release = (data / "published").resolve()
+    csv_text = (release / "csv" / "filings.csv").read_text(encoding="utf-8-sig")
+    assert "'+SUM(A1:A9)算法" in csv_text and "'=HYPERLINK" in csv_text
+    assert "'@应用于生成场景。" in csv_text and "'-注意" in csv_text
+    assert ",+SUM" not in csv_text and ',"+SUM' not in csv_text
+    parquet = pq.read_table(release / "filings.parquet").to_pylist()
+    assert any(r["name"] == "+SUM(A1:A9)算法" for r in parquet)  # Parquet keeps it
+
+    async def page() -> str:
+        ds = Datasette([str(release / "cac_filings.db")], immutables=[],
+                       metadata=json.loads((release / "metadata.json").read_text()))
+        response = await ds.client.get("/cac_filings/filings", params={"_search": "SUM"})
+        assert response.status_code == 200
+        text: str = response.text
+        return text
+
+    html = asyncio.run(page())
+    assert "<script>alert(" not in html
+    assert "&lt;script&gt;alert(" in html or "&lt;script&gt;" in html
+    assert INJECTION_PRODUCT not in html
+
+
+def test_a_second_run_at_once_is_refused(published_site: tuple[TinySite, Path]) -> None:
+    import fcntl
+
+    site, data = published_site
+    holder = os.open(data / ".lock", os.O_RDWR)
+    os.pwrite(holder, b'{"pid": 4242, "command": "run"}', 0)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        done = run(site, data)
+    finally:
+        os.close(holder)
+    assert done.returncode == 4
+    assert "another cac-filings process is writing to" in done.stderr
+    assert '"pid": 4242' in done.stderr
+    assert run(site, data).returncode == 0  # and once it is gone, runs work again
