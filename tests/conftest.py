@@ -4,12 +4,16 @@ tests that need it are skipped cleanly when it is absent."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 REPLICA = Path(__file__).resolve().parents[2] / "shared" / "cac-replica"
@@ -54,3 +58,30 @@ def run_cli(*args: str, env: dict[str, str] | None = None,
     """`cac-filings ARGS` in a subprocess, as a user would run it."""
     return subprocess.run([sys.executable, "-m", "cac_filings.cli", *args], capture_output=True,
                           text=True, env=env, timeout=timeout)
+
+
+@contextmanager
+def serving(data_dir: Path) -> Iterator[str]:
+    """`cac-filings serve` on a free port until the block ends; yields its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cac_filings.cli", "serve", "--data-dir", str(data_dir),
+         "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/-/versions.json").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None, "cac-filings serve exited"
+            assert time.monotonic() < deadline, "cac-filings serve did not start"
+            time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -185,7 +185,7 @@ def test_unknown_category_is_kept_and_flagged(settings: Settings,
                                                   "unknown_category"]
     assert baidu["status"] == "cancelled"
     assert "1 filing(s) flagged unknown_category" in result.warnings
-    with pytest.raises(InvariantError, match="known_categories: .*algorithm: 未知类"):
+    with pytest.raises(InvariantError, match=r"known_categories: .*algorithm: 未知类"):
         write_release(settings, result)  # and refused by the release gate
     assert not settings.published.exists()
 

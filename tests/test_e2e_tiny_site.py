@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,12 +15,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from cac_filings.schema import DATA_TABLES
-from tests.conftest import run_cli
+from tests.conftest import run_cli, serving
 from tests.tinysite import (
     BAIDU,
     BIANYING,
     CHAIN_PAGE,
-    DOUBAO,
     DOUYIN,
     DS_A,
     DS_B,
@@ -114,7 +110,8 @@ def test_run_publishes_every_row(site: TinySite, tmp_path: Path) -> None:
     assert json.loads(companies["北京抖音信息服务有限公司"]["former_names"]) == [
         "北京微播视界科技有限公司"]
     assert companies["北京抖音信息服务有限公司"]["list_kinds"] == (
-        '["algorithm","deep_synthesis","genai_filing","genai_registration"]')
+        '["algorithm","deep_synthesis","genai_registration"]')
+    assert companies["北京字节跳动科技有限公司"]["list_kinds"] == '["genai_filing"]'
 
 
 def test_requests_are_polite_and_targeted(published: Path, site: TinySite) -> None:
@@ -209,31 +206,12 @@ def test_sources_command_lists_both_sources() -> None:
 
 
 def test_serve_answers_a_chinese_search(published: Path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "cac_filings.cli", "serve", "--data-dir", str(published),
-         "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/-/versions.json").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "datasette did not start"
-            time.sleep(0.2)
+    with serving(published) as url:
         found = httpx.get(url + "/cac_filings/filings.json",
                           params={"_search": "抖音", "_shape": "array"}).json()
-        assert {r["filing_number"] for r in found} == {DOUYIN, DS_A, DOUBAO, BIANYING}
+        assert {r["filing_number"] for r in found} == {DOUYIN, DS_A, BIANYING}
         home = httpx.get(url + "/").text
         assert "cac-filings" in home and "CC BY 4.0" in home
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_serve_without_a_release_says_what_to_do(tmp_path: Path) -> None:

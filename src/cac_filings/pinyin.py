@@ -7,7 +7,7 @@ pinyin for thousands of names.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
 
@@ -54,3 +54,37 @@ def _syllables(text: str) -> list[str]:
 def to_pinyin(text: str) -> str:
     """'北京字节跳动科技有限公司' → 'bei jing zi jie tiao dong ke ji you xian gong si'."""
     return " ".join(s.translate(_TONES).lower() for s in _syllables(text))
+
+
+# Every toneless syllable pypinyin knows (about 400): for reading a query such as "baidu".
+SYLLABLES: frozenset[str] = frozenset(
+    reading.translate(_TONES).lower() for readings in PINYIN_DICT.values()
+    for reading in readings.split(",") if reading.isalpha())
+_LONGEST_SYLLABLE = max(map(len, SYLLABLES))
+
+
+def split_pinyin(word: str) -> list[str] | None:
+    """'baidu' → ['bai', 'du'], 'xian' → ['xian']; None when the word is not pinyin. Prefers
+    the fewest syllables (longest first, backtracking)."""
+    word = word.lower()
+    if not word.isascii() or not word.isalpha():
+        return None
+
+    @cache
+    def split_from(i: int) -> tuple[str, ...] | None:
+        if i == len(word):
+            return ()
+        for length in range(min(_LONGEST_SYLLABLE, len(word) - i), 0, -1):
+            head = word[i:i + length]
+            if head in SYLLABLES:
+                rest = split_from(i + length)
+                if rest is not None:
+                    return (head, *rest)
+        return None
+
+    found = split_from(0)
+    return list(found) if found else None
+
+
+def is_pinyin(word: str) -> bool:
+    return split_pinyin(word) is not None

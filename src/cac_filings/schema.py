@@ -201,7 +201,7 @@ FILINGS = Table(
     primary_key=("list_kind", "filing_number"),
     indexes=(("company",), ("entity_code",), ("province",), ("last_batch_id",)),
     fts=("name", "company", "products", "purpose", "filing_number"),
-    facets=("list_kind", "province", "role", "category", "status", "filing_year"),
+    facets=("list_kind", "province", "role", "category", "status", "last_batch_id"),
     sort="filing_number",
     label_column="name",
 )

@@ -5,7 +5,9 @@ tokenizer cannot match queries shorter than three characters (抖音, 百度). S
 in the *_fts tables is segmented: every CJK character is its own token. A query is segmented
 the same way and each term becomes an FTS5 phrase, so 抖音 → "抖 音" matches the two
 characters side by side anywhere in a column. Latin words and digits stay whole and match as
-prefixes (chatglm*, 1101088*). This needs only the FTS5 that ships with SQLite 3.40.
+prefixes (chatglm*, 1101088*); a word that is pinyin (baidu) also matches its syllables
+(bai du), found in the companies' pinyin column. This needs only the FTS5 that ships with
+SQLite 3.40.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import re
 
 import orjson
+
+from cac_filings.pinyin import split_pinyin
 
 _CJK_RANGES = (
     "\u3040-\u30ff"  # kana
@@ -74,5 +78,9 @@ def fts_query(query: str) -> str:
         phrase = '"' + " ".join(tokens) + '"'
         if not _CJK_RE.fullmatch(tokens[-1]):
             phrase += " *"
+        syllables = split_pinyin(term) if len(tokens) == 1 else None
+        if syllables and len(syllables) > 1:
+            # A pinyin query (baidu) also matches the syllables of names' pinyin (bai du).
+            phrase = f'({phrase} OR "{" ".join(syllables)}")'
         phrases.append(phrase)
     return " ".join(phrases) if phrases else '""'

@@ -1,43 +1,54 @@
-"""Serving the published release with Datasette."""
+"""Serving the published release with Datasette, in this process.
+
+The database is opened immutable (read-only, no locks); SQL has a time limit and results a
+row limit; nothing served writes. When a new release is published, the next request is
+answered from it: `cac-filings serve` never needs a restart (web.ReleaseWatcher).
+"""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
+from typing import Any
 
+from cac_filings import web
 from cac_filings.config import Settings
 from cac_filings.errors import CacFilingsError
 from cac_filings.release import DB_NAME
 
-
-def datasette_command(release: Path, host: str, port: int) -> list[str]:
-    return [
-        sys.executable, "-m", "datasette", "serve",
-        "--immutable", str(release / DB_NAME),
-        "--metadata", str(release / "metadata.json"),
-        "--host", host, "--port", str(port),
-        "--setting", "sql_time_limit_ms", "3000",
-        "--setting", "max_returned_rows", "5000",
-        "--setting", "default_page_size", "50",
-        "--setting", "allow_download", "on",
-    ]
+DATASETTE_SETTINGS = {
+    "sql_time_limit_ms": 3000,
+    "max_returned_rows": 5000,
+    "default_page_size": 50,
+    "allow_download": True,
+    "allow_csv_stream": True,
+    "facet_time_limit_ms": 500,
+    "num_sql_threads": 3,
+}
 
 
-def published_release(settings: Settings) -> Path:
+def published_release(settings: Settings) -> Any:
     if not (settings.published / DB_NAME).is_file():
         raise CacFilingsError(f"nothing is published in {settings.data_dir} yet: run "
                               "`cac-filings run` (or crawl + build) first")
     return settings.published.resolve()
 
 
+def make_datasette(settings: Settings) -> Any:
+    """A Datasette on the published release, kept on the newest one by the release watcher."""
+    from datasette.app import Datasette
+
+    published_release(settings)
+    datasette = Datasette([], immutables=[], settings=DATASETTE_SETTINGS)
+    web.WATCHER = web.ReleaseWatcher(settings.published)
+    web.WATCHER.refresh(datasette, force=True)
+    if "_memory" in datasette.databases:
+        datasette.remove_database("_memory")
+    return datasette
+
+
 def serve(settings: Settings, host: str, port: int) -> int:
-    """Run Datasette on the published release until interrupted; returns its exit code."""
-    release = published_release(settings)
-    process = subprocess.Popen(datasette_command(release, host, port))
-    try:
-        return process.wait()
-    except KeyboardInterrupt:
-        process.terminate()
-        process.wait(timeout=10)
-        return 0
+    """Run Datasette on the published release until interrupted; returns an exit code."""
+    import uvicorn
+
+    datasette = make_datasette(settings)
+    uvicorn.run(datasette.app(), host=host, port=port, log_level="warning")
+    return 0
