@@ -43,9 +43,9 @@ from cac_filings.store import load_rows, write_csv, write_parquet, write_sqlite
 DB_NAME = "cac_filings.db"
 # A list kind may not lose more than this share of its filings from one release to the next.
 MAX_SHRINK = 0.2
-# Also written as CSV (csv/<table>.csv); listings, with its raw JSON, is Parquet and SQLite only.
-CSV_TABLES = ("batches", "filings", "products", "companies", "cancellations", "changes",
-              "releases")
+# Also written as CSV (csv/<table>.csv). listings (raw JSON per row) and changes (before/after
+# JSON) are Parquet and SQLite only: they are for programs more than spreadsheets.
+CSV_TABLES = ("batches", "filings", "products", "companies", "cancellations", "releases")
 
 
 @dataclass

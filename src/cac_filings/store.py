@@ -111,8 +111,10 @@ def write_csv(arrow: pa.Table, path: Path) -> None:
     """A CSV file for spreadsheets: UTF-8 with a byte-order mark (so Excel reads Chinese),
     formula-looking text neutralised, dates as YYYY-MM-DD."""
     columns = []
-    for column in arrow.columns:
-        if pa.types.is_string(column.type):
+    for name, column in zip(arrow.column_names, arrow.columns, strict=True):
+        # JSON columns start with [ or { (never a formula): only free text is checked.
+        logical = (arrow.schema.field(name).metadata or {}).get(b"logical_type")
+        if pa.types.is_string(column.type) and logical != b"json":
             risky = pc.match_substring_regex(column, _FORMULA_RE)
             column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
         columns.append(column)
