@@ -45,6 +45,8 @@ class PdfTable:
     col_weights: Sequence[float] | None = None
     # Start the table at the top of a new page instead of below the previous one.
     new_page: bool = False
+    # A page holding only this text (no table grid) before the table's own page.
+    page_of_text_before: str | None = None
 
 
 def split_row(cells: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -171,7 +173,9 @@ def make_pdf(tables: Sequence[PdfTable], *, title: str = "生成式人工智能�
         col_widths = [width * w / sum(weights) for w in weights]
         head = [cells(spec.header, st_head)] if spec.header is not None else []
         body = [[r[i] if i < len(r) else "" for i in range(n_cols)] for r in spec.rows]
-        if spec.new_page:
+        if spec.page_of_text_before is not None:
+            story += [PageBreak(), Paragraph(html.escape(spec.page_of_text_before), st_intro)]
+        if spec.new_page or spec.page_of_text_before is not None:
             story.append(PageBreak())
         elif ti:
             story.append(Spacer(1, 14))

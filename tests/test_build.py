@@ -3,6 +3,7 @@ contract's invariants, and what schema.py generates (Parquet, SQLite, Datasette 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -245,6 +246,23 @@ def test_a_lost_row_is_refused(settings: Settings, sources: list[Source]) -> Non
     result = built(settings, sources)
     message = rejected(result, settings, {"listings": result.tables["listings"][:1]})
     assert "every_row_in_listings" in message and "algorithm/2022-08 v1" in message
+
+
+def test_a_row_the_reader_dropped_is_refused(settings: Settings, sources: list[Source]) -> None:
+    # The file's own row count (its <w:tr> elements) disagrees with the rows the reader
+    # accounted for: a row vanished in assembly, though listings matches the data rows.
+    result = built(settings, sources)
+    assert all(c.source_rows == c.header_rows + c.data_rows + c.repeated_headers
+               + c.blank_rows + c.merged_rows for c in result.checks)
+    good = write_release(settings, result)
+    checks = [dataclasses.replace(c) for c in result.checks]
+    checks[0].source_rows += 1
+    with pytest.raises(InvariantError) as info:
+        write_release(settings, BuildResult(result.tables, result.inputs, checks,
+                                            result.crawl_ids))
+    assert os.readlink(settings.published) == f"releases/{good.release_id}"
+    assert "every_row_in_listings" in str(info.value)
+    assert f"the file has {checks[0].source_rows} rows" in str(info.value)
 
 
 def test_a_duplicate_number_is_refused(settings: Settings, sources: list[Source]) -> None:

@@ -227,7 +227,7 @@ def test_auto_numbered_first_column_is_empty_and_rows_are_numbered_in_file_order
     assert [r.auto_numbered for r in t.rows] == [True] * 5
     assert [r.row_number for r in t.rows] == [1, 2, 3, 4, 5]
     assert [r.cells[1] for r in t.rows] == [f"算法{i}" for i in range(1, 6)]
-    assert t.physical_rows == 6
+    assert t.physical_rows == t.source_rows == 6
 
 
 def test_rows_with_text_numbers_are_not_auto_numbered() -> None:
@@ -337,7 +337,7 @@ def test_repeated_headers_are_dropped_and_counted() -> None:
     assert data(t) == [list(r) for r in records] + [["序号", "不是表头", "", "", "", "", "", ""]]
     assert [r.row_number for r in t.rows] == list(range(1, 8))
     assert t.header_rows == 1
-    assert t.physical_rows == 1 + len(rows)
+    assert t.physical_rows == t.source_rows == 1 + len(rows)
 
 
 def test_table_without_header_marking_uses_its_first_row() -> None:
@@ -346,7 +346,7 @@ def test_table_without_header_marking_uses_its_first_row() -> None:
     assert t.header == ["序号", "属地", "模型名称"]
     assert t.header_rows == 1
     assert data(t) == [["1", "北京市", "模型甲"], ["2", "上海市", "模型乙"]]
-    assert t.physical_rows == 3
+    assert t.physical_rows == t.source_rows == 3
 
 
 def test_several_marked_header_rows_the_last_names_the_columns() -> None:
@@ -362,7 +362,7 @@ def test_several_marked_header_rows_the_last_names_the_columns() -> None:
     assert t.header_rows == 3
     assert t.repeated_headers == 1
     assert data(t) == [["1", "算法一", "网信算备1号"], ["2", "算法二", "网信算备2号"]]
-    assert t.physical_rows == 6
+    assert t.physical_rows == t.source_rows == 6
 
 
 def test_header_marking_with_a_false_value_is_not_a_header() -> None:
@@ -387,7 +387,7 @@ def test_blank_rows_are_dropped_and_counted() -> None:
     assert t.blank_rows == 3
     assert data(t) == [["1", "甲", ""], ["2", "乙", ""]]
     assert [r.row_number for r in t.rows] == [1, 2]
-    assert t.physical_rows == 6
+    assert t.physical_rows == t.source_rows == 6
 
 
 def test_physical_rows_account_for_every_row() -> None:
@@ -396,7 +396,7 @@ def test_physical_rows_account_for_every_row() -> None:
     rows += [row("", ""), row("表头续", ""), row("4", "名4"), row(" ", " ")]
     t = only_table(make_docx([table(*rows)]))
     assert (t.header_rows, len(t.rows), t.repeated_headers, t.blank_rows) == (2, 4, 1, 2)
-    assert t.physical_rows == len(rows)
+    assert t.physical_rows == t.source_rows == len(rows)
 
 
 # ---------------------------------------------------------------- documents
@@ -447,7 +447,7 @@ def test_nested_table_text_is_not_outer_cell_text() -> None:
     assert t.header == ["序号", "名称", "备注"]
     assert data(t) == [["1", "外文字\n", "备注一"], ["2", "乙", "备注二\n之后"],
                        ["3", "丙", "备注三"]]
-    assert t.physical_rows == 4
+    assert t.physical_rows == t.source_rows == 4
     assert "内" not in json.dumps(data(t), ensure_ascii=False)
     assert "更深" not in json.dumps(data(t), ensure_ascii=False)
     assert (tables[1].index, tables[1].header, data(tables[1])) == (1, ["第二表", "列"],
@@ -479,7 +479,7 @@ def test_fallback_copy_of_a_drawing_is_not_duplicated(prefix: str) -> None:
     name = t.rows[0].cells[1]
     assert name.count("框内文字") <= 1
     assert "前" in name and "后" in name
-    assert t.physical_rows == 3
+    assert t.physical_rows == t.source_rows == 3
 
 
 def test_text_after_a_drawing_stays_in_its_paragraph() -> None:

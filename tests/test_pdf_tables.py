@@ -146,7 +146,7 @@ def test_a_table_over_several_pages_is_one_table(header_test: HeaderTest | None
     assert_numbered(table)
     assert (table.header_rows, table.repeated_headers, table.blank_rows, table.merged_rows) == (
         1, 0, 0, 0)
-    assert table.physical_rows == 1 + len(rows)
+    assert table.physical_rows == table.source_rows == 1 + len(rows)
     numbers = [r.cells[4] for r in table.rows]
     assert LONG_NUMBER.replace("S0006", "0350") in numbers
     assert rows[3][2] == table.rows[3].cells[2] == "Zhi·Pu清言"
@@ -176,7 +176,7 @@ def test_the_second_table_starts_on_the_page_where_the_first_ends() -> None:
     assert [cells_of(t) for t in tables] == [filed, registered]
     for table, rows in zip(tables, (filed, registered), strict=True):
         assert_numbered(table)
-        assert table.physical_rows == 1 + len(rows)
+        assert table.physical_rows == table.source_rows == 1 + len(rows)
 
     # Without a header test only the document's first row is a header (the docx reader's
     # rule): the 登记 header is then an ordinary row of the one table.
@@ -215,7 +215,7 @@ def test_header_rows_repeated_on_every_page_are_counted() -> None:
         (table,) = extract_pdf_tables(body, "repeated.pdf", header_test)
         assert cells_of(table) == rows
         assert table.repeated_headers == len(pages) - 1
-        assert table.physical_rows == len(pages) + len(rows)
+        assert table.physical_rows == table.source_rows == len(pages) + len(rows)
 
 
 def test_blank_rows_are_counted_not_returned() -> None:
@@ -225,7 +225,7 @@ def test_blank_rows_are_counted_not_returned() -> None:
     assert cells_of(table) == [rows[0], rows[1], rows[3]]
     assert table.blank_rows == 1
     assert_numbered(table)
-    assert table.physical_rows == 5
+    assert table.physical_rows == table.source_rows == 5
 
 
 # ---------------------------------------------------------------- split rows
@@ -248,7 +248,7 @@ def test_cancellation_rows_split_at_page_breaks_come_back_whole() -> None:
     assert all(CANCEL_NUMBER.fullmatch(r.cells[6]) for r in table.rows)
     assert "网信算备440402289692501240008号" in [r.cells[6] for r in table.rows]
     assert table.merged_rows == len(pages) - 1
-    assert table.physical_rows == 1 + 28 + 3
+    assert table.physical_rows == table.source_rows == 1 + 28 + 3
     assert_numbered(table)
 
 
@@ -261,7 +261,7 @@ def test_rows_without_a_serial_number_are_merged_only_at_a_page_top() -> None:
     (table,) = extract_pdf_tables(body, "mid-page.pdf", is_header)
     assert cells_of(table) == rows
     assert table.merged_rows == 1
-    assert table.physical_rows == 1 + 3 + 1
+    assert table.physical_rows == table.source_rows == 1 + 3 + 1
 
 
 def test_a_second_table_on_a_page_is_no_page_boundary() -> None:
@@ -297,6 +297,25 @@ def test_a_page_top_row_of_a_table_without_rows_yet_is_not_merged() -> None:
     assert table.merged_rows == 0
 
 
+def test_a_table_running_past_a_page_whose_grid_was_not_found_is_refused() -> None:
+    # Page 2 has text but pdfplumber finds no table there (a grid drawn without lines, an
+    # image, a scan): the table continuing on page 3 would silently lose page 2's rows.
+    body = make_pdf([PdfTable(GENAI_HEADER, genai_rows(1, 3), GENAI_WEIGHTS),
+                     PdfTable(None, genai_rows(9, 2), GENAI_WEIGHTS,
+                              page_of_text_before="4 甲算法 甲公司 Beijing-Jia-2025 2025/4/10")])
+    refused(body, "missed-grid.pdf", "page 2 has text but no table")
+
+
+def test_a_new_table_after_a_page_of_text_is_read() -> None:
+    # A page of prose between two lists is fine when the next table has its own header.
+    body = make_pdf([PdfTable(GENAI_HEADER, genai_rows(1, 2), GENAI_WEIGHTS),
+                     PdfTable(CANCEL_HEADER, cancel_rows(2),
+                              page_of_text_before="说明：以下为注销信息。")])
+    tables = extract_pdf_tables(body, "prose-between.pdf", is_header)
+    assert [cells_of(t) for t in tables] == [genai_rows(1, 2), cancel_rows(2)]
+    assert [t.source_rows for t in tables] == [3, 3]
+
+
 CELL_TEXT = st.text(alphabet="甲乙丙丁科技有限公司算法（）·ABCxyz0123456789-/ ", max_size=30)
 
 
@@ -327,7 +346,7 @@ def test_rows_read_equal_rows_written(data: list[list[str]], first: int, per_pag
     assert table.merged_rows == (continued if split else 0)
     assert table.merged_rows + table.blank_rows == boundaries
     assert table.repeated_headers == 0
-    assert table.physical_rows == 1 + len(rows) + boundaries
+    assert table.physical_rows == table.source_rows == 1 + len(rows) + boundaries
 
 
 # ---------------------------------------------------------------- hostile input

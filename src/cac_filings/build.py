@@ -91,6 +91,8 @@ class BatchCheck:
     data_rows: int
     listings: int = 0
     merged_rows: int = 0
+    # Rows the file holds, counted by the reader apart from their assembly (RawTable).
+    source_rows: int = 0
     # Tables whose printed 序号 do not cover their own range once each (a row lost, split or
     # duplicated). From a PDF this fails the release; from Word it is a warning.
     serial_problems: list[str] = field(default_factory=list)
@@ -319,6 +321,7 @@ def listing_rows(batch: BatchVersion, tables: list[RawTable], spec: SourceSpec
         check.repeated_headers += table.repeated_headers
         check.blank_rows += table.blank_rows
         check.merged_rows += table.merged_rows
+        check.source_rows += table.source_rows
         check.data_rows += len(table.rows)
         fields = [tspec.field_for(h) or "" for h in table.header]
         problem = serial_problem(table, fields)

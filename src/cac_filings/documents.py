@@ -63,6 +63,10 @@ class RawTable:
     # next page) was merged back into the row it continues. Each counts one physical row.
     merged_rows: int = 0
     source_format: str = "docx"
+    # Rows the document holds for this table, counted apart from the assembly above (Word:
+    # the table's <w:tr> elements; PDF: the rows of the page tables attached to it). The
+    # release checks that every one of them is a header, data, repeated, blank or merged row.
+    source_rows: int = 0
 
     @property
     def physical_rows(self) -> int:
@@ -206,7 +210,8 @@ def split_at_headers(tables: list[RawTable], is_header: HeaderTest) -> list[RawT
         key = header_key(table.header)
         for row in rows:
             if header_key(row.cells) != key and is_header(row.cells):
-                current = RawTable(index=0, header=row.cells, source_format=table.source_format)
+                current = RawTable(index=0, header=row.cells, source_format=table.source_format,
+                               source_rows=0)
                 key = header_key(row.cells)
                 out.append(current)
                 continue
@@ -335,7 +340,12 @@ def scan_document_xml(xml: bytes, source: str) -> list[RawTable]:
                 plain = _scan_plain_tables(xml, prefix, regions)
             except ValueError as exc:
                 raise ExtractionError(source, f"word/document.xml: {exc}") from None
-            return [_assemble(i, rows) for i, rows in enumerate(plain)]
+            tables = [_assemble(i, rows) for i, rows in enumerate(plain)]
+            row_tag = b"<" + _qualified(prefix) + b"tr"
+            for table, (start, end) in zip(tables, regions, strict=True):
+                region = xml[start:end]
+                table.source_rows = region.count(row_tag + b">") + region.count(row_tag + b" ")
+            return tables
     return _scan_with_closing_tags(xml, prefix, mc_prefix, source)
 
 
@@ -350,6 +360,7 @@ def _scan_with_closing_tags(xml: bytes, prefix: bytes, mc_prefix: bytes, source:
     depth = 0  # table nesting; only depth-1 tables are read
     fallback = 0
     text_box = 0
+    opened_rows = 0
     rows: list[tuple[list[_Cell], bool]] = []
     row: list[_Cell] | None = None
     row_header = False
@@ -378,7 +389,9 @@ def _scan_with_closing_tags(xml: bytes, prefix: bytes, mc_prefix: bytes, source:
                     if row is not None:
                         raise ExtractionError(source, "a table ends inside an unfinished row")
                     tables.append(_assemble(len(tables), rows))
+                    tables[-1].source_rows = opened_rows
                     rows = []
+                    opened_rows = 0
             else:
                 depth += 1
             continue
@@ -413,6 +426,7 @@ def _scan_with_closing_tags(xml: bytes, prefix: bytes, mc_prefix: bytes, source:
             else:
                 row = []
                 row_header = False
+                opened_rows += 1
         elif name in (b"br", b"cr"):
             if para is not None and not close:
                 para.append(b"\n")

@@ -60,6 +60,9 @@ class _PageTable:
     page: int  # 1-based page number
     first_on_page: bool
     rows: list[list[str]]
+    # A page before this table (since the previous table) has text but no table grid: if
+    # this table continues the one before, the rows on that page were missed.
+    after_text_without_table: int | None = None
 
 
 def extract_pdf_tables(body: bytes, source: str, is_header: HeaderTest | None = None
@@ -80,6 +83,7 @@ def _read_page_tables(body: bytes, source: str) -> list[_PageTable]:
     if problem:
         raise ExtractionError(source, f"unreadable pdf: {problem}")
     found: list[_PageTable] = []
+    text_without_table: int | None = None
     try:
         # Not `with`: PDF.close() would build a Page for every page, even past the cap. The
         # stream is in memory; each page's caches are released after it is read.
@@ -101,7 +105,11 @@ def _read_page_tables(body: bytes, source: str) -> list[_PageTable]:
                                                   f"{page.page_number} cannot be decoded "
                                                   "(a font without a Unicode map)")
                 if rows:
-                    found.append(_PageTable(page.page_number, position == 0, rows))
+                    found.append(_PageTable(page.page_number, position == 0, rows,
+                                            text_without_table))
+                    text_without_table = None
+            if not tables and any(c.get("text", "").strip() for c in page.chars):
+                text_without_table = text_without_table or page.page_number
             page.close()
     except ExtractionError:
         raise
@@ -132,22 +140,30 @@ def _assemble(page_tables: list[_PageTable], source: str, is_header: HeaderTest 
         at_page_top = False
         if opens and (current is None or header_key(first) != key):
             current, key = start(first), header_key(first)
+            current.source_rows += 1
             rows = rows[1:]
         elif current is None:
             raise ExtractionError(source, f"table on page {pt.page} has no header row")
         elif len(first) != len(current.header):
             raise ExtractionError(source, f"table on page {pt.page} has {len(first)} columns, "
                                           f"the table it continues has {len(current.header)}")
+        elif pt.after_text_without_table is not None:
+            # The table runs on past a page whose grid was not found: its rows would be lost.
+            raise ExtractionError(source, f"page {pt.after_text_without_table} has text but no "
+                                          f"table, and the table on page {pt.page} continues "
+                                          "the one before it: rows in between were missed")
         else:
             # A continuation from the previous page (a repeated header row may come first).
             at_page_top = pt.first_on_page and bool(current.rows)
         for cells in rows:
+            if is_header is not None and is_header(cells) and header_key(cells) != key:
+                current, key = start(cells), header_key(cells)
+                current.source_rows += 1
+                at_page_top = False
+                continue
+            current.source_rows += 1
             if header_key(cells) == key:
                 current.repeated_headers += 1
-                continue
-            if is_header is not None and is_header(cells):
-                current, key = start(cells), header_key(cells)
-                at_page_top = False
                 continue
             if not any(cells):
                 current.blank_rows += 1

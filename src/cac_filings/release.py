@@ -117,9 +117,10 @@ def check_invariants(result: BuildResult, previous: dict[str, Any] | None,
         key = (check.batch_id, check.version)
         accounted = (check.header_rows + check.data_rows + check.repeated_headers
                      + check.blank_rows + check.merged_rows)
-        if per_batch[key] != check.data_rows or accounted != check.physical_rows:
-            lost.append(f"{check.batch_id} v{check.version}: file has {check.data_rows} data "
-                        f"rows ({check.physical_rows} physical), listings has {per_batch[key]}")
+        if per_batch[key] != check.data_rows or accounted != check.source_rows:
+            lost.append(f"{check.batch_id} v{check.version}: the file has {check.source_rows} "
+                        f"rows, of which {accounted} are accounted for ({check.data_rows} data "
+                        f"rows); listings has {per_batch[key]}")
     out.append(Assertion("every_row_in_listings", not lost,
                          "; ".join(lost) or f"{len(result.checks)} files, "
                                             f"{len(tables['listings'])} rows accounted for"))
