@@ -191,6 +191,23 @@ def test_unknown_category_is_kept_and_flagged(settings: Settings,
     assert not settings.published.exists()
 
 
+def test_a_row_without_a_number_is_listed_but_not_a_filing(settings: Settings,
+                                                          sources: list[Source]) -> None:
+    archive = RawArchive(settings.raw_dir)
+    crawl(archive, "20230701T10", [entry(archive, "2022-08", algo_docx(
+        douyin(), ("2", "某算法", "检索过滤类", "某公司", "某（APP）", "检索。", " ", ""),
+        ("3", "另一算法", "检索过滤类", "另一公司", "另一（APP）", "检索。", "", "")),
+        "2023-07-01T10:00:00Z")])
+    result = build_tables(archive, sources, workers=1)
+    unnumbered = [r for r in result.tables["listings"] if not r["filing_number"]]
+    assert [r["name"] for r in unnumbered] == ["某算法", "另一算法"]
+    assert all("number_missing" in json.loads(r["quality_flags"]) for r in unnumbered)
+    assert [f["filing_number"] for f in result.tables["filings"]] == [DOUYIN]
+    assert ("2 listing row(s) without a filing number (flagged number_missing) are in "
+            "listings but not in filings") in result.warnings
+    write_release(settings, result)  # one filing per number still holds
+
+
 def test_release_files_follow_the_schema(settings: Settings, sources: list[Source]) -> None:
     release = write_release(settings, built(settings, sources))
     assert os.readlink(settings.published) == f"releases/{release.release_id}"

@@ -412,6 +412,8 @@ def derive_filings(listings: list[Row], batches: dict[tuple[str, int], Row],
         batch = batches[(row["batch_id"], row["version"])]
         if not batch["is_current"] or row["list_kind"] in NOTICE_KINDS:
             continue
+        if not row["filing_number"]:
+            continue  # no number: nothing to key a filing on; the row stays in listings
         occurrences[(row["list_kind"], row["filing_number"])].append(
             (_batch_order(batch), row["row_number"], row))
     filings: list[Row] = []
@@ -639,6 +641,12 @@ def build_tables(archive: RawArchive, sources: list[Source], *,
         crawl_ids=crawl_ids,
     )
     result.warnings.extend(_quality_warnings(filings))
+    unnumbered = sum(1 for r in listings if not r["filing_number"]
+                     and r["list_kind"] not in NOTICE_KINDS
+                     and batch_rows[(r["batch_id"], r["version"])]["is_current"])
+    if unnumbered:
+        result.warnings.append(f"{unnumbered} listing row(s) without a filing number (flagged "
+                               "number_missing) are in listings but not in filings")
     result.warnings.extend(f"{c.batch_id} v{c.version}: {problem}" for c in checks
                            for problem in c.serial_problems)
     result.timings = {"extract_normalise": parsed_at - started,

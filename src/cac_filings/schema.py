@@ -180,8 +180,9 @@ LISTINGS = Table(
 
 FILINGS = Table(
     name="filings",
-    en="One row per (list_kind, filing_number): the current state of each filing",
-    zh="备案：每个清单类型中每个备案编号一行（当前状态）",
+    en="One row per (list_kind, filing_number): the current state of each filing (a listed "
+       "row without a number, flagged number_missing, is only in listings)",
+    zh="备案：每个清单类型中每个备案编号一行（当前状态；无编号的行只在 listings 中）",
     columns=(
         *_FILING_FIELDS,
         _c("status", "text",
