@@ -19,7 +19,7 @@ from cac_filings.build import BuildResult, build_tables
 from cac_filings.config import Settings
 from cac_filings.errors import ArchiveError, ExtractionError, InvariantError
 from cac_filings.metadata import datasette_metadata
-from cac_filings.release import build_release, check_invariants, write_release
+from cac_filings.release import Acceptance, build_release, check_invariants, write_release
 from cac_filings.schema import TABLES
 from cac_filings.search import fts_query
 from cac_filings.sources import Source, load_sources
@@ -288,6 +288,39 @@ def test_a_duplicate_number_is_refused(settings: Settings, sources: list[Source]
     message = rejected(result, settings, {"filings": [*filings, filings[0]]})
     assert "filing_number_unique_per_list_kind" in message
     assert f"{filings[0]['filing_number']} ×2" in message
+
+
+def test_a_number_twice_in_one_file_is_refused_once(settings: Settings,
+                                                   sources: list[Source]) -> None:
+    archive = RawArchive(settings.raw_dir)
+    twice = algo_docx(douyin(), ("2", "抖音推荐算法", "个性化推送类", "北京抖音信息服务有限公司",
+                                 "抖音（APP）", "应用于信息推荐场景。", DOUYIN, ""))
+    crawl(archive, "20230701T10", [entry(archive, "2022-08", twice, "2023-07-01T10:00:00Z")])
+    result = build_tables(archive, sources, workers=1)
+    with pytest.raises(InvariantError, match=rf"no_duplicate_in_batch: 1 number\(s\) listed "
+                                              rf"twice in one file .*algorithm/2022-08 v1: "
+                                              rf"{DOUYIN} ×2"):
+        write_release(settings, result)
+    write_release(settings, result, acceptance=Acceptance(frozenset({"no_duplicate_in_batch"}),
+                                                          "listed twice by CAC"))
+    # A later release with another file is judged on that file only.
+    crawl(archive, "20230801T10", [
+        entry(archive, "2022-08", twice, "2023-07-01T10:00:00Z"),
+        entry(archive, "2022-10", algo_docx(douyin(number=BAIDU)), "2023-08-01T10:00:00Z")])
+    later = write_release(settings, build_tables(archive, sources, workers=1))
+    gate = next(a for a in later.assertions if a.name == "no_duplicate_in_batch")
+    assert gate.ok and "1 file version(s) new since the last release" in gate.detail
+
+
+def test_a_pdf_table_with_a_gap_in_its_serial_numbers_is_refused(
+        settings: Settings, sources: list[Source]) -> None:
+    result = built(settings, sources)
+    checks = [dataclasses.replace(c) for c in result.checks]
+    checks[0].pdf_serial_problems = ["table 1 (algorithm): 序号 1–3 (1 missing, 0 repeated)"]
+    broken = BuildResult(result.tables, result.inputs, checks, result.crawl_ids)
+    with pytest.raises(InvariantError, match=r"pdf_rows_whole: algorithm/2022-08 v1 table 1"):
+        write_release(settings, broken)
+    assert not settings.published.exists()
 
 
 def test_an_emptied_table_is_refused(settings: Settings, sources: list[Source]) -> None:

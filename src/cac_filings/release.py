@@ -23,7 +23,7 @@ import orjson
 
 from cac_filings import __version__
 from cac_filings.archive import RawArchive, sha256_hex
-from cac_filings.build import BuildResult, build_tables
+from cac_filings.build import NOTICE_KINDS, BuildResult, build_tables
 from cac_filings.config import Settings
 from cac_filings.diff import Change, count_changes, diff_filings
 from cac_filings.errors import InvariantError
@@ -125,10 +125,16 @@ def check_invariants(result: BuildResult, previous: dict[str, Any] | None,
                          "; ".join(lost) or f"{len(result.checks)} files, "
                                             f"{len(tables['listings'])} rows accounted for"))
 
+    # The acceptable gates judge only files that are new since the published release: a
+    # maintainer who accepted one for a file is not asked again about it on every later run.
+    new = _new_files(result, previous)
+    scope = (f" ({len(new)} file version(s) new since the last release)" if previous
+             else "")
     broken = [f"{c.batch_id} v{c.version} {problem}" for c in result.checks
-              for problem in c.pdf_serial_problems]
+              if (c.batch_id, c.version) in new for problem in c.pdf_serial_problems]
     out.append(Assertion("pdf_rows_whole", not broken,
-                         "; ".join(broken) or "every PDF table's 序号 cover their range once"))
+                         "; ".join(broken) or "every PDF table's 序号 cover their range once"
+                                              + scope))
 
     counts = {c.batch_id + f" v{c.version}": c.data_rows for c in result.checks}
     wrong = [f"{b['batch_id']} v{b['version']}: row_count {b['row_count']} != "
@@ -159,23 +165,33 @@ def check_invariants(result: BuildResult, previous: dict[str, Any] | None,
                              "really withdrew them, rerun with --accept no_large_drop)"
                              if shrunk else f"no list kind lost more than {max_shrink:.0%} of "
                                             "its filings"))
-    flagged = Counter(flag for f in tables["filings"] for flag in f.get("_flags", ())
-                      if flag in ("unknown_category", "duplicate_in_batch"))
-    unknown = sorted({f"{f['list_kind']}: {f['category']}" for f in tables["filings"]
-                      if "unknown_category" in f.get("_flags", ())})
+    new_rows = [r for r in tables["listings"] if (r["batch_id"], r["version"]) in new]
+    unknown = sorted({f"{r['list_kind']}: {r['category']}" for r in new_rows
+                      if "unknown_category" in r.get("_flags", ())})
     out.append(Assertion("known_categories", not unknown,
                          f"算法类别 not in the source's vocabulary: {', '.join(unknown)} (add "
                          "them to the source.yml categories, or --accept known_categories)"
-                         if unknown else "every 算法类别 is known"))
-    out.append(Assertion("no_duplicate_in_batch", not flagged["duplicate_in_batch"],
-                         f"{flagged['duplicate_in_batch']} number(s) listed twice in one file "
-                         "(quality flag duplicate_in_batch)" if flagged["duplicate_in_batch"]
-                         else "no number is listed twice in one file"))
+                         if unknown else "every 算法类别 is known" + scope))
+    listed = Counter((r["batch_id"], r["version"], r["list_kind"], r["filing_number"])
+                     for r in new_rows
+                     if r["filing_number"] and r["list_kind"] not in NOTICE_KINDS)
+    twice = sorted(f"{k[0]} v{k[1]}: {k[3]} ×{n}" for k, n in listed.items() if n > 1)
+    out.append(Assertion("no_duplicate_in_batch", not twice,
+                         f"{len(twice)} number(s) listed twice in one file (quality flag "
+                         f"duplicate_in_batch): {'; '.join(twice[:20])}" if twice
+                         else "no number is listed twice in one file" + scope))
     if previous is None:
         empty = [t.name for t in DATA_TABLES if not tables[t.name] and not t.may_be_empty]
         out.append(Assertion("no_table_empty", not empty,
                              ", ".join(empty) + " empty" if empty else "first release"))
     return out
+
+
+def _new_files(result: BuildResult, previous: dict[str, Any] | None) -> set[tuple[str, int]]:
+    """(batch_id, version) of each file whose bytes the published release was not built from
+    (all of them when nothing is published)."""
+    seen = {i.get("sha256") for i in previous.get("inputs", ())} if previous else set()
+    return {(i["batch_id"], i["version"]) for i in result.inputs if i["sha256"] not in seen}
 
 
 def write_release(settings: Settings, result: BuildResult, *, publish: bool = True,
