@@ -333,6 +333,30 @@ def test_in_site_redirect_reports_the_live_final_url(make_env: EnvFactory) -> No
     assert got.url == LIVE + "/old.htm"
     assert got.final_url == PAGE_URL
     assert env.log()[-1]["final_url"] == PAGE_URL
+    hop = env.log()[-2]
+    assert (hop["outcome"], hop["status"], hop["location"]) == ("redirect", 301, PAGE_URL)
+
+
+def test_a_relative_redirect_is_followed_through_the_configured_base(
+        make_env: EnvFactory) -> None:
+    env = make_env()
+    env.server.route(WWW + "/a.htm", Reply(302, b"", {"Location": "b.htm"}))
+    env.server.route(WWW + "/b.htm", Reply(307, b"", {"Location": LIVE + PAGE_PATH}))
+    env.server.route(WWW + PAGE_PATH, page())
+    got = env.fetcher.get(LIVE + "/a.htm", expect="html")
+    assert got is not None and got.final_url == PAGE_URL
+    # a Location on the live host is requested from the configured base, not the internet
+    assert [str(r.url) for r in env.server.requests] == [WWW + "/a.htm", WWW + "/b.htm",
+                                                        WWW + PAGE_PATH]
+
+
+def test_a_redirect_loop_is_cut_off(make_env: EnvFactory) -> None:
+    env = make_env()
+    env.server.route(WWW + "/a.htm", Reply(302, b"", {"Location": WWW + "/b.htm"}))
+    env.server.route(WWW + "/b.htm", Reply(302, b"", {"Location": WWW + "/a.htm"}))
+    with pytest.raises(FetchError, match="more than 5 redirects"):
+        env.fetcher.get(LIVE + "/a.htm", expect="html")
+    assert len(env.server.requests) == 6  # the first request and five hops, no retry
 
 
 def test_redirect_off_the_site_is_refused_and_logged(make_env: EnvFactory) -> None:
@@ -343,11 +367,13 @@ def test_redirect_off_the_site_is_refused_and_logged(make_env: EnvFactory) -> No
         env.fetcher.get(LIVE + "/moved.htm", expect="html")
     assert info.value.url == LIVE + "/moved.htm"
     assert "example.org" in str(info.value)
-    assert len(env.server.requests) == 2  # the redirect hop plus its target, no retry
+    # refused before the target is requested, and not retried
+    assert [str(r.url) for r in env.server.requests] == [WWW + "/moved.htm"]
     # the brief: one fetch-log entry per attempt, whatever its outcome
     log = env.log()
     assert len(log) == 1, f"attempt was not logged: {log}"
     assert log[0]["outcome"] == "error"
+    assert log[0]["status"] == 302 and "http://example.org/x" in log[0]["error"]
 
 
 # -- pacing -----------------------------------------------------------------------------------

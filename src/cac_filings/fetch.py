@@ -28,6 +28,9 @@ from cac_filings.formats import FileFormat, integrity_problem, is_waf_page, snif
 
 Expect = Literal["html", "file", "json"]
 RETRY_STATUSES = {429, 500, 502, 503, 504, 520, 521, 522, 523, 524}
+REDIRECT_STATUSES = {301, 302, 303, 307, 308}
+# Redirects are followed by hand, each target checked before it is requested.
+MAX_REDIRECTS = 5
 JSP_MISSING_FILE = "对不起，您要下载的文件不存在或已被删除"
 
 
@@ -121,7 +124,7 @@ class Fetcher:
         self._memo: dict[tuple[str, str], Fetched] = {}
         self._client = httpx.Client(
             timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
-            follow_redirects=True,
+            follow_redirects=False,
             transport=transport,
             headers={"User-Agent": settings.user_agent, "Accept-Language": "zh-CN,zh;q=0.9"},
         )
@@ -146,11 +149,14 @@ class Fetcher:
         return base + (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
     def _live_from_transport(self, transport: str, role: str) -> str:
-        if role not in HOSTS:
-            return transport
-        base = self.settings.base_for(role)
-        if transport.startswith(base):
-            return f"https://{HOSTS[role]}" + transport[len(base):]
+        """The live URL of a requested URL; `role`'s base first (both may be the same)."""
+        for candidate in (role, *(r for r in HOSTS if r != role)):
+            if candidate not in HOSTS:
+                continue
+            base = self.settings.base_for(candidate)
+            rest = transport[len(base):]
+            if transport.startswith(base) and (not rest or rest[0] in "/?"):
+                return f"https://{HOSTS[candidate]}" + rest
         return transport
 
     # -- politeness
@@ -243,51 +249,50 @@ class Fetcher:
         allow_404: bool,
         attempt: int,
     ) -> Fetched | None:
-        fetched_at = utc_now()
-        t0 = time.monotonic()
-        entry: dict[str, Any] = {
-            "url": url, "request_url": request_url, "fetched_at": fetched_at,
-            "attempt": attempt, "referer": headers.get("Referer"),
-            "conditional": sorted(k for k in headers if k.startswith("If-")),
-        }
-        self.stats.requests += 1
-        cap = self.settings.max_bytes
-        too_large: str | None = None
-        try:
-            with self._client.stream("GET", request_url, headers=headers) as response:
-                declared = response.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > cap:
-                    too_large = f"{declared} bytes announced"
-                chunks: list[bytes] = []
-                size = 0
-                if too_large is None:
-                    for chunk in response.iter_bytes():
-                        size += len(chunk)
-                        if size > cap:
-                            too_large = f"more than {cap} bytes sent"
-                            break
-                        chunks.append(chunk)
-                body = b"".join(chunks)
-        except httpx.TimeoutException as exc:
-            self._log_failure(entry, t0, f"timeout ({type(exc).__name__})")
-            raise FetchError(url, f"timed out ({type(exc).__name__})", retryable=True) from None
-        except httpx.TransportError as exc:
-            self._log_failure(entry, t0, f"{type(exc).__name__}: {exc}")
-            raise FetchError(url, f"connection failed ({type(exc).__name__}: {exc})",
-                             retryable=True) from None
-
-        if too_large is not None:
-            self._log_failure(entry, t0, f"too large: {too_large}")
-            raise FetchError(url, f"refused: {too_large}, over the {cap}-byte cap for one file "
-                                  "(CAC_FILINGS_MAX_BYTES)")
-        status = response.status_code
-        sha = self.archive.put(body)
-        final_url = self._live_from_transport(str(response.url), role)
-        resp_headers = {k.lower(): v for k, v in response.headers.items()}
-        entry.update(final_url=final_url, status=status, headers=resp_headers, sha256=sha,
-                     size=len(body), elapsed_ms=round((time.monotonic() - t0) * 1000))
-        self.stats.bytes += len(body)
-        self.stats.by_status[str(status)] = self.stats.by_status.get(str(status), 0) + 1
+        live, transport = url, request_url
+        hops = 0
+        while True:
+            fetched_at = utc_now()
+            t0 = time.monotonic()
+            entry: dict[str, Any] = {
+                "url": url, "request_url": transport, "fetched_at": fetched_at,
+                "attempt": attempt, "referer": headers.get("Referer"),
+                "conditional": sorted(k for k in headers if k.startswith("If-")),
+            }
+            if hops:
+                entry["redirect_hop"] = hops
+            response, body = self._send(url, transport, headers, entry, t0)
+            status = response.status_code
+            sha = self.archive.put(body)
+            final_url = live
+            resp_headers = {k.lower(): v for k, v in response.headers.items()}
+            entry.update(final_url=final_url, status=status, headers=resp_headers, sha256=sha,
+                         size=len(body), elapsed_ms=round((time.monotonic() - t0) * 1000))
+            self.stats.bytes += len(body)
+            self.stats.by_status[str(status)] = self.stats.by_status.get(str(status), 0) + 1
+            location = response.headers.get("location")
+            if status not in REDIRECT_STATUSES or not location:
+                break
+            # Follow by hand: the target must be a CAC (or allowed) host, checked before it is
+            # requested, and is requested through the configured base like any other URL.
+            target = canonical_url(self._live_from_transport(urljoin(transport, location),
+                                                             role), live)
+            if hops >= MAX_REDIRECTS:
+                reason = f"more than {MAX_REDIRECTS} redirects (the last to {target})"
+            else:
+                try:
+                    host_role(target, self.settings.allowed_hosts)
+                    reason = ""
+                except FetchError:
+                    reason = f"redirected off the site to {target}; not followed"
+            if reason:
+                entry.update(outcome="error", error=reason)
+                self.archive.log_fetch(entry)
+                raise FetchError(url, reason)
+            entry.update(outcome="redirect", location=target)
+            self.archive.log_fetch(entry)
+            hops += 1
+            live, transport = target, self.transport_url(target)
 
         def fail(reason: str, retryable: bool, cls: type[FetchError] = FetchError,
                  retry_after: float | None = None) -> FetchError:
@@ -311,9 +316,6 @@ class Fetcher:
                        retry_after=_parse_retry_after(response.headers.get("retry-after")))
         if status != 200:
             raise fail(f"HTTP {status}", False)
-        final_host = (urlsplit(final_url).hostname or "").lower()
-        if final_host != HOSTS.get(role, role):
-            raise fail(f"redirected off the site to {final_url}", False)
 
         fmt = sniff_format(body)
         if fmt == "empty":
@@ -351,6 +353,41 @@ class Fetcher:
         if etag or last_modified:
             self.archive.set_validators(url, Validators(etag, last_modified, sha))
         return Fetched(url, final_url, status, body, sha, fetched_at, False, fmt, resp_headers)
+
+    def _send(self, url: str, transport: str, headers: dict[str, str], entry: dict[str, Any],
+              t0: float) -> tuple[httpx.Response, bytes]:
+        """One request, its body read up to the size cap. Network failures and oversize
+        bodies are logged and raised as FetchError naming `url` (the live URL asked for)."""
+        self.stats.requests += 1
+        cap = self.settings.max_bytes
+        too_large: str | None = None
+        try:
+            with self._client.stream("GET", transport, headers=headers) as response:
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > cap:
+                    too_large = f"{declared} bytes announced"
+                chunks: list[bytes] = []
+                size = 0
+                if too_large is None:
+                    for chunk in response.iter_bytes():
+                        size += len(chunk)
+                        if size > cap:
+                            too_large = f"more than {cap} bytes sent"
+                            break
+                        chunks.append(chunk)
+                body = b"".join(chunks)
+        except httpx.TimeoutException as exc:
+            self._log_failure(entry, t0, f"timeout ({type(exc).__name__})")
+            raise FetchError(url, f"timed out ({type(exc).__name__})", retryable=True) from None
+        except httpx.TransportError as exc:
+            self._log_failure(entry, t0, f"{type(exc).__name__}: {exc}")
+            raise FetchError(url, f"connection failed ({type(exc).__name__}: {exc})",
+                             retryable=True) from None
+        if too_large is not None:
+            self._log_failure(entry, t0, f"too large: {too_large}")
+            raise FetchError(url, f"refused: {too_large}, over the {cap}-byte cap for one file "
+                                  "(CAC_FILINGS_MAX_BYTES)")
+        return response, body
 
     def _log_failure(self, entry: dict[str, Any], t0: float, reason: str) -> None:
         entry.update(status=None, outcome="retry" if not reason.startswith("too large")
