@@ -480,3 +480,12 @@ def test_cancellation_notice_board_must_answer_errno_0(sources: dict[str, Source
     source = sources["cn_cac_cancellations"]
     with pytest.raises(PageLayoutError, match="errno"):
         source.discover(Refused(spec=source.spec, articles={}))
+
+
+def test_an_unknown_source_on_the_command_line_is_a_usage_error(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    done = run_cli("crawl", "--source", "cn_cac_nothing", "--data-dir", str(tmp_path),
+                   "--www-base", "http://127.0.0.1:9", "--beian-base", "http://127.0.0.1:9")
+    assert done.returncode == 2, done.stderr  # setup, not fetching (1) or data (3)
+    assert "unknown source(s): cn_cac_nothing" in done.stderr

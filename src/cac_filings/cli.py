@@ -39,7 +39,7 @@ from cac_filings.report import Reporter
 if TYPE_CHECKING:
     from cac_filings.crawl import Refresh
 
-EXIT_FETCH, EXIT_DATA, EXIT_BUSY = 1, 3, 4
+EXIT_FETCH, EXIT_USAGE, EXIT_DATA, EXIT_BUSY = 1, 2, 3, 4
 
 app = typer.Typer(
     add_completion=False,
@@ -119,9 +119,12 @@ def _log_run(settings: Settings, record: RunRecord) -> None:
 
 def _exit_code(exc: CacFilingsError) -> int:
     from cac_filings.lock import BusyError
+    from cac_filings.sources import SourceConfigError
 
     if isinstance(exc, BusyError):
         return EXIT_BUSY
+    if isinstance(exc, SourceConfigError):
+        return EXIT_USAGE  # an unknown --source, a broken source.yml: fix the setup, not data
     return EXIT_DATA if isinstance(exc, (ExtractionError, InvariantError, ArchiveError)) \
         else EXIT_FETCH
 
