@@ -654,6 +654,31 @@ def test_zip_bomb_is_refused_by_the_compression_ratio_cap() -> None:
     assert peak < 4 * 1024 * 1024  # refused before inflating anything
 
 
+def test_the_download_check_refuses_a_zip_bomb_without_inflating_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from cac_filings import formats
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/document.xml", b"<w:document/>")
+        archive.writestr("word/media/blank.bin", b"\0" * (20 << 20))  # 20 MB → ~20 KB
+    body = buffer.getvalue()
+    with monkeypatch.context() as patched:
+        def inflate(_: zipfile.ZipFile) -> None:
+            raise AssertionError("inflated a member of a refused container")
+
+        patched.setattr(zipfile.ZipFile, "testzip", inflate)
+        problem = formats.integrity_problem(body, "docx")
+    assert problem is not None and "word/media/blank.bin has a compression ratio" in problem
+    # Members within the ratio cap still add up against the total cap.
+    monkeypatch.setattr(formats, "MAX_COMPRESSION_RATIO", 10**6)
+    monkeypatch.setattr(formats, "MAX_UNZIPPED_BYTES", 10 << 20)
+    assert formats.zip_size_problem(body) == (
+        f"zip members add up to {(20 << 20) + 13} bytes uncompressed (cap {10 << 20})")
+    monkeypatch.setattr(formats, "MAX_UNZIPPED_BYTES", 100 << 20)
+    assert formats.integrity_problem(body, "docx") is None
+
+
 @pytest.mark.parametrize("cut", ["mid-row", "after-row", "second-table"])
 def test_document_cut_inside_a_table_is_refused(cut: str) -> None:
     first = table(row("序号", "名称", header=True), row("1", "甲"), row("2", "乙"))

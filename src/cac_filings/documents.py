@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from cac_filings.errors import ExtractionError
-from cac_filings.formats import sniff_format
+from cac_filings.formats import MAX_COMPRESSION_RATIO, MAX_XML_BYTES, sniff_format
 
 WORD_NAMESPACES = (
     b"http://schemas.openxmlformats.org/wordprocessingml/2006/main",
@@ -39,9 +39,6 @@ WORD_NAMESPACES = (
 )
 MC_NAMESPACE = b"http://schemas.openxmlformats.org/markup-compatibility/2006"
 
-# Caps for hostile input: real lists are well under 1 MB compressed and 30 MB of XML.
-MAX_XML_BYTES = 200 * 1024 * 1024
-MAX_COMPRESSION_RATIO = 200
 
 
 @dataclass

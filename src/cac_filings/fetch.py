@@ -24,7 +24,13 @@ import httpx
 from cac_filings.archive import RawArchive, Validators
 from cac_filings.config import HOSTS, Settings
 from cac_filings.errors import BlockedError, FetchError
-from cac_filings.formats import FileFormat, integrity_problem, is_waf_page, sniff_format
+from cac_filings.formats import (
+    FileFormat,
+    integrity_problem,
+    is_waf_page,
+    sniff_format,
+    zip_size_problem,
+)
 
 Expect = Literal["html", "file", "json"]
 RETRY_STATUSES = {429, 500, 502, 503, 504, 520, 521, 522, 523, 524}
@@ -337,6 +343,9 @@ class Fetcher:
             if fmt not in ("docx", "xlsx", "pdf", "zip"):
                 raise fail(f"expected a docx, xlsx or pdf file, got {fmt} "
                            f"(first bytes {body[:8]!r})", False)
+            oversized = zip_size_problem(body) if fmt != "pdf" else None
+            if oversized is not None:  # hostile, not a glitch: no retry
+                raise fail(f"refused: {oversized}", False)
             problem = integrity_problem(body, fmt)
             if problem is not None:
                 raise fail(f"truncated or corrupt file: {problem}", True)
