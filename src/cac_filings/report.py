@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 
@@ -41,13 +42,14 @@ class Reporter:
     def warn(self, message: str) -> None:
         self.warnings.append(message)
         if self.interactive:
-            self.console.print(f"[yellow]warning:[/yellow] {message}")
+            # Messages quote the site (titles, cells, errors): never read them as markup.
+            self.console.print(f"[yellow]warning:[/yellow] {escape(message)}")
         else:
             self._line("WARN", message)
 
     def error(self, message: str) -> None:
         if self.interactive:
-            self.console.print(f"[bold red]error:[/bold red] {message}")
+            self.console.print(f"[bold red]error:[/bold red] {escape(message)}")
         else:
             self._line("ERROR", message)
 
@@ -55,8 +57,9 @@ class Reporter:
     def progress(self, description: str, total: int | None) -> Iterator[Callable[[str], None]]:
         """Yields advance(label): one call per finished item."""
         if self.interactive and not self.quiet:
-            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                          TimeElapsedColumn(), TextColumn("{task.fields[label]}"),
+            with Progress(TextColumn("{task.description}", markup=False), BarColumn(),
+                          MofNCompleteColumn(), TimeElapsedColumn(),
+                          TextColumn("{task.fields[label]}", markup=False),
                           console=self.console, transient=True) as bar:
                 task = bar.add_task(description, total=total, label="")
 
