@@ -300,9 +300,10 @@ def package(document: bytes, *, extra: dict[str, bytes] | None = None) -> bytes:
     """A .docx container around a given word/document.xml. Byte-stable: the same content gives
     the same bytes at any time (a fixed member date), as a file re-served unchanged does."""
     buffer = io.BytesIO()
-    members = {"[Content_Types].xml": CONTENT_TYPES, "_rels/.rels": PACKAGE_RELS,
-               "word/document.xml": document, "word/_rels/document.xml.rels": DOCUMENT_RELS,
-               "word/styles.xml": STYLES, "word/numbering.xml": NUMBERING, **(extra or {})}
+    members: dict[str, str | bytes] = {
+        "[Content_Types].xml": CONTENT_TYPES, "_rels/.rels": PACKAGE_RELS,
+        "word/document.xml": document, "word/_rels/document.xml.rels": DOCUMENT_RELS,
+        "word/styles.xml": STYLES, "word/numbering.xml": NUMBERING, **(extra or {})}
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in members.items():
             archive.writestr(zipfile.ZipInfo(name, date_time=(2023, 1, 1, 0, 0, 0)), data,

@@ -21,7 +21,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cac_filings.documents import (
-    MAX_COMPRESSION_RATIO,
     RawTable,
     _scan_with_closing_tags,
     _table_regions,
@@ -31,7 +30,7 @@ from cac_filings.documents import (
     scan_document_xml,
 )
 from cac_filings.errors import ExtractionError
-from cac_filings.formats import sniff_format
+from cac_filings.formats import MAX_COMPRESSION_RATIO, sniff_format
 from tests.docx_fixtures import (
     W_NS,
     Cell,

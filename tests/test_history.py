@@ -139,3 +139,24 @@ def test_an_edited_reupload_is_found_by_a_refresh(history: tuple[TinySite, Path]
     assert json.loads(changes[0]["after"]) == {"remarks": "2023年8月更新应用产品"}
     listings = [r for r in table(data, "listings") if r["batch_id"] == "algorithm/2022-08"]
     assert [r["version"] for r in listings] == [1, 1, 2, 2]  # both versions stay listed
+
+
+def test_the_feed_is_well_formed_xml_whatever_the_cells_hold() -> None:
+    import xml.etree.ElementTree as ET
+
+    from cac_filings.diff import Change
+    from cac_filings.notes import atom_feed
+
+    nasty = "甲<b>&\"算法\"\x0b\x00</b>"
+    change = Change("algorithm", "网信算备110108823483901230031号", "added", (),
+                    None, {"category": nasty, "purpose": "a & b"}, nasty, "=HYPERLINK(\"x\")")
+    feed = atom_feed("20260101T000000Z", "2026-01-01T00:00:00Z", [change],
+                     {("algorithm", change.filing_number): "https://www.cac.gov.cn/a?x=1&y=<2>"})
+    root = ET.fromstring(feed)  # raises on a stray control character or unescaped markup
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    (entry,) = root.findall("a:entry", ns)
+    assert entry.findtext("a:title", namespaces=ns) == '甲<b>&"算法"</b> — =HYPERLINK("x")'
+    link = entry.find("a:link", ns)
+    assert link is not None and link.get("href") == "https://www.cac.gov.cn/a?x=1&y=<2>"
+    assert "类别: 甲<b>&\"算法\"</b>" in (entry.findtext("a:summary", namespaces=ns) or "")
+    assert root.findtext("a:subtitle", namespaces=ns) == "Release 20260101T000000Z"

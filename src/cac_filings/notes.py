@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from cac_filings.diff import Change, count_changes
@@ -19,10 +22,51 @@ HEADINGS = {"added": "Added 新增", "modified": "Modified 修改", "cancelled":
 FEED_ID = "tag:cac-filings,2026:new-approvals"
 
 
+# Characters XML 1.0 does not allow at all (a cell may hold a stray vertical tab).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def escape(text: str) -> str:
     """Text for XML content and attribute values."""
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;"))
+    return (_NOT_XML.sub("", text).replace("&", "&amp;").replace("<", "&lt;")
+            .replace(">", "&gt;").replace('"', "&quot;"))
+
+
+@dataclass(frozen=True)
+class AtomEntry:
+    id: str
+    title: str
+    updated: str  # RFC 3339, UTC
+    link: str
+    category: str
+    summary: str
+
+
+def atom_document(feed_id: str, title: str, link: str, entries: Sequence[AtomEntry], *,
+                  updated: str | None = None, subtitle: str | None = None) -> str:
+    """An Atom feed (RFC 4287); `updated` defaults to the first (newest) entry's."""
+    if updated is None:
+        updated = entries[0].updated if entries else "1970-01-01T00:00:00Z"
+    parts = ['<?xml version="1.0" encoding="utf-8"?>\n'
+             '<feed xmlns="http://www.w3.org/2005/Atom">\n',
+             f"  <id>{escape(feed_id)}</id>\n",
+             f"  <title>{escape(title)}</title>\n",
+             f"  <updated>{escape(updated)}</updated>\n",
+             "  <author><name>cac-filings</name></author>\n",
+             f'  <link rel="alternate" href="{escape(link)}"/>\n']
+    if subtitle:
+        parts.append(f"  <subtitle>{escape(subtitle)}</subtitle>\n")
+    for e in entries:
+        parts.append("  <entry>\n"
+                     f"    <id>{escape(e.id)}</id>\n"
+                     f"    <title>{escape(e.title)}</title>\n"
+                     f"    <updated>{escape(e.updated)}</updated>\n"
+                     f'    <link rel="alternate" href="{escape(e.link)}"/>\n'
+                     f'    <category term="{escape(e.category)}"/>\n'
+                     f"    <summary>{escape(e.summary)}</summary>\n"
+                     "  </entry>\n")
+    parts.append("</feed>\n")
+    return "".join(parts)
 
 
 def _value(value: Any) -> str:
@@ -71,7 +115,7 @@ def atom_feed(release_id: str, created_at: str, changes: list[Change],
               sources: dict[tuple[str, str], str]) -> str:
     """An Atom feed of the filings added in this release. `sources` maps (list_kind,
     number) to the attachment URL that lists it."""
-    entries = []
+    entries: list[AtomEntry] = []
     for change in changes:
         if change.change != "added":
             continue
@@ -80,27 +124,11 @@ def atom_feed(release_id: str, created_at: str, changes: list[Change],
         summary = "; ".join(f"{label}: {after[field]}" for field, label in (
             ("category", "类别"), ("role", "角色"), ("purpose", "主要用途"),
             ("province", "省份")) if after.get(field))
-        link = sources.get(key, "https://www.cac.gov.cn/")
-        entries.append(
-            "  <entry>\n"
-            f"    <id>urn:cac-filings:filing:{escape(change.list_kind)}:"
-            f"{escape(change.filing_number)}</id>\n"
-            f"    <title>{escape(change.name or change.filing_number)} — "
-            f"{escape(change.company or '')}</title>\n"
-            f"    <updated>{created_at}</updated>\n"
-            f'    <link rel="alternate" href="{escape(link)}"/>\n'
-            f'    <category term="{escape(change.list_kind)}"/>\n'
-            f"    <summary>{escape(change.filing_number + ('; ' + summary if summary else ''))}"
-            "</summary>\n"
-            "  </entry>")
-    return (
-        '<?xml version="1.0" encoding="utf-8"?>\n'
-        '<feed xmlns="http://www.w3.org/2005/Atom">\n'
-        f"  <id>{FEED_ID}</id>\n"
-        "  <title>cac-filings: new algorithm filings approved by the CAC 新增算法备案</title>\n"
-        f"  <updated>{created_at}</updated>\n"
-        "  <author><name>cac-filings</name></author>\n"
-        f'  <link rel="alternate" href="https://www.cac.gov.cn/"/>\n'
-        f"  <subtitle>Release {escape(release_id)}</subtitle>\n"
-        + "\n".join(entries) + ("\n" if entries else "")
-        + "</feed>\n")
+        entries.append(AtomEntry(
+            f"urn:cac-filings:filing:{change.list_kind}:{change.filing_number}",
+            f"{change.name or change.filing_number} — {change.company or ''}", created_at,
+            sources.get(key, "https://www.cac.gov.cn/"), change.list_kind,
+            change.filing_number + ("; " + summary if summary else "")))
+    return atom_document(FEED_ID, "cac-filings: new algorithm filings approved by the CAC "
+                                  "新增算法备案", "https://www.cac.gov.cn/", entries,
+                         updated=created_at, subtitle=f"Release {release_id}")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from cac_filings.notes import escape
+from cac_filings.notes import AtomEntry, atom_document, escape
 from cac_filings.search import fts_query
 
 DATABASE = "cac_filings"
@@ -246,7 +246,7 @@ async def approvals_feed(datasette: Any, base_url: str, company: str | None,
                                                ("keyword", keyword)) if v)
     title = "New algorithm filings approved by the CAC 新增算法备案" + (f" ({about})" if about
                                                                   else "")
-    entries = [_entry(
+    entries = [AtomEntry(
         f"urn:cac-filings:filing:{r['list_kind']}:{r['filing_number']}",
         f"{r['name'] or r['filing_number']} — {r['company'] or ''}", r["created_at"],
         f"{base_url}{company_url(r['company'])}" if r["company"] else r["source_url"],
@@ -256,7 +256,7 @@ async def approvals_feed(datasette: Any, base_url: str, company: str | None,
                   if x)) for r in rows]
     feed_id = "tag:cac-filings,2026:new-approvals" + (
         ":" + quote(about, safe="") if about else "")
-    return _feed(feed_id, title, entries, base_url)
+    return atom_document(feed_id, title, f"{base_url}/", entries)
 
 
 async def cancellations_feed(datasette: Any, base_url: str) -> str:
@@ -265,39 +265,15 @@ async def cancellations_feed(datasette: Any, base_url: str) -> str:
         "select notice_id, notice_title, notice_date, filing_number, name, company, "
         "cancelled_month, source_url from cancellations order by notice_date desc, "
         "filing_number limit :limit", {"limit": FEED_LIMIT})).rows
-    entries = [_entry(
+    entries = [AtomEntry(
         f"urn:cac-filings:cancellation:{r['notice_id']}:{r['filing_number']}",
         f"注销 {r['name'] or r['filing_number']} — {r['company'] or ''}",
         f"{r['notice_date'] or '1970-01-01'}T00:00:00Z", r["source_url"], "cancellation",
         f"{r['filing_number']}; {r['notice_title']}; 注销时间 {r['cancelled_month'] or '—'}")
         for r in rows]
-    return _feed("tag:cac-filings,2026:cancellations",
-                 "Algorithm filings cancelled by the CAC 算法备案注销", entries, base_url)
-
-
-def _entry(entry_id: str, title: str, updated: str, link: str, category: str,
-           summary: str) -> str:
-    return ("  <entry>\n"
-            f"    <id>{escape(entry_id)}</id>\n"
-            f"    <title>{escape(title)}</title>\n"
-            f"    <updated>{escape(updated)}</updated>\n"
-            f'    <link rel="alternate" href="{escape(link)}"/>\n'
-            f'    <category term="{escape(category)}"/>\n'
-            f"    <summary>{escape(summary)}</summary>\n"
-            "  </entry>")
-
-
-def _feed(feed_id: str, title: str, entries: list[str], base_url: str) -> str:
-    newest = re.search(r"<updated>([^<]+)</updated>", entries[0]) if entries else None
-    updated = newest.group(1) if newest else "1970-01-01T00:00:00Z"
-    return ('<?xml version="1.0" encoding="utf-8"?>\n'
-            '<feed xmlns="http://www.w3.org/2005/Atom">\n'
-            f"  <id>{escape(feed_id)}</id>\n"
-            f"  <title>{escape(title)}</title>\n"
-            f"  <updated>{escape(updated)}</updated>\n"
-            "  <author><name>cac-filings</name></author>\n"
-            f'  <link rel="alternate" href="{escape(base_url)}/"/>\n'
-            + "".join(e + "\n" for e in entries) + "</feed>\n")
+    return atom_document("tag:cac-filings,2026:cancellations",
+                         "Algorithm filings cancelled by the CAC 算法备案注销", f"{base_url}/",
+                         entries)
 
 
 # ---------------------------------------------------------------- charts
