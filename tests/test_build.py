@@ -7,6 +7,8 @@ import dataclasses
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +117,28 @@ def test_parallel_and_serial_builds_agree(settings: Settings, sources: list[Sour
     serial = build_tables(archive, sources, workers=1)
     parallel = build_tables(archive, sources, workers=2)
     assert serial.tables == parallel.tables
+
+
+def test_a_build_and_the_next_one_never_import_pandas(settings: Settings) -> None:
+    # pyarrow imports pandas, when it is installed, behind some innocent calls (pa.scalar,
+    # Schema.empty_table, pq.read_table); that import costs a fifth of a whole build.
+    archive = RawArchive(settings.raw_dir)
+    crawl(archive, "20230701T10", [entry(archive, "2022-08", algo_docx(douyin()),
+                                         "2023-07-01T10:00:00Z")])
+    script = (
+        "import sys\n"
+        "from cac_filings.cli import app\n"
+        "for _ in range(2):\n"
+        "    try:\n"
+        f"        app(['build', '--data-dir', {str(settings.data_dir)!r}, '--quiet'])\n"
+        "    except SystemExit as exc:\n"
+        "        assert not exc.code, exc.code\n"
+        "print('pandas' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "False"
+    assert len(list(settings.releases_dir.iterdir())) == 2
 
 
 def test_no_crawl_at_all_says_what_to_do(settings: Settings, sources: list[Source]) -> None:
