@@ -369,6 +369,13 @@ def test_deep_synthesis_column_without_announcements(sources: dict[str, Source])
     assert ctx.fetched == []
 
 
+def twelfth_batch_with(source: Source, links: tuple[Link, ...]) -> FakeContext:
+    """The column lists only the 第十二批 announcement, whose page has `links`."""
+    return FakeContext(spec=source.spec,
+                       articles={U_TWELFTH: Article(U_TWELFTH, DS_TWELFTH, "2025-07-14", links)},
+                       column=[column_item(DS_TWELFTH, U_TWELFTH, "2025-07-14")])
+
+
 @pytest.mark.parametrize("links", [
     (),
     (Link("互联网信息服务深度合成管理规定", "https://www.cac.gov.cn/2022-12/11/c_1.htm", None),),
@@ -378,9 +385,7 @@ def test_deep_synthesis_column_without_announcements(sources: dict[str, Source])
 def test_announcement_without_a_deep_synthesis_list_raises(sources: dict[str, Source],
                                                            links: tuple[Link, ...]) -> None:
     source = sources[DEEP_SYNTHESIS]
-    ctx = FakeContext(spec=source.spec,
-                      articles={U_TWELFTH: Article(U_TWELFTH, DS_TWELFTH, "2025-07-14", links)},
-                      column=[column_item(DS_TWELFTH, U_TWELFTH, "2025-07-14")])
+    ctx = twelfth_batch_with(source, links)
     with pytest.raises(PageLayoutError, match="深度合成服务算法备案清单") as info:
         source.discover(ctx)
     assert info.value.url == U_TWELFTH
@@ -389,9 +394,7 @@ def test_announcement_without_a_deep_synthesis_list_raises(sources: dict[str, So
 def test_deep_synthesis_list_title_without_month_raises(sources: dict[str, Source]) -> None:
     source = sources[DEEP_SYNTHESIS]
     links = (Link("境内深度合成服务算法备案清单", DS_ATT[U_TWELFTH], "附件"),)
-    ctx = FakeContext(spec=source.spec,
-                      articles={U_TWELFTH: Article(U_TWELFTH, DS_TWELFTH, "2025-07-14", links)},
-                      column=[column_item(DS_TWELFTH, U_TWELFTH, "2025-07-14")])
+    ctx = twelfth_batch_with(source, links)
     with pytest.raises(PageLayoutError, match="names no month") as info:
         source.discover(ctx)
     assert info.value.url == U_TWELFTH
