@@ -97,6 +97,21 @@ def test_an_edited_reupload_is_a_new_version(settings: Settings,
     assert result.tables["batches"][0]["fetched_at"] == "2023-07-01T10:00:00Z"
 
 
+def test_companies_come_from_the_current_version_only(settings: Settings,
+                                                      sources: list[Source]) -> None:
+    # v1 said the company was renamed; the re-upload took that back. Only v2 counts.
+    archive = RawArchive(settings.raw_dir)
+    renamed = douyin("原主体名称“北京微播视界科技有限公司”变更为“北京抖音信息服务有限公司”")
+    crawl(archive, "20230701T10", [entry(archive, "2022-08", algo_docx(renamed),
+                                         "2023-07-01T10:00:00Z")])
+    crawl(archive, "20240105T10", [entry(archive, "2022-08", algo_docx(douyin()),
+                                         "2024-01-05T10:00:00Z")])
+    result = build_tables(archive, sources, workers=1)
+    (company,) = result.tables["companies"]
+    assert company["company"] == "北京抖音信息服务有限公司"
+    assert json.loads(company["former_names"]) == []
+
+
 def test_a_failed_crawl_does_not_decide_what_is_listed(settings: Settings,
                                                        sources: list[Source]) -> None:
     archive = RawArchive(settings.raw_dir)
@@ -293,8 +308,8 @@ def test_a_row_the_reader_dropped_is_refused(settings: Settings, sources: list[S
     # The file's own row count (its <w:tr> elements) disagrees with the rows the reader
     # accounted for: a row vanished in assembly, though listings matches the data rows.
     result = built(settings, sources)
-    assert all(c.source_rows == c.header_rows + c.data_rows + c.repeated_headers
-               + c.blank_rows + c.merged_rows for c in result.checks)
+    # header, data, repeated, blank and merged rows (RawTable.physical_rows)
+    assert all(c.source_rows == c.physical_rows for c in result.checks)
     good = write_release(settings, result)
     checks = [dataclasses.replace(c) for c in result.checks]
     checks[0].source_rows += 1

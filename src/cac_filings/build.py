@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from cac_filings.archive import RawArchive
 from cac_filings.documents import RawTable, extract_tables
 from cac_filings.errors import ArchiveError, ExtractionError
@@ -42,16 +40,11 @@ from cac_filings.normalize import (
 )
 from cac_filings.pinyin import to_pinyin
 from cac_filings.schema import FILINGS
-from cac_filings.search import segment_text
+from cac_filings.schema import json_text as _json
+from cac_filings.search import fts_texts
 from cac_filings.sources import Source, SourceSpec, TableSpec
 
 Row = dict[str, Any]
-
-
-def _json(value: Any) -> str:
-    """Compact JSON, non-ASCII kept, keys in insertion order (same bytes as json.dumps with
-    ensure_ascii=False and separators=(",", ":"))."""
-    return orjson.dumps(value).decode()
 
 
 @dataclass
@@ -84,13 +77,9 @@ class BatchCheck:
     batch_id: str
     version: int
     tables: int
+    # Rows accounted for as header, data, repeated header, blank or merged (RawTable).
     physical_rows: int
-    header_rows: int
-    repeated_headers: int
-    blank_rows: int
     data_rows: int
-    listings: int = 0
-    merged_rows: int = 0
     # Rows the file holds, counted by the reader apart from their assembly (RawTable).
     source_rows: int = 0
     # Tables whose printed 序号 do not cover their own range once each (a row lost, split or
@@ -151,16 +140,16 @@ def select_batches(archive: RawArchive, sources: list[Source]) -> tuple[list[Bat
             batch_id = current["batch_id"]
             ordered = sorted(history[batch_id].values(),
                              key=lambda e: (e["fetched_at"], e["file_sha256"]))
+            published_on = current.get("published_on")
+            precision = current.get("published_on_precision")
+            seen_in, seen_at = first_seen[batch_id]
+            if published_on is None and seen_in > first_ok[name]:
+                # Added to an in-place page after cac-filings started watching it: it
+                # appeared between the previous check and this date.
+                published_on, precision = seen_at[:10], "observed"
             for number, entry in enumerate(ordered, start=1):
-                published_on = current.get("published_on")
-                precision = current.get("published_on_precision")
-                seen_in, seen_at = first_seen[batch_id]
-                if published_on is None and seen_in > first_ok[name]:
-                    # Added to an in-place page after cac-filings started watching it: it
-                    # appeared between the previous check and this date.
-                    published_on, precision = seen_at[:10], "observed"
                 selected.append(BatchVersion(
-                    entry=current | {k: entry[k] for k in ("file_sha256", "fetched_at")},
+                    entry=current,
                     version=number,
                     sha256=entry["file_sha256"],
                     file_format=entry["file_format"],
@@ -199,12 +188,6 @@ def match_table(table: RawTable, spec: SourceSpec, label: str) -> TableSpec:
                                  + f" (known headers: {', '.join(best[1].columns)})")
 
 
-# normalize_fields precomputes the search text of these columns, in this order.
-_FILINGS_FTS = ("name", "company", "products", "purpose", "filing_number")
-if FILINGS.fts != _FILINGS_FTS:  # pragma: no cover - a schema edit must update both
-    raise RuntimeError(f"filings.fts is {FILINGS.fts}; update normalize_fields")
-
-
 GENAI_KINDS = ("genai_filing", "genai_registration")
 # Rows of notices (not lists of approvals): in listings, never filings.
 NOTICE_KINDS = ("cancellation",)
@@ -216,20 +199,17 @@ def normalize_fields(cells: dict[str, str], list_kind: str, spec: SourceSpec) ->
         row = _genai_fields(cells, list_kind)
     else:
         row = _suanbei_fields(cells, list_kind, spec)
-    products: list[Product] = row["_products"]
     company = row["company"]
     row["_pinyin"] = to_pinyin(company) if company else None
     # Search text of the filings_fts columns, computed here (in the worker processes).
-    row["_fts"] = (
-        segment_text(row["name"]), segment_text(company),
-        segment_text(" ".join(f"{p.name} {p.type or ''}" for p in products)),
-        segment_text(row["purpose"]), segment_text(row["filing_number"]),
-    )
+    row["_fts"] = fts_texts(FILINGS, row)
     return row
 
 
 def _row(flags: list[str], products: list[Product], **fields: Any) -> Row:
-    row: Row = {
+    if fields["company"] is None:
+        flags.append("company_missing")
+    return {
         "role": None, "category": None, "purpose": None, "region_code": None,
         "entity_code": None, "category_code": None, "filing_year": None, "number_parts": None,
         "filed_on": None, "remarks": None, **fields,
@@ -238,10 +218,6 @@ def _row(flags: list[str], products: list[Product], **fields: Any) -> Row:
         # Python values kept beside their JSON for the derived tables (not written out).
         "_flags": flags, "_products": products,
     }
-    if row["company"] is None:
-        flags.append("company_missing")
-        row["quality_flags"] = _json(flags)
-    return row
 
 
 def _suanbei_fields(cells: dict[str, str], list_kind: str, spec: SourceSpec) -> Row:
@@ -308,8 +284,7 @@ def _genai_fields(cells: dict[str, str], list_kind: str) -> Row:
 
 def listing_rows(batch: BatchVersion, tables: list[RawTable], spec: SourceSpec
                  ) -> tuple[list[Row], BatchCheck]:
-    check = BatchCheck(batch.batch_id, batch.version, tables=0, physical_rows=0, header_rows=0,
-                       repeated_headers=0, blank_rows=0, data_rows=0)
+    check = BatchCheck(batch.batch_id, batch.version, tables=0, physical_rows=0, data_rows=0)
     rows: list[Row] = []
     for table in tables:
         if not table.header and not table.rows:
@@ -317,10 +292,6 @@ def listing_rows(batch: BatchVersion, tables: list[RawTable], spec: SourceSpec
         tspec = match_table(table, spec, batch.label)
         check.tables += 1
         check.physical_rows += table.physical_rows
-        check.header_rows += table.header_rows
-        check.repeated_headers += table.repeated_headers
-        check.blank_rows += table.blank_rows
-        check.merged_rows += table.merged_rows
         check.source_rows += table.source_rows
         check.data_rows += len(table.rows)
         fields = [tspec.field_for(h) or "" for h in table.header]
@@ -352,7 +323,6 @@ def listing_rows(batch: BatchVersion, tables: list[RawTable], spec: SourceSpec
             })
     if check.tables == 0:
         raise ExtractionError(batch.label, "the file holds no table")
-    check.listings = len(rows)
     return rows, check
 
 
@@ -383,29 +353,35 @@ def _batch_order(batch: Row) -> tuple[str, str, str]:
     return (batch["period"], batch["published_on"] or "", batch["batch_id"])
 
 
-def cancellation_dates(listings: list[Row], batches: dict[tuple[str, int], Row]
-                       ) -> dict[str, str | None]:
-    """filing number → date of the first current cancellation notice naming it."""
-    found: dict[str, str | None] = {}
+def current_notices(listings: list[Row], batches: dict[tuple[str, int], Row]
+                    ) -> list[tuple[Row, Row]]:
+    """(row, batch) for every row of the current version of a cancellation notice."""
+    out = []
     for row in listings:
         batch = batches[(row["batch_id"], row["version"])]
-        if row["list_kind"] not in NOTICE_KINDS or not batch["is_current"]:
-            continue
-        day = batch["published_on"]
-        known = found.get(row["filing_number"], "9999")
-        if row["filing_number"] not in found or (day is not None and day < (known or "9999")):
-            found[row["filing_number"]] = day
+        if row["list_kind"] in NOTICE_KINDS and batch["is_current"]:
+            out.append((row, batch))
+    return out
+
+
+def cancellation_dates(notices: list[tuple[Row, Row]]) -> dict[str, str | None]:
+    """filing number → date of the first notice naming it (None when no notice's is known)."""
+    found: dict[str, str | None] = {}
+    for row, batch in notices:
+        number, day = row["filing_number"], batch["published_on"]
+        known = found.get(number)
+        if number not in found or (day is not None and (known is None or day < known)):
+            found[number] = day
     return found
 
 
 def derive_filings(listings: list[Row], batches: dict[tuple[str, int], Row],
-                   cancelled: dict[str, str | None] | None = None) -> list[Row]:
+                   cancelled: dict[str, str | None]) -> list[Row]:
     """One row per (list_kind, filing_number) from the current version of every batch.
 
     A number named in a cancellation notice is cancelled from the notice's date; a 已注销 in
     the list's own 备注 also means cancelled. Where the two disagree, the filing is flagged
     (cancellation_not_in_notices / cancellation_not_in_list)."""
-    cancelled = cancelled or {}
     occurrences: dict[tuple[str, str], list[tuple[tuple[str, str, str], int, Row]]] = \
         defaultdict(list)
     for row in listings:
@@ -455,17 +431,13 @@ _FILING_COLUMNS = [c.name for c in FILINGS.columns if c.name not in {
     "source_url"}]
 
 
-def derive_cancellations(listings: list[Row], batches: dict[tuple[str, int], Row],
-                         filings: list[Row]) -> list[Row]:
+def derive_cancellations(notices: list[tuple[Row, Row]], filings: list[Row]) -> list[Row]:
     """One row per number named in a current cancellation notice, joined to its filings."""
     kinds: dict[str, set[str]] = defaultdict(set)
     for filing in filings:
         kinds[filing["filing_number"]].add(filing["list_kind"])
     rows: dict[tuple[str, str], Row] = {}
-    for row in listings:
-        batch = batches[(row["batch_id"], row["version"])]
-        if row["list_kind"] not in NOTICE_KINDS or not batch["is_current"]:
-            continue
+    for row, batch in notices:
         notice_id = batch["batch_id"].split("/", 1)[1]
         rows[(notice_id, row["filing_number"])] = {
             "notice_id": notice_id, "notice_title": batch["title"],
@@ -498,11 +470,11 @@ def derive_companies(filings: list[Row], listings: list[Row],
     former: dict[str, set[str]] = defaultdict(set)
     pinyin: dict[str, str] = {}
     for row in listings:
-        if row["list_kind"] in NOTICE_KINDS:
+        batch = batches[(row["batch_id"], row["version"])]
+        if row["list_kind"] in NOTICE_KINDS or not batch["is_current"]:
             continue
         if row["company"]:
             pinyin[row["company"]] = row["_pinyin"]
-        batch = batches[(row["batch_id"], row["version"])]
         if row["company"] and batch["published_on"]:
             published[row["company"]].append(batch["published_on"])
         for old, new in parse_former_names(row["remarks"]):
@@ -626,7 +598,8 @@ def build_tables(archive: RawArchive, sources: list[Source], *,
 
     listings.sort(key=lambda r: (r["batch_id"], r["version"], r["row_number"]))
     batches = [batch_rows[k] for k in sorted(batch_rows)]
-    filings = derive_filings(listings, batch_rows, cancellation_dates(listings, batch_rows))
+    notices = current_notices(listings, batch_rows)
+    filings = derive_filings(listings, batch_rows, cancellation_dates(notices))
     result = BuildResult(
         tables={
             "batches": batches,
@@ -634,7 +607,7 @@ def build_tables(archive: RawArchive, sources: list[Source], *,
             "filings": filings,
             "products": derive_products(filings),
             "companies": derive_companies(filings, listings, batch_rows),
-            "cancellations": derive_cancellations(listings, batch_rows, filings),
+            "cancellations": derive_cancellations(notices, filings),
         },
         inputs=sorted(inputs, key=lambda i: (i["batch_id"], i["version"])),
         checks=checks,

@@ -14,16 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from cac_filings.schema import FILINGS
+from cac_filings.schema import FILINGS, json_text
 from cac_filings.store import load_rows
 
 Row = dict[str, Any]
 KEY = ("list_kind", "filing_number")
 TRACKED: tuple[str, ...] = tuple(c.name for c in FILINGS.columns
                                  if c.tracked and c.name not in KEY)
-_DATES = frozenset(c.name for c in FILINGS.columns if c.type == "date")
 CHANGE_KINDS = ("added", "modified", "cancelled", "removed")
 
 
@@ -42,15 +39,11 @@ class Change:
         return {
             "release_id": release_id, "list_kind": self.list_kind,
             "filing_number": self.filing_number, "change": self.change,
-            "fields": _json(list(self.fields)),
-            "before": None if self.before is None else _json(self.before),
-            "after": None if self.after is None else _json(self.after),
+            "fields": json_text(list(self.fields)),
+            "before": None if self.before is None else json_text(self.before),
+            "after": None if self.after is None else json_text(self.after),
             "name": self.name, "company": self.company,
         }
-
-
-def _json(value: Any) -> str:
-    return orjson.dumps(value).decode()
 
 
 def _plain(value: Any) -> Any:
@@ -61,10 +54,7 @@ def _plain(value: Any) -> Any:
 
 
 def _values(row: Row, columns: tuple[str, ...]) -> dict[str, Any]:
-    values = {c: row[c] for c in columns}
-    for c in _DATES.intersection(columns):
-        values[c] = _plain(values[c])
-    return values
+    return {c: _plain(row[c]) for c in columns}
 
 
 def diff_filings(old: list[Row], new: list[Row]) -> list[Change]:
@@ -82,8 +72,7 @@ def diff_filings(old: list[Row], new: list[Row]) -> list[Change]:
             changes.append(Change(*key, "removed", (), _values(o, TRACKED), None, o["name"],
                                   o["company"]))
         else:
-            fields = tuple(c for c in TRACKED
-                           if o[c] != n[c] and (c not in _DATES or _plain(o[c]) != _plain(n[c])))
+            fields = tuple(c for c in TRACKED if _plain(o[c]) != _plain(n[c]))
             if not fields:
                 continue
             kind = ("cancelled" if o["status"] != "cancelled" and n["status"] == "cancelled"

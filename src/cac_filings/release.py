@@ -115,8 +115,7 @@ def check_invariants(result: BuildResult, previous: dict[str, Any] | None,
     lost = []
     for check in result.checks:
         key = (check.batch_id, check.version)
-        accounted = (check.header_rows + check.data_rows + check.repeated_headers
-                     + check.blank_rows + check.merged_rows)
+        accounted = check.physical_rows
         if per_batch[key] != check.data_rows or accounted != check.source_rows:
             lost.append(f"{check.batch_id} v{check.version}: the file has {check.source_rows} "
                         f"rows, of which {accounted} are accounted for ({check.data_rows} data "
@@ -136,11 +135,11 @@ def check_invariants(result: BuildResult, previous: dict[str, Any] | None,
                          "; ".join(broken) or "every PDF table's 序号 cover their range once"
                                               + scope))
 
-    counts = {c.batch_id + f" v{c.version}": c.data_rows for c in result.checks}
+    counts = {(c.batch_id, c.version): c.data_rows for c in result.checks}
     wrong = [f"{b['batch_id']} v{b['version']}: row_count {b['row_count']} != "
-             f"{counts.get(b['batch_id'] + ' v' + str(b['version']))} rows in the file"
+             f"{counts.get((b['batch_id'], b['version']))} rows in the file"
              for b in tables["batches"]
-             if b["row_count"] != counts.get(f"{b['batch_id']} v{b['version']}")]
+             if b["row_count"] != counts.get((b["batch_id"], b["version"]))]
     out.append(Assertion("batch_row_counts_match_files", not wrong,
                          "; ".join(wrong) or f"{len(tables['batches'])} batch versions"))
 

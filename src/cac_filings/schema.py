@@ -8,7 +8,9 @@ Column names are the public API described in DATA-CONTRACT.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+import orjson
 
 ColumnType = Literal["text", "int", "bool", "date", "json"]
 
@@ -52,6 +54,11 @@ class Table:
             if c.name == name:
                 return c
         raise KeyError(f"{self.name} has no column {name!r}")
+
+
+def json_text(value: Any) -> str:
+    """A `json` column's value: compact JSON, non-ASCII kept, keys in insertion order."""
+    return orjson.dumps(value).decode()
 
 
 def _c(name: str, type_: ColumnType, en: str, zh: str, nullable: bool = True,
@@ -347,7 +354,6 @@ DATA_TABLES: tuple[Table, ...] = (BATCHES, LISTINGS, FILINGS, PRODUCTS, COMPANIE
                                   CANCELLATIONS)
 HISTORY_TABLES: tuple[Table, ...] = (CHANGES, RELEASES)
 TABLES: tuple[Table, ...] = DATA_TABLES + HISTORY_TABLES
-TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 
 _SQL_TYPES: dict[ColumnType, str] = {
     "text": "TEXT", "int": "INTEGER", "bool": "INTEGER", "date": "TEXT", "json": "TEXT",

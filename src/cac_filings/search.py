@@ -13,10 +13,14 @@ SQLite 3.40.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from cac_filings.pinyin import split_pinyin
+
+if TYPE_CHECKING:
+    from cac_filings.schema import Table
 
 _CJK_RANGES = (
     "\u3040-\u30ff"  # kana
@@ -50,6 +54,11 @@ def search_text(value: str | None, column_type: str) -> str | None:
         _collect_strings(parsed, strings)
         return segment_text(" ".join(strings))
     return segment_text(value)
+
+
+def fts_texts(table: Table, row: dict[str, Any]) -> tuple[str | None, ...]:
+    """The segmented search text of a row's full-text columns, in `table.fts` order."""
+    return tuple(search_text(row[c], table.column(c).type) for c in table.fts)
 
 
 def _collect_strings(value: object, out: list[str]) -> None:

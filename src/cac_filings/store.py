@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import operator
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from cac_filings.schema import TABLES, Column, Table, quote_identifier, sqlite_ddl
-from cac_filings.search import search_text
+from cac_filings.search import fts_texts
 
 Row = dict[str, Any]
 
@@ -98,7 +99,7 @@ def write_parquet(table: Table, rows: list[Row], path: Path) -> pa.Table:
 # exports such a cell gets a leading apostrophe, which Excel and LibreOffice show as text;
 # Parquet and SQLite keep the value as published.
 FORMULA_START = "=+-@\t\r"
-_FORMULA_RE = r"^[=+\-@\t\r]"
+_FORMULA_RE = "^[" + re.escape(FORMULA_START) + "]"
 
 
 def csv_safe(value: object) -> object:
@@ -155,11 +156,6 @@ def write_sqlite(tables: dict[str, list[Row]], path: Path) -> None:
         conn.execute("PRAGMA journal_mode = DELETE")
     finally:
         conn.close()
-
-
-def fts_texts(table: Table, row: Row) -> tuple[str | None, ...]:
-    """The segmented search text of a row's full-text columns."""
-    return tuple(search_text(row[c], table.column(c).type) for c in table.fts)
 
 
 def _fill_fts(conn: sqlite3.Connection, table: Table, rows: list[Row]) -> None:
