@@ -22,8 +22,6 @@ from hypothesis import strategies as st
 
 from cac_filings.documents import (
     RawTable,
-    _scan_with_closing_tags,
-    _table_regions,
     extract_docx_tables,
     extract_tables,
     read_docx_xml,
@@ -424,6 +422,28 @@ def test_several_tables_with_their_index_and_text_outside_tables_ignored() -> No
         assert outside not in everything
 
 
+def test_a_header_inside_a_table_starts_a_sub_table_and_its_repeats_are_counted() -> None:
+    filed_header = ("序号", "属地", "模型名称", "备案单位", "备案号", "备案时间")
+    registered_header = ("序号", "属地", "应用/功能名称", "登记单位", "上线编号", "登记时间")
+    filed = ("1", "北京市", "模型甲", "甲公司", "Beijing-JiaModel-20230831", "2023/8/31")
+    first = ("1", "上海市", "应用乙", "乙公司", "Shanghai-YiApp-20240501S0001", "2024/5/1")
+    second = ("2", "上海市", "应用丙", "丙公司", "Shanghai-BingApp-20240502S0002", "2024/5/2")
+    body = make_docx([table(row(*filed_header, header=True), row(*filed),
+                            row(*registered_header), row(*first),
+                            row(*registered_header),  # repeated at a page break
+                            row(*second))])
+
+    def is_header(cells: list[str]) -> bool:
+        return cells[:1] == ["序号"] and cells[2:3] in (["模型名称"], ["应用/功能名称"])
+
+    tables = extract_docx_tables(body, "genai.docx", is_header)
+    assert [t.header for t in tables] == [list(filed_header), list(registered_header)]
+    assert [data(t) for t in tables] == [[list(filed)], [list(first), list(second)]]
+    assert [r.row_number for r in tables[1].rows] == [1, 2]
+    assert tables[1].repeated_headers == 1
+    assert sum(t.physical_rows for t in tables) == sum(t.source_rows for t in tables) == 6
+
+
 def test_document_without_tables_has_none() -> None:
     assert extract_tables(make_docx([], after=("没有表格",)), "empty.docx") == []
 
@@ -438,8 +458,6 @@ def test_nested_table_text_is_not_outer_cell_text() -> None:
         row("3", "丙", "备注三"),
     )
     body = make_docx([outer, table(row("第二表", "列"), row("x", "y"))])
-    xml = read_docx_xml(body, "nested.docx")
-    assert _table_regions(xml, b"w") is None  # only the general tokenizer can read this
     tables = extract_tables(body, "nested.docx")
     assert len(tables) == 2
     t = tables[0]
@@ -810,17 +828,18 @@ FAST = settings(max_examples=150, deadline=None, database=None,
 
 @FAST
 @given(DOCUMENTS)
-def test_fast_path_and_general_tokenizer_agree(document: tuple[list[Table], list[str]]) -> None:
+def test_drawings_outside_tables_change_nothing_and_every_row_is_counted(
+        document: tuple[list[Table], list[str]]) -> None:
     tables, outside = document
     xml = document_xml(tables, before=outside, between="".join(outside), after=outside)
-    assert b":Fallback" not in xml and _table_regions(xml, b"w") is not None  # fast path
-    fast = scan_document_xml(xml, "fast.xml")
-    assert len(fast) == len(tables)
-    assert _scan_with_closing_tags(xml, b"w", b"", "general.xml") == fast
+    read = scan_document_xml(xml, "plain.xml")
+    assert len(read) == len(tables)
+    assert [t.source_rows for t in read] == [len(t.rows) for t in tables]
+    assert all(t.physical_rows == t.source_rows for t in read)
     with_fallback = document_xml(tables, before=outside, after=outside,
                                  between="".join(outside),
                                  extra_body=f"<w:p>{fallback_block('图')}</w:p>")
-    assert scan_document_xml(with_fallback, "general.xml") == fast
+    assert scan_document_xml(with_fallback, "fallback.xml") == read
 
 
 @settings(max_examples=40, deadline=None, database=None,

@@ -22,7 +22,6 @@ that never ends, a cell outside a row) are errors naming the file.
 from __future__ import annotations
 
 import io
-import itertools
 import re
 import zipfile
 import zlib
@@ -31,7 +30,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from cac_filings.errors import ExtractionError
-from cac_filings.formats import MAX_COMPRESSION_RATIO, MAX_XML_BYTES, sniff_format
+from cac_filings.formats import MAX_XML_BYTES, member_problem, sniff_format
 
 WORD_NAMESPACES = (
     b"http://schemas.openxmlformats.org/wordprocessingml/2006/main",
@@ -98,13 +97,9 @@ def read_docx_xml(body: bytes, source: str) -> bytes:
         info = archive.getinfo("word/document.xml")
     except (zipfile.BadZipFile, KeyError, OSError) as exc:
         raise ExtractionError(source, f"not a readable docx ({exc})") from None
-    if info.file_size > MAX_XML_BYTES:
-        raise ExtractionError(source, f"word/document.xml is {info.file_size} bytes "
-                                      f"uncompressed (cap {MAX_XML_BYTES})")
-    if info.compress_size and info.file_size / info.compress_size > MAX_COMPRESSION_RATIO:
-        raise ExtractionError(source, "word/document.xml has a compression ratio of "
-                                      f"{info.file_size / info.compress_size:.0f}:1 "
-                                      f"(cap {MAX_COMPRESSION_RATIO}:1, zip bomb?)")
+    problem = member_problem(info)
+    if problem is not None:
+        raise ExtractionError(source, problem)
     try:
         with archive.open(info) as fh:
             data = fh.read(MAX_XML_BYTES + 1)
@@ -206,9 +201,11 @@ def split_at_headers(tables: list[RawTable], is_header: HeaderTest) -> list[RawT
         out.append(current)
         key = header_key(table.header)
         for row in rows:
-            if header_key(row.cells) != key and is_header(row.cells):
-                current = RawTable(index=0, header=row.cells, source_format=table.source_format,
-                               source_rows=0)
+            if header_key(row.cells) == key:  # a sub-table's header repeated at a page break
+                current.repeated_headers += 1
+                continue
+            if is_header(row.cells):
+                current = RawTable(index=0, header=row.cells, source_format=table.source_format)
                 key = header_key(row.cells)
                 out.append(current)
                 continue
@@ -217,78 +214,6 @@ def split_at_headers(tables: list[RawTable], is_header: HeaderTest) -> list[RawT
     for index, table in enumerate(out):
         table.index = index
     return out
-
-
-@lru_cache(maxsize=8)
-def _opening_re(prefix: bytes) -> re.Pattern[bytes]:
-    # Opening tags only: the literal prefix "<w:" lets the regex engine skip ahead quickly.
-    return re.compile(
-        rb"<" + re.escape(_qualified(prefix))
-        + rb"(tbl|tr|tc|p|t|br|cr|tab|numPr|vMerge|tblHeader|gridSpan)(?=[\s/>])"
-        rb"([^>\"']*(?:(?:\"[^\"]*\"|'[^']*')[^>\"']*)*)>([^<]*)"
-    )
-
-
-def _table_regions(xml: bytes, prefix: bytes) -> list[tuple[int, int]] | None:
-    """(start, end) of each top-level table, or None when a table is nested in another (the
-    full tokenizer handles those)."""
-    name = re.escape(_qualified(prefix) + b"tbl")
-    opens = [m.start() for m in re.finditer(b"<" + name + rb"(?=[\s>])", xml)]
-    closes = [m.end() for m in re.finditer(b"</" + name + b">", xml)]
-    if len(opens) != len(closes):
-        return None
-    regions = list(zip(opens, closes, strict=True))
-    for (start, end), (next_start, _) in itertools.pairwise(regions):
-        if not start < end < next_start:
-            return None
-    if regions and regions[-1][0] > regions[-1][1]:
-        return None
-    return regions
-
-
-def _scan_plain_tables(xml: bytes, prefix: bytes, regions: list[tuple[int, int]]
-                       ) -> list[list[tuple[list[_Cell], bool]]]:
-    """Rows of tables without nesting: a cell ends where the next cell or row begins."""
-    opening = _opening_re(prefix)
-    tables = []
-    for start, end in regions:
-        rows: list[tuple[list[_Cell], bool]] = []
-        row: list[_Cell] | None = None
-        cell: _Cell | None = None
-        para: list[bytes] | None = None
-        header = False
-        for name, attrs, text in opening.findall(xml, start, end):
-            if name == b"t":
-                if para is not None and text and not attrs.endswith(b"/"):
-                    para.append(_unescape(text) if b"&" in text else text)
-            elif name == b"p":
-                if cell is not None:
-                    para = []
-                    cell.paragraphs.append(para)
-            elif name == b"tc":
-                if row is None:
-                    raise ValueError("a table cell starts outside a row")
-                cell = _Cell()
-                row.append(cell)
-                para = None
-            elif name == b"tr":
-                if row is not None:
-                    rows.append((row, header))
-                row, cell, para, header = [], None, None, False
-            elif name in (b"br", b"cr"):
-                if para is not None:
-                    para.append(b"\n")
-            elif name == b"tab":
-                if para is not None and b"pos=" not in attrs:
-                    para.append(b"\t")
-            elif cell is not None:
-                _cell_property(cell, name, attrs)
-            elif name == b"tblHeader" and row is not None:
-                header = _attr_val(attrs) not in _FALSE
-        if row is not None:
-            rows.append((row, header))
-        tables.append(rows)
-    return tables
 
 
 def _cell_property(cell: _Cell, name: bytes, attrs: bytes) -> None:
@@ -329,20 +254,6 @@ def scan_document_xml(xml: bytes, source: str) -> list[RawTable]:
         raise ExtractionError(source, "word/document.xml does not use the WordprocessingML "
                                       "namespace")
     mc_prefix = _prefix_for(xml, (MC_NAMESPACE,)) or b""
-    # Drawings (mc:Fallback copies, text boxes) need the tokenizer that follows closing tags.
-    if b":Fallback" not in xml and b"txbxContent" not in xml:
-        regions = _table_regions(xml, prefix)
-        if regions is not None:
-            try:
-                plain = _scan_plain_tables(xml, prefix, regions)
-            except ValueError as exc:
-                raise ExtractionError(source, f"word/document.xml: {exc}") from None
-            tables = [_assemble(i, rows) for i, rows in enumerate(plain)]
-            row_tag = b"<" + _qualified(prefix) + b"tr"
-            for table, (start, end) in zip(tables, regions, strict=True):
-                region = xml[start:end]
-                table.source_rows = region.count(row_tag + b">") + region.count(row_tag + b" ")
-            return tables
     return _scan_with_closing_tags(xml, prefix, mc_prefix, source)
 
 

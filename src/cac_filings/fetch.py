@@ -343,11 +343,10 @@ class Fetcher:
             if fmt not in ("docx", "xlsx", "pdf", "zip"):
                 raise fail(f"expected a docx, xlsx or pdf file, got {fmt} "
                            f"(first bytes {body[:8]!r})", False)
-            oversized = zip_size_problem(body) if fmt != "pdf" else None
-            if oversized is not None:  # hostile, not a glitch: no retry
-                raise fail(f"refused: {oversized}", False)
             problem = integrity_problem(body, fmt)
             if problem is not None:
+                if fmt != "pdf" and zip_size_problem(body) is not None:
+                    raise fail(f"refused: {problem}", False)  # hostile, not a glitch: no retry
                 raise fail(f"truncated or corrupt file: {problem}", True)
         elif expect == "json":
             try:

@@ -48,6 +48,19 @@ def is_waf_page(body: bytes) -> bool:
     return any(marker in text for marker in WAF_MARKERS)
 
 
+def member_problem(info: zipfile.ZipInfo) -> str | None:
+    """Why one zip member is refused before it is inflated (too big, a zip bomb), or None."""
+    if info.file_size > MAX_XML_BYTES:
+        return (f"zip member {info.filename} is {info.file_size} bytes uncompressed "
+                f"(cap {MAX_XML_BYTES})")
+    if (info.file_size > _RATIO_CHECKED_FROM and info.compress_size
+            and info.file_size / info.compress_size > MAX_COMPRESSION_RATIO):
+        return (f"zip member {info.filename} has a compression ratio of "
+                f"{info.file_size / info.compress_size:.0f}:1 "
+                f"(cap {MAX_COMPRESSION_RATIO}:1, zip bomb?)")
+    return None
+
+
 def zip_size_problem(body: bytes) -> str | None:
     """Why a zip container is refused before anything in it is inflated (a zip bomb), or
     None. A container zipfile cannot open is left to `integrity_problem`."""
@@ -55,17 +68,11 @@ def zip_size_problem(body: bytes) -> str | None:
         members = zipfile.ZipFile(io.BytesIO(body)).infolist()
     except (zipfile.BadZipFile, OSError, EOFError):
         return None
-    total = 0
     for info in members:
-        total += info.file_size
-        if info.file_size > MAX_XML_BYTES:
-            return (f"zip member {info.filename} is {info.file_size} bytes uncompressed "
-                    f"(cap {MAX_XML_BYTES})")
-        if (info.file_size > _RATIO_CHECKED_FROM and info.compress_size
-                and info.file_size / info.compress_size > MAX_COMPRESSION_RATIO):
-            return (f"zip member {info.filename} has a compression ratio of "
-                    f"{info.file_size / info.compress_size:.0f}:1 "
-                    f"(cap {MAX_COMPRESSION_RATIO}:1, zip bomb?)")
+        problem = member_problem(info)
+        if problem is not None:
+            return problem
+    total = sum(info.file_size for info in members)
     if total > MAX_UNZIPPED_BYTES:
         return f"zip members add up to {total} bytes uncompressed (cap {MAX_UNZIPPED_BYTES})"
     return None

@@ -279,7 +279,7 @@ def parse_former_names(remarks: str | None) -> list[tuple[str, str]]:
 
 
 def is_cancelled_remark(remarks: str | None) -> bool:
-    return bool(remarks) and "已注销" in _squeeze(remarks or "")
+    return remarks is not None and "已注销" in _squeeze(remarks)
 
 
 # ---------------------------------------------------------------- generative-AI numbers
@@ -315,15 +315,13 @@ def is_registration_number(value: str) -> bool:
 
 def normalize_genai_number(value: str) -> GenaiNumber:
     """Trimmed, internal whitespace removed, case kept; parsed into its parts."""
-    canonical = _WHITESPACE_RE.sub("", _ZERO_WIDTH_RE.sub("", unicodedata.normalize(
-        "NFKC", value)))
+    canonical = _squeeze(value)
     if not canonical:
         return GenaiNumber(canonical, False, None, flags=("number_missing",))
     match = _GENAI_RE.fullmatch(canonical)
     if match is None:
         kind = "registration" if is_registration_number(canonical) else None
-        flag = "truncated_number" if canonical.endswith("-") or "-" in canonical \
-            else "number_malformed"
+        flag = "truncated_number" if "-" in canonical else "number_malformed"
         return GenaiNumber(canonical, False, kind, flags=(flag,))
     flags: list[str] = []
     raw_date = match.group("date")
@@ -354,14 +352,15 @@ def parse_filed_on(value: str | None) -> tuple[str | None, str | None]:
     text = clean_text(value)
     if not text:
         return None, None
-    match = _DATE_RE.search(unicodedata.normalize("NFKC", text))
+    folded = unicodedata.normalize("NFKC", text)
+    match = _DATE_RE.search(folded)
     if match is None:
         return None, text
     try:
         day = dt.date(*(int(g) for g in match.groups())).isoformat()
     except ValueError:
         return None, text
-    rest = unicodedata.normalize("NFKC", text)[match.end():].strip().strip("()（）[]【】 ")
+    rest = folded[match.end():].strip().strip("()（）[]【】 ")
     return day, rest or None
 
 

@@ -84,7 +84,3 @@ def split_pinyin(word: str) -> list[str] | None:
 
     found = split_from(0)
     return list(found) if found else None
-
-
-def is_pinyin(word: str) -> bool:
-    return split_pinyin(word) is not None
