@@ -18,6 +18,7 @@ from cac_filings.normalize import (
     Product,
     clean_text,
     is_cancelled_remark,
+    iso_date,
     normalize_company,
     normalize_filing_number,
     normalize_role,
@@ -437,3 +438,16 @@ def test_fts5_round_trip(fts: sqlite3.Connection, query: str, rowids: list[int])
     found = fts.execute("SELECT rowid FROM filings_fts WHERE filings_fts MATCH ? ORDER BY rowid",
                         (fts_query(query),)).fetchall()
     assert [row[0] for row in found] == rowids
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2025-07-14 10:00:00", "2025-07-14"),
+    ("发布时间：2022年8月12日", "2022-08-12"),
+    ("２０２３/８/３１", "2023-08-31"),
+    ("2024-13-40", None),  # not a day: never a published_on
+    ("2023-02-29", None),
+    ("", None),
+    (None, None),
+])
+def test_iso_date(text: str | None, expected: str | None) -> None:
+    assert iso_date(text) == expected

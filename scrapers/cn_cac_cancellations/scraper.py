@@ -8,39 +8,24 @@ removed by the site once published.
 
 from __future__ import annotations
 
-from typing import Any
-
 from cac_filings.errors import PageLayoutError
-from cac_filings.sources import BatchRef, CrawlContext
+from cac_filings.normalize import iso_date
+from cac_filings.sources import BatchRef, CrawlContext, beian_notices
 
 CANCELLATION = 1
-
-
-def notices(ctx: CrawlContext) -> list[dict[str, Any]]:
-    """The notice board's entries, checked: errno 0 and a list of notices with ids."""
-    url = ctx.spec.url("notices")
-    answer = ctx.fetch_json(url)
-    if not isinstance(answer, dict) or answer.get("errno") != 0:
-        raise PageLayoutError(url, f"the notice list answered {str(answer)[:200]!r}")
-    datas = answer.get("datas")
-    if not isinstance(datas, list) or not all(isinstance(n, dict) and n.get("noticeId")
-                                              for n in datas):
-        raise PageLayoutError(url, "the notice list has no 'datas' list of notices with ids")
-    return datas
 
 
 def discover(ctx: CrawlContext) -> list[BatchRef]:
     wanted = ctx.spec.pattern("notice_title")
     refs: list[BatchRef] = []
-    for notice in notices(ctx):
+    for notice in beian_notices(ctx):
         title = str(notice.get("title") or "")
         if notice.get("type") != CANCELLATION or not wanted.search(title):
             continue
-        created = str(notice.get("createTime") or "")
-        day = created[:10] if len(created) >= 10 else None
+        day = iso_date(str(notice.get("createTime") or ""))
         if day is None:
             raise PageLayoutError(ctx.spec.url("notices"),
-                                  f"notice {notice['noticeId']} has no createTime")
+                                  f"notice {notice['noticeId']} has no createTime date")
         refs.append(ctx.batch(
             batch_id=f"cancellation/{notice['noticeId']}",
             period=day[:7],

@@ -14,13 +14,8 @@ from __future__ import annotations
 
 from cac_filings.errors import PageLayoutError
 from cac_filings.fetch import canonical_url
-from cac_filings.site import (
-    batch_number,
-    download_title,
-    period_from_title,
-    strip_attachment_label,
-)
-from cac_filings.sources import BatchRef, CrawlContext
+from cac_filings.site import batch_number
+from cac_filings.sources import BatchRef, CrawlContext, beian_notices, matching_attachments
 
 BATCH_NOTICE = 3
 
@@ -28,13 +23,9 @@ BATCH_NOTICE = 3
 def notice_board_announcements(ctx: CrawlContext) -> dict[str, str]:
     """URL → title of the deep-synthesis batches announced on the notice board."""
     url = ctx.spec.url("notices")
-    answer = ctx.fetch_json(url)
-    if not isinstance(answer, dict) or answer.get("errno") != 0 or not isinstance(
-            answer.get("datas"), list):
-        raise PageLayoutError(url, f"the notice list answered {str(answer)[:200]!r}")
     found: dict[str, str] = {}
-    for notice in answer["datas"]:
-        if not isinstance(notice, dict) or notice.get("type") != BATCH_NOTICE:
+    for notice in beian_notices(ctx):
+        if notice.get("type") != BATCH_NOTICE:
             continue
         content = str(notice.get("content") or "")
         if content.startswith(("http://", "https://", "//")) and "深度合成" in str(
@@ -45,7 +36,6 @@ def notice_board_announcements(ctx: CrawlContext) -> dict[str, str]:
 
 def discover(ctx: CrawlContext) -> list[BatchRef]:
     announcement = ctx.spec.pattern("announcement_title")
-    wanted = ctx.spec.pattern("attachment_title")
     column = {item.url: item for item in ctx.walk_column(ctx.spec.url("column"))
               if announcement.search(item.title)}
     noticed = notice_board_announcements(ctx)
@@ -60,15 +50,8 @@ def discover(ctx: CrawlContext) -> list[BatchRef]:
     for url in [*column, *sorted(noticed.keys() - column.keys())]:
         item = column.get(url)
         article = ctx.fetch_article(url, referer=item.page_url if item else None)
-        found = 0
-        for link in article.attachments:
-            title = strip_attachment_label(link.text or download_title(link.url) or "")
-            if not wanted.search(title):
-                continue
-            period = period_from_title(title)
-            if period is None:
-                raise PageLayoutError(url, f"attachment title {title!r} names no month")
-            found += 1
+        found = matching_attachments(ctx, article, "a deep-synthesis list")
+        for _, link, title, period in found:
             refs.append(ctx.batch(
                 period=period,
                 batch_no=batch_number(article.title),

@@ -353,15 +353,30 @@ def parse_filed_on(value: str | None) -> tuple[str | None, str | None]:
     if not text:
         return None, None
     folded = unicodedata.normalize("NFKC", text)
-    match = _DATE_RE.search(folded)
-    if match is None:
+    found = _find_date(folded)
+    if found is None:
         return None, text
-    try:
-        day = dt.date(*(int(g) for g in match.groups())).isoformat()
-    except ValueError:
-        return None, text
-    rest = folded[match.end():].strip().strip("()（）[]【】 ")
+    day, end = found
+    rest = folded[end:].strip().strip("()（）[]【】 ")
     return day, rest or None
+
+
+def _find_date(text: str) -> tuple[str, int] | None:
+    """The first date in `text` (already NFKC) as ISO, and where it ends; None if there is
+    none or it is not a real day."""
+    match = _DATE_RE.search(text)
+    if match is None:
+        return None
+    try:
+        return dt.date(*(int(g) for g in match.groups())).isoformat(), match.end()
+    except ValueError:
+        return None
+
+
+def iso_date(text: str | None) -> str | None:
+    """'2023年8月31日', '2023/8/31', '2025-07-14 10:00:00' → ISO date; None if no real day."""
+    found = _find_date(unicodedata.normalize("NFKC", text or ""))
+    return found[0] if found else None
 
 
 _COMPANY_SUFFIXES = ("公司", "集团", "大学", "学院", "学校", "研究院", "研究所", "中心", "医院",

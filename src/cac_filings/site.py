@@ -14,6 +14,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from cac_filings.errors import PageLayoutError
 from cac_filings.fetch import canonical_url
+from cac_filings.normalize import iso_date
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,6 @@ def _text(node: LexborNode) -> str:
 
 
 _PAGER_RE = re.compile(r"createPageHTML\(\s*(\d+)\s*,\s*(\d+)")
-_DATE_RE = re.compile(r"(\d{4})[-年/.](\d{1,2})[-月/.](\d{1,2})")
 
 
 def parse_column_page(html: str, url: str) -> ColumnPage:
@@ -80,7 +80,7 @@ def parse_column_page(html: str, url: str) -> ColumnPage:
         # The link text is cut to 28 characters + "..."; the title attribute is complete.
         title = (anchor.attributes.get("title") or "").strip() or _text(anchor)
         date_node = li.css_first(".times")
-        date = _iso_date(_text(date_node)) if date_node is not None else None
+        date = iso_date(_text(date_node)) if date_node is not None else None
         items.append(ColumnItem(title=title, url=canonical_url(href, url), date=date, page_url=url))
     pager = _PAGER_RE.search(html)
     return ColumnPage(url=url, items=tuple(items),
@@ -92,7 +92,7 @@ def parse_article(html: str, url: str) -> Article:
     tree = LexborHTMLParser(html)
     title = _text(_one(tree, ".main-title h1.title", url))
     pubtime = _text(_one(tree, "#pubtime", url))
-    published_on = _iso_date(pubtime)
+    published_on = iso_date(pubtime)
     if published_on is None:
         raise PageLayoutError(url, f"#pubtime {pubtime!r} holds no date")
     body = _one(tree, ".main-content #BodyLabel", url)
@@ -117,14 +117,6 @@ def _attachment_label(anchor: LexborNode) -> str | None:
     before = (parent.text(deep=True) or "").split(anchor.text(deep=True) or "\x00")[0]
     match = _LABEL_RE.search(before)
     return match.group(1).replace(" ", "") if match else None
-
-
-def _iso_date(text: str) -> str | None:
-    match = _DATE_RE.search(text)
-    if match is None:
-        return None
-    year, month, day = (int(g) for g in match.groups())
-    return f"{year:04d}-{month:02d}-{day:02d}"
 
 
 # ---------------------------------------------------------------- titles

@@ -22,6 +22,7 @@ from cac_filings.errors import CacFilingsError, PageLayoutError
 from cac_filings.site import (
     Article,
     ColumnItem,
+    Link,
     download_title,
     period_from_title,
     strip_attachment_label,
@@ -110,6 +111,40 @@ class CrawlContext(Protocol):
     def batch(self, **fields: Any) -> BatchRef: ...
 
 
+def beian_notices(ctx: CrawlContext) -> list[dict[str, Any]]:
+    """The beian notice board's entries (urls.notices), checked: errno 0 and a list of
+    notices with ids. `GET /api/notice/list` returns every notice; paging is ignored."""
+    url = ctx.spec.url("notices")
+    answer = ctx.fetch_json(url)
+    if not isinstance(answer, dict) or answer.get("errno") != 0:
+        raise PageLayoutError(url, f"the notice list answered {str(answer)[:200]!r}")
+    datas = answer.get("datas")
+    if not isinstance(datas, list) or not all(isinstance(n, dict) and n.get("noticeId")
+                                              for n in datas):
+        raise PageLayoutError(url, "the notice list has no 'datas' list of notices with ids")
+    return datas
+
+
+def matching_attachments(ctx: CrawlContext, article: Article, what: str
+                         ) -> list[tuple[int, Link, str, str]]:
+    """(position, link, title, period) of each attachment of `article` whose title (附件N
+    label removed) matches match.attachment_title; its period (YYYY-MM) from that title.
+    Others are logged as ignored; a matching title without a month is a PageLayoutError."""
+    wanted = ctx.spec.pattern("attachment_title")
+    found = []
+    for position, link in enumerate(article.attachments):
+        title = strip_attachment_label(link.text or download_title(link.url) or "")
+        if not wanted.search(title):
+            ctx.log(f"ignoring attachment {title!r} on {article.url}: not {what}")
+            continue
+        period = period_from_title(title)
+        if period is None:
+            raise PageLayoutError(article.url,
+                                  f"attachment title {title!r} names no month (YYYY年M月)")
+        found.append((position, link, title, period))
+    return found
+
+
 def in_place_page_batches(ctx: CrawlContext, *, what: str,
                           batch_prefix: str | None = None) -> list[BatchRef]:
     """The batches of an announcement page that CAC edits in place (urls.announcement): every
@@ -121,17 +156,8 @@ def in_place_page_batches(ctx: CrawlContext, *, what: str,
     """
     page_url = ctx.spec.url("announcement")
     article = ctx.fetch_article(page_url)
-    wanted = ctx.spec.pattern("attachment_title")
     refs: list[BatchRef] = []
-    for position, link in enumerate(article.attachments):
-        title = strip_attachment_label(link.text or download_title(link.url) or "")
-        if not wanted.search(title):
-            ctx.log(f"ignoring attachment {title!r} on {page_url}: not {what}")
-            continue
-        period = period_from_title(title)
-        if period is None:
-            raise PageLayoutError(page_url,
-                                  f"attachment title {title!r} names no month (YYYY年M月)")
+    for position, link, title, period in matching_attachments(ctx, article, what):
         first = position == 0
         fields: dict[str, Any] = {"batch_id": f"{batch_prefix}/{period}"} if batch_prefix else {}
         refs.append(ctx.batch(
