@@ -22,9 +22,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cac_filings.archive import RawArchive
-from cac_filings.config import USER_AGENT, Settings
+from cac_filings.config import USER_AGENT, Settings, canonical_url
 from cac_filings.errors import BlockedError, FetchError
-from cac_filings.fetch import Fetched, Fetcher, canonical_url, host_role
+from cac_filings.fetch import Fetched, Fetcher, host_role
 
 WWW = "http://127.0.0.1:9999"
 BEIAN = "http://127.0.0.1:9998"
@@ -394,6 +394,16 @@ def test_pacing_per_host(make_env: EnvFactory) -> None:
     assert t[3] - t[1] >= 1.0
     assert t[3] == t[2]
     assert sum(env.clock.sleeps) == pytest.approx(1.0)
+
+
+def test_pacing_applies_to_every_redirect_hop(make_env: EnvFactory) -> None:
+    env = make_env(delay=1.0)
+    env.server.route(WWW + "/a.htm", Reply(302, b"", {"Location": WWW + "/b.htm"}))
+    env.server.route(WWW + "/b.htm", Reply(302, b"", {"Location": WWW + PAGE_PATH}))
+    env.server.route(WWW + PAGE_PATH, page())
+    env.fetcher.get(LIVE + "/a.htm", expect="html")
+    t = env.server.times
+    assert len(t) == 3 and t[1] - t[0] >= 1.0 and t[2] - t[1] >= 1.0
 
 
 def test_pacing_counts_time_already_elapsed(make_env: EnvFactory) -> None:
@@ -773,6 +783,16 @@ def test_conditional_false_sends_no_validators(make_env: EnvFactory) -> None:
     assert "If-Modified-Since" not in request.headers
     assert got is not None and got.status == 200 and not got.from_cache
     assert env.log()[1]["conditional"] == []
+
+
+def test_an_unconditional_fetch_stores_no_validators(make_env: EnvFactory) -> None:
+    # Downloads are always fetched in full: their validators would never be read.
+    env = make_env()
+    env.server.route(WWW + PAGE_PATH, conditional_page)
+    env.fetcher.get(PAGE_URL, expect="html", conditional=False)
+    assert env.archive.validators(PAGE_URL) is None
+    env.fetcher.get(PAGE_URL, expect="html")
+    assert env.archive.validators(PAGE_URL) is not None
 
 
 def test_changed_page_replaces_validators(make_env: EnvFactory) -> None:

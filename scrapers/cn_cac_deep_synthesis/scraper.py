@@ -12,8 +12,8 @@ title, its batch number from 第N批 in the announcement title (the first batch 
 
 from __future__ import annotations
 
+from cac_filings.config import canonical_url
 from cac_filings.errors import PageLayoutError
-from cac_filings.fetch import canonical_url
 from cac_filings.site import batch_number
 from cac_filings.sources import BatchRef, CrawlContext, beian_notices, matching_attachments
 

@@ -19,14 +19,13 @@ import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cac_filings import __version__
-from cac_filings.config import Settings, load_settings
+from cac_filings.config import Settings, load_settings, utc_now
 from cac_filings.errors import (
     ArchiveError,
     CacFilingsError,
@@ -90,7 +89,7 @@ class RunRecord:
     """One line of DATA_DIR/runs.jsonl: what a run did, for monitoring scheduled runs."""
 
     command: str
-    started_at: str = field(default_factory=lambda: _now())
+    started_at: str = field(default_factory=utc_now)
     finished_at: str | None = None
     status: str = "running"  # published | nothing-new | built | crawled | failed
     exit_code: int = 0
@@ -106,12 +105,8 @@ class RunRecord:
     error: str | None = None
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _log_run(settings: Settings, record: RunRecord) -> None:
-    record.finished_at = _now()
+    record.finished_at = utc_now()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with (settings.data_dir / "runs.jsonl").open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")

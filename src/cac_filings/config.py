@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from cac_filings import __version__
 
@@ -15,6 +17,28 @@ USER_AGENT = (
     f"cac-filings/{__version__} (open-data archive of CAC algorithm filings; "
     "+https://github.com/cac-filings/cac-filings)"
 )
+
+
+# Every time stamp the project writes (crawl records, fetch log, runs.jsonl, releases).
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime(TIMESTAMP_FORMAT)
+
+
+def canonical_url(href: str, base: str) -> str:
+    """Resolve `href` against the live-site URL `base` and force the live https origin.
+
+    Links on the site are a mix of site-relative, protocol-relative (//www.cac.gov.cn/…),
+    http:// and https:// forms; they all name the same resource.
+    """
+    joined = urljoin(base, href.strip())
+    parts = urlsplit(joined)
+    host = (parts.hostname or "").lower()
+    scheme = "https" if host in HOSTS.values() else parts.scheme
+    return urlunsplit((scheme, parts.netloc.lower() if host else parts.netloc, parts.path or "/",
+                       parts.query, ""))
 
 
 def _env_float(name: str, default: float) -> float:
@@ -57,10 +81,6 @@ class Settings:
     @property
     def published(self) -> Path:
         return self.data_dir / "published"
-
-    @property
-    def cache_dir(self) -> Path:
-        return self.data_dir / "cache"
 
     def base_for(self, role: str) -> str:
         return {"www": self.www_base, "beian": self.beian_base}[role]

@@ -15,9 +15,9 @@ from typing import Any
 
 from cac_filings import __version__
 from cac_filings.archive import RawArchive
-from cac_filings.config import Settings
+from cac_filings.config import TIMESTAMP_FORMAT, Settings, utc_now
 from cac_filings.errors import CacFilingsError, PageLayoutError
-from cac_filings.fetch import Fetcher, FetchStats, utc_now
+from cac_filings.fetch import Fetcher, FetchStats
 from cac_filings.report import Reporter
 from cac_filings.site import Article, ColumnItem, parse_article, parse_column_page
 from cac_filings.sources import BatchRef, Source, SourceSpec
@@ -117,7 +117,7 @@ class SourceContext:
         return BatchRef(source=self.spec.name, **fields)
 
 
-def _check_refs(spec: SourceSpec, refs: list[BatchRef]) -> list[BatchRef]:
+def _check_refs(refs: list[BatchRef]) -> list[BatchRef]:
     """Drop exact duplicates (an item listed twice); refuse two files claiming one batch."""
     seen: dict[str, BatchRef] = {}
     unique: list[BatchRef] = []
@@ -152,10 +152,10 @@ class CrawlResult:
         return not self.errors
 
 
-def known_attachments(archive: RawArchive) -> dict[str, dict[str, Any]]:
+def known_attachments(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The latest archived file per attachment URL, from earlier crawl records."""
     known: dict[str, dict[str, Any]] = {}
-    for record in archive.crawls():
+    for record in records:
         for source in record.get("sources", {}).values():
             for entry in source.get("batches", []):
                 known[entry["attachment_url"]] = entry
@@ -176,18 +176,18 @@ class Refresh:
             return True
         if self.older_than_days is None or checked_at is None:
             return False
-        checked = datetime.strptime(checked_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        checked = datetime.strptime(checked_at, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
         return (now - checked).total_seconds() > self.older_than_days * 86400
 
 
-def remembered_columns(archive: RawArchive, refresh: Refresh, now: datetime
+def remembered_columns(records: list[dict[str, Any]], refresh: Refresh, now: datetime
                        ) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """Per source, the column items its last good crawl saw — unless a full walk of the
     column is due (a refresh run, or the last full walk is older than the refresh age), so
     that items removed from the site are noticed too."""
     found: dict[str, dict[str, list[dict[str, Any]]]] = {}
     last_full: dict[str, str] = {}
-    for record in archive.crawls():
+    for record in records:
         for name, source in record.get("sources", {}).items():
             if source.get("status") != "ok":
                 continue
@@ -211,8 +211,9 @@ def crawl(
     refresh policy says they are due."""
     refresh = refresh or Refresh()
     archive = RawArchive(settings.raw_dir)
-    known = known_attachments(archive)
-    remembered = remembered_columns(archive, refresh, datetime.now(UTC))
+    records = archive.crawls()  # every earlier crawl record, read once
+    known = known_attachments(records)
+    remembered = remembered_columns(records, refresh, datetime.now(UTC))
     crawl_id = new_crawl_id()
     record: dict[str, Any] = {
         "crawl_id": crawl_id, "started_at": utc_now(), "finished_at": None,
@@ -256,7 +257,7 @@ def _crawl_source(
     result.record["sources"][name] = {"status": "failed", "batches": entries, "error": None}
     try:
         reporter.info(f"{name}: discovering batches")
-        refs = _check_refs(source.spec, source.discover(ctx))
+        refs = _check_refs(source.discover(ctx))
         if not refs and not source.spec.may_be_empty:
             raise PageLayoutError(source.spec.urls.get("announcement")
                                   or source.spec.urls.get("column", name),

@@ -17,12 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from cac_filings.archive import RawArchive, Validators
-from cac_filings.config import HOSTS, Settings
+from cac_filings.config import HOSTS, Settings, canonical_url, utc_now
 from cac_filings.errors import BlockedError, FetchError
 from cac_filings.formats import (
     FileFormat,
@@ -38,24 +38,6 @@ REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 # Redirects are followed by hand, each target checked before it is requested.
 MAX_REDIRECTS = 5
 JSP_MISSING_FILE = "对不起，您要下载的文件不存在或已被删除"
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def canonical_url(href: str, base: str) -> str:
-    """Resolve `href` against the live-site URL `base` and force the live https origin.
-
-    Links on the site are a mix of site-relative, protocol-relative (//www.cac.gov.cn/…),
-    http:// and https:// forms; they all name the same resource.
-    """
-    joined = urljoin(base, href.strip())
-    parts = urlsplit(joined)
-    host = (parts.hostname or "").lower()
-    scheme = "https" if host in HOSTS.values() else parts.scheme
-    return urlunsplit((scheme, parts.netloc.lower() if host else parts.netloc, parts.path or "/",
-                       parts.query, ""))
 
 
 def host_role(url: str, allowed: tuple[str, ...] = ()) -> str:
@@ -216,10 +198,9 @@ class Fetcher:
             if self.clock() > self.deadline:
                 raise FetchError(url, f"the run exceeded its time cap of "
                                       f"{self.settings.max_run_seconds:.0f}s")
-            self._pace(role)
             try:
                 fetched = self._attempt(url, request_url, role, headers, expect, cached,
-                                        allow_404, attempt)
+                                        allow_404, attempt, conditional)
                 if self.memo and fetched is not None and expect != "file":
                     self._memo[memo_key] = fetched
                 return fetched
@@ -254,10 +235,12 @@ class Fetcher:
         cached: Validators | None,
         allow_404: bool,
         attempt: int,
+        conditional: bool,
     ) -> Fetched | None:
         live, transport = url, request_url
         hops = 0
         while True:
+            self._pace(host_role(live, self.settings.allowed_hosts))  # every hop is a request
             fetched_at = utc_now()
             t0 = time.monotonic()
             entry: dict[str, Any] = {
@@ -358,7 +341,8 @@ class Fetcher:
         self.archive.log_fetch(entry)
         etag = response.headers.get("etag")
         last_modified = response.headers.get("last-modified")
-        if etag or last_modified:
+        # Kept only for what is fetched conditionally (pages, not downloads).
+        if conditional and (etag or last_modified):
             self.archive.set_validators(url, Validators(etag, last_modified, sha))
         return Fetched(url, final_url, status, body, sha, fetched_at, False, fmt, resp_headers)
 

@@ -9,9 +9,9 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
+from cac_filings.config import utc_now
 from cac_filings.errors import CacFilingsError
 
 
@@ -34,7 +34,7 @@ def data_dir_lock(data_dir: Path, command: str) -> Iterator[None]:
                             "overlap: try again when it has finished") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps({"pid": os.getpid(), "command": command,
-                                  "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                                  "since": utc_now()
                                   }).encode(), 0)
         yield
     finally:

@@ -24,7 +24,7 @@ import orjson
 from cac_filings import __version__
 from cac_filings.archive import RawArchive, sha256_hex
 from cac_filings.build import NOTICE_KINDS, BuildResult, build_tables
-from cac_filings.config import Settings
+from cac_filings.config import Settings, utc_now
 from cac_filings.diff import Change, count_changes, diff_filings
 from cac_filings.errors import InvariantError
 from cac_filings.metadata import datasette_metadata
@@ -213,7 +213,7 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
     tmp.mkdir()
 
     previous = published_manifest(settings)
-    created_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created_at = utc_now()
     changes = add_history(result, settings.published.resolve() if previous else None,
                           release_id, created_at)
     # Checked first: a release that breaks the contract (a duplicate key, say) is kept for

@@ -9,12 +9,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import TextIO
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from cac_filings.config import utc_now
 
 
 class Reporter:
@@ -28,7 +29,7 @@ class Reporter:
         self.warnings: list[str] = []
 
     def _line(self, level: str, message: str) -> None:
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = utc_now()
         print(f"{stamp} {level:<5} {message}", file=self.stream, flush=True)
 
     def info(self, message: str) -> None:

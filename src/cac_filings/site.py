@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from cac_filings.config import canonical_url
 from cac_filings.errors import PageLayoutError
-from cac_filings.fetch import canonical_url
 from cac_filings.normalize import iso_date
 
 

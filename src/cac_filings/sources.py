@@ -183,7 +183,7 @@ class Source:
 
 
 _SPEC_KEYS = {"name", "title", "description", "list_kind", "publisher", "urls", "schedule",
-              "tables", "categories", "match", "key", "http", "may_be_empty"}
+              "tables", "categories", "match", "key", "may_be_empty"}
 
 
 def _load_spec(folder: Path) -> SourceSpec:
