@@ -190,6 +190,10 @@ def test_download_links(served: Served, page: Page) -> None:
     assert Path(path).read_bytes()[:4] == b"PAR1"
     csv_text = page.request.get(served.url + "/-/downloads/csv/filings.csv").text()
     assert csv_text.startswith("\ufeff") and "'+SUM(A1:A9)算法" in csv_text
+    db = httpx.get(served.url + "/-/downloads/cac_filings.db")
+    assert db.status_code == 200 and db.content[:16] == b"SQLite format 3\x00"
+    assert db.headers["content-disposition"] == 'attachment; filename="cac_filings.db"'
+    assert db.headers["content-type"] == "application/vnd.sqlite3"
 
 
 def test_scraped_text_is_escaped_and_csv_is_safe(served: Served, page: Page) -> None:

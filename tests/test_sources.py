@@ -492,3 +492,22 @@ def test_an_unknown_source_on_the_command_line_is_a_usage_error(tmp_path: Path) 
                    "--www-base", "http://127.0.0.1:9", "--beian-base", "http://127.0.0.1:9")
     assert done.returncode == 2, done.stderr  # setup, not fetching (1) or data (3)
     assert "unknown source(s): cn_cac_nothing" in done.stderr
+
+
+@pytest.mark.parametrize(("command", "variable", "value", "message"), [
+    ("build", "CAC_FILINGS_MAX_SHRINK", "abc", "CAC_FILINGS_MAX_SHRINK='abc' is not a number"),
+    ("build", "CAC_FILINGS_MAX_SHRINK", "1.5", "CAC_FILINGS_MAX_SHRINK=1.5 is not between 0"),
+    ("crawl", "CAC_FILINGS_DELAY", "x", "CAC_FILINGS_DELAY='x' is not a number"),
+])
+def test_a_malformed_environment_value_is_a_usage_error(tmp_path: Path, command: str,
+                                                        variable: str, value: str,
+                                                        message: str) -> None:
+    import os
+
+    from tests.conftest import run_cli
+
+    done = run_cli(command, "--data-dir", str(tmp_path), env={**os.environ, variable: value})
+    assert done.returncode == 2, done.stderr
+    assert message in " ".join(done.stderr.split())  # typer wraps its error box
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "runs.jsonl").exists()  # refused before anything ran

@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cac_filings import __version__
-from cac_filings.config import Settings, load_settings, utc_now
+from cac_filings.config import Settings, env_float, load_settings, utc_now
 from cac_filings.errors import (
     ArchiveError,
     CacFilingsError,
@@ -37,6 +36,7 @@ from cac_filings.report import Reporter
 
 if TYPE_CHECKING:
     from cac_filings.crawl import Refresh
+    from cac_filings.sources import Source
 
 EXIT_FETCH, EXIT_USAGE, EXIT_DATA, EXIT_BUSY = 1, 2, 3, 4
 
@@ -112,6 +112,16 @@ def _log_run(settings: Settings, record: RunRecord) -> None:
         fh.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
 
 
+def _settings(data_dir: Path | None, www_base: str | None = None,
+              beian_base: str | None = None, delay: float | None = None) -> Settings:
+    """Settings from options and environment; a malformed environment value is a usage
+    error (exit 2) naming the variable."""
+    try:
+        return load_settings(data_dir, www_base, beian_base, delay)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 def _exit_code(exc: CacFilingsError) -> int:
     from cac_filings.lock import BusyError
     from cac_filings.sources import SourceConfigError
@@ -135,8 +145,13 @@ def _gates(accept: list[str] | None, reason: str | None, max_shrink: float | Non
     from cac_filings.release import MAX_SHRINK
 
     if max_shrink is None:
-        env = os.environ.get("CAC_FILINGS_MAX_SHRINK")
-        max_shrink = float(env) if env else MAX_SHRINK
+        try:
+            max_shrink = env_float("CAC_FILINGS_MAX_SHRINK", MAX_SHRINK)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--max-shrink") from None
+        if not 0 <= max_shrink <= 1:
+            raise typer.BadParameter(f"CAC_FILINGS_MAX_SHRINK={max_shrink:g} is not between 0 "
+                                     "and 1", param_hint="--max-shrink")
     gates = frozenset(g.strip() for a in accept or () for g in a.split(",") if g.strip())
     if gates and not reason:
         raise typer.BadParameter("say why with --accept-reason", param_hint="--accept")
@@ -157,12 +172,10 @@ def _refresh(all_: bool, older_than: float | None) -> Refresh:
     return Refresh(all=all_, older_than_days=older_than)
 
 
-def _crawl(settings: Settings, reporter: Reporter, record: RunRecord, names: list[str] | None,
+def _crawl(settings: Settings, reporter: Reporter, record: RunRecord, sources: list[Source],
            refresh: Refresh) -> None:
     from cac_filings.crawl import crawl
-    from cac_filings.sources import load_sources
 
-    sources = load_sources(names=names)
     reporter.info(f"crawling {len(sources)} source(s) from {settings.www_base} and "
                   f"{settings.beian_base} (delay {settings.delay:g}s)")
     result = crawl(settings, sources, reporter, refresh=refresh)
@@ -179,17 +192,16 @@ def _crawl(settings: Settings, reporter: Reporter, record: RunRecord, names: lis
         raise CacFilingsError("crawl failed: " + " | ".join(result.errors))
 
 
-def _nothing_new(settings: Settings) -> str | None:
+def _nothing_new(settings: Settings, sources: list[Source]) -> str | None:
     """The published release's id when a build now would have the same inputs and code."""
     from cac_filings.archive import RawArchive
     from cac_filings.build import build_inputs
     from cac_filings.release import published_manifest
-    from cac_filings.sources import load_sources
 
     published = published_manifest(settings)
     if published is None or published.get("code_version") != __version__:
         return None
-    inputs = build_inputs(RawArchive(settings.raw_dir), load_sources())
+    inputs = build_inputs(RawArchive(settings.raw_dir), sources)
     if inputs != published.get("inputs"):
         return None
     release_id: str = published["release_id"]
@@ -197,12 +209,11 @@ def _nothing_new(settings: Settings) -> str | None:
 
 
 def _build(settings: Settings, reporter: Reporter, record: RunRecord, publish: bool,
-           gates: Gates) -> dict[str, int]:
+           gates: Gates, sources: list[Source]) -> dict[str, int]:
     from cac_filings.release import Acceptance, build_release
-    from cac_filings.sources import load_sources
 
     started = time.monotonic()
-    result, release = build_release(settings, load_sources(), publish=publish,
+    result, release = build_release(settings, sources, publish=publish,
                                     acceptance=Acceptance(gates.accept, gates.reason),
                                     max_shrink=gates.max_shrink)
     for assertion in release.assertions:
@@ -275,22 +286,27 @@ def run(
 
     Example: cac-filings run --www-base http://127.0.0.1:8765 --no-serve
     """
-    settings = load_settings(data_dir, www_base, beian_base, delay)
+    settings = _settings(data_dir, www_base, beian_base, delay)
     gates = _gates(accept, accept_reason, max_shrink)
     reporter = Reporter(quiet=quiet)
     record = RunRecord("run")
     counts = None
     try:
+        from cac_filings.sources import load_sources
+
         with data_dir_lock(settings.data_dir, "run"):
-            _crawl(settings, reporter, record, source,
+            everything = load_sources()  # the build reads every source's batches
+            _crawl(settings, reporter, record,
+                   load_sources(names=source) if source else everything,
                    _refresh(refresh_attachments, refresh_older_than))
-            unchanged = None if gates.accept else _nothing_new(settings)
+            unchanged = None if gates.accept else _nothing_new(settings, everything)
             if unchanged is not None:
                 record.status, record.release_id = "nothing-new", unchanged
                 print(f"nothing new: {record.batches} batches unchanged since release "
                       f"{unchanged}; no release made", flush=True)
             else:
-                counts = _build(settings, reporter, record, publish=True, gates=gates)
+                counts = _build(settings, reporter, record, publish=True, gates=gates,
+                                sources=everything)
     except CacFilingsError as exc:
         raise _fail(settings, reporter, record, exc) from None
     _log_run(settings, record)
@@ -315,12 +331,14 @@ def crawl(
 
     Example: cac-filings crawl --source cn_cac_deep_synthesis --delay 2
     """
-    settings = load_settings(data_dir, www_base, beian_base, delay)
+    settings = _settings(data_dir, www_base, beian_base, delay)
     reporter = Reporter(quiet=quiet)
     record = RunRecord("crawl")
     try:
+        from cac_filings.sources import load_sources
+
         with data_dir_lock(settings.data_dir, "crawl"):
-            _crawl(settings, reporter, record, source,
+            _crawl(settings, reporter, record, load_sources(names=source),
                    _refresh(refresh_attachments, refresh_older_than))
     except CacFilingsError as exc:
         raise _fail(settings, reporter, record, exc) from None
@@ -344,13 +362,16 @@ def build(
 
     Example: cac-filings build --data-dir /srv/cac-filings --no-publish
     """
-    settings = load_settings(data_dir)
+    settings = _settings(data_dir)
     gates = _gates(accept, accept_reason, max_shrink)
     reporter = Reporter(quiet=quiet)
     record = RunRecord("build")
     try:
+        from cac_filings.sources import load_sources
+
         with data_dir_lock(settings.data_dir, "build"):
-            counts = _build(settings, reporter, record, publish=publish, gates=gates)
+            counts = _build(settings, reporter, record, publish=publish, gates=gates,
+                            sources=load_sources())
     except CacFilingsError as exc:
         raise _fail(settings, reporter, record, exc) from None
     _log_run(settings, record)
@@ -379,7 +400,7 @@ def diff(
     """
     from cac_filings.diff import count_changes, diff_releases
 
-    settings = load_settings(data_dir)
+    settings = _settings(data_dir)
     reporter = Reporter()
     try:
         old_path, new_path = _release_pair(settings, old, new)
@@ -474,9 +495,7 @@ def _serve(settings: Settings, reporter: Reporter, host: str, port: int) -> None
         reporter.error(str(exc))
         raise typer.Exit(code=1) from None
     reporter.info(f"serving {release.name} at http://{host}:{port}/ (Ctrl-C to stop)")
-    code = serve_release(settings, host, port)
-    if code:
-        raise typer.Exit(code=code)
+    serve_release(settings, host, port)
 
 
 @app.command()
@@ -485,7 +504,7 @@ def serve(data_dir: DataDir = None, port: Port = 8001, host: Host = "127.0.0.1")
 
     Example: cac-filings serve --port 8001, then open http://127.0.0.1:8001/
     """
-    settings = load_settings(data_dir)
+    settings = _settings(data_dir)
     _serve(settings, Reporter(), host, port)
 
 

@@ -41,7 +41,7 @@ def canonical_url(href: str, base: str) -> str:
                        parts.query, ""))
 
 
-def _env_float(name: str, default: float) -> float:
+def env_float(name: str, default: float) -> float:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -97,13 +97,13 @@ def load_settings(
         data_dir=(data_dir or Path(os.environ.get("CAC_FILINGS_DATA_DIR") or "data")).resolve(),
         www_base=(www_base or os.environ.get("CAC_WWW_BASE") or LIVE_WWW).rstrip("/"),
         beian_base=(beian_base or os.environ.get("CAC_BEIAN_BASE") or LIVE_BEIAN).rstrip("/"),
-        delay=delay if delay is not None else _env_float("CAC_FILINGS_DELAY", 1.0),
-        read_timeout=_env_float("CAC_FILINGS_TIMEOUT", 30.0),
-        max_attempts=max(1, int(_env_float("CAC_FILINGS_ATTEMPTS", 8))),
-        retry_base=_env_float("CAC_FILINGS_RETRY_BASE", 1.0),
-        retry_cap=_env_float("CAC_FILINGS_RETRY_CAP", 180.0),
-        max_run_seconds=_env_float("CAC_FILINGS_MAX_RUN_SECONDS", 3 * 3600.0),
-        max_bytes=int(_env_float("CAC_FILINGS_MAX_BYTES", 50 * 1024 * 1024)),
+        delay=delay if delay is not None else env_float("CAC_FILINGS_DELAY", 1.0),
+        read_timeout=env_float("CAC_FILINGS_TIMEOUT", 30.0),
+        max_attempts=max(1, int(env_float("CAC_FILINGS_ATTEMPTS", 8))),
+        retry_base=env_float("CAC_FILINGS_RETRY_BASE", 1.0),
+        retry_cap=env_float("CAC_FILINGS_RETRY_CAP", 180.0),
+        max_run_seconds=env_float("CAC_FILINGS_MAX_RUN_SECONDS", 3 * 3600.0),
+        max_bytes=int(env_float("CAC_FILINGS_MAX_BYTES", 50 * 1024 * 1024)),
         allowed_hosts=tuple(h.strip().lower() for h in os.environ.get(
             "CAC_FILINGS_ALLOWED_HOSTS", "").split(",") if h.strip()),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cac_filings.schema import TABLES
+from cac_filings.schema import DATABASE, TABLES
 
 TITLE = "cac-filings · 中国算法备案数据"
 DESCRIPTION = (
@@ -100,7 +100,7 @@ def datasette_metadata(release_id: str, created_at: str) -> dict[str, Any]:
         "source": SOURCE,
         "source_url": SOURCE_URL,
         "databases": {
-            "cac_filings": {
+            DATABASE: {
                 "description": f"Release {release_id} (last updated {created_at})",
                 "tables": tables,
                 "queries": QUERIES,

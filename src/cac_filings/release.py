@@ -32,6 +32,7 @@ from cac_filings.notes import atom_feed, changes_markdown
 from cac_filings.schema import (
     CHANGES,
     DATA_TABLES,
+    DB_FILE,
     FILINGS,
     RELEASES,
     TABLES,
@@ -40,7 +41,6 @@ from cac_filings.schema import (
 from cac_filings.sources import Source
 from cac_filings.store import load_rows, write_csv, write_parquet, write_sqlite
 
-DB_NAME = "cac_filings.db"
 # A list kind may not lose more than this share of its filings from one release to the next.
 MAX_SHRINK = 0.2
 # Also written as CSV (csv/<table>.csv). listings (raw JSON per row) and changes (before/after
@@ -228,7 +228,7 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
     with ThreadPoolExecutor(max_workers=1) as pool:
         parquet = pool.submit(_write_all_parquet, result.tables, tmp)
         if not failed:
-            write_sqlite(result.tables, tmp / DB_NAME)
+            write_sqlite(result.tables, tmp / DB_FILE)
         result.timings["sqlite"] = time.perf_counter() - started
         parquet.result()
     result.timings["parquet_and_sqlite"] = time.perf_counter() - started

@@ -56,6 +56,11 @@ class Table:
         raise KeyError(f"{self.name} has no column {name!r}")
 
 
+# The SQLite file of a release, and its name (and URL route) in Datasette.
+DB_FILE = "cac_filings.db"
+DATABASE = "cac_filings"
+
+
 def json_text(value: Any) -> str:
     """A `json` column's value: compact JSON, non-ASCII kept, keys in insertion order."""
     return orjson.dumps(value).decode()

@@ -7,12 +7,13 @@ answered from it: `cac-filings serve` never needs a restart (web.ReleaseWatcher)
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from cac_filings import web
 from cac_filings.config import Settings
 from cac_filings.errors import CacFilingsError
-from cac_filings.release import DB_NAME
+from cac_filings.schema import DB_FILE
 
 DATASETTE_SETTINGS = {
     "sql_time_limit_ms": 3000,
@@ -25,8 +26,8 @@ DATASETTE_SETTINGS = {
 }
 
 
-def published_release(settings: Settings) -> Any:
-    if not (settings.published / DB_NAME).is_file():
+def published_release(settings: Settings) -> Path:
+    if not (settings.published / DB_FILE).is_file():
         raise CacFilingsError(f"nothing is published in {settings.data_dir} yet: run "
                               "`cac-filings run` (or crawl + build) first")
     return settings.published.resolve()
@@ -45,10 +46,9 @@ def make_datasette(settings: Settings) -> Any:
     return datasette
 
 
-def serve(settings: Settings, host: str, port: int) -> int:
-    """Run Datasette on the published release until interrupted; returns an exit code."""
+def serve(settings: Settings, host: str, port: int) -> None:
+    """Run Datasette on the published release until interrupted."""
     import uvicorn
 
     datasette = make_datasette(settings)
     uvicorn.run(datasette.app(), host=host, port=port, log_level="warning")
-    return 0

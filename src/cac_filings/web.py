@@ -19,10 +19,9 @@ from typing import Any
 from urllib.parse import quote
 
 from cac_filings.notes import AtomEntry, atom_document, escape
+from cac_filings.schema import DATABASE, DB_FILE
 from cac_filings.search import fts_query
 
-DATABASE = "cac_filings"
-DB_FILE = "cac_filings.db"
 # Files of a release that can be downloaded from /-/downloads/…
 DOWNLOADS = re.compile(r"(?:[a-z_]+\.parquet|csv/[a-z_]+\.csv|cac_filings\.db|DATA-DICTIONARY\.md"
                        r"|CHANGES\.md|manifest\.json|SHA256SUMS|feed\.atom|metadata\.json)")
@@ -44,6 +43,12 @@ class Release:
     def release_id(self) -> str:
         return str(self.manifest.get("release_id", self.path.name))
 
+    @classmethod
+    def load(cls, folder: Path) -> Release:
+        """The release in `folder`; OSError or ValueError when its files are missing or bad."""
+        return cls(folder, json.loads((folder / "metadata.json").read_text(encoding="utf-8")),
+                   json.loads((folder / "manifest.json").read_text(encoding="utf-8")))
+
     def downloads(self) -> list[dict[str, str]]:
         """The release's files a reader can take away, with sizes."""
         found = []
@@ -56,11 +61,14 @@ class Release:
 
 
 def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n //= 1024
-    return f"{n} B"
+    if n < 1024:
+        return f"{n} B"
+    size = float(n)
+    for unit in ("KB", "MB", "GB"):
+        size /= 1024
+        if size < 1024 or unit == "GB":
+            break
+    return f"{size:.1f} {unit}"
 
 
 @dataclass
@@ -87,10 +95,7 @@ class ReleaseWatcher:
                 return self.current
             if self.current is not None and self.current.path == target:
                 return self.current
-            release = Release(
-                path=target,
-                metadata=json.loads((target / "metadata.json").read_text(encoding="utf-8")),
-                manifest=json.loads((target / "manifest.json").read_text(encoding="utf-8")))
+            release = Release.load(target)
             from datasette.database import Database
 
             database = Database(datasette, path=str(target / DB_FILE), is_mutable=False)

@@ -12,7 +12,6 @@ Templates are in templates/ in this package; Jinja escapes every value.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -20,8 +19,10 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from datasette import Response, hookimpl
+from datasette.utils.asgi import AsgiFileDownload
 
 from cac_filings import web
+from cac_filings.schema import DATABASE
 from cac_filings.search import fts_query
 
 ASGI = Callable[[dict[str, Any], Callable[[], Awaitable[Any]],
@@ -44,8 +45,8 @@ def get_metadata(datasette: Any, key: str, database: str | None, table: str | No
     # The release's metadata names the database cac_filings; served, it has its own name.
     metadata = dict(release.metadata)
     databases = dict(metadata.get("databases", {}))
-    if web.DATABASE in databases:
-        databases[web.WATCHER.name] = {"title": web.DATABASE, **databases.pop(web.DATABASE)}
+    if DATABASE in databases:
+        databases[web.WATCHER.name] = {"title": DATABASE, **databases.pop(DATABASE)}
     metadata["databases"] = databases
     return metadata
 
@@ -61,16 +62,17 @@ def extra_template_vars(datasette: Any, request: Any) -> dict[str, Any]:
 
 
 def _database_path(datasette: Any) -> Path | None:
-    database = next((db for db in datasette.databases.values() if db.route == web.DATABASE),
-                    None)
-    return Path(database.path) if database is not None and database.path else None
+    try:
+        database = web.served_database(datasette)
+    except KeyError:
+        return None
+    return Path(database.path) if database.path else None
 
 
 def _release_at(folder: Path) -> web.Release | None:
     """The release a database file belongs to (when Datasette was started on it directly)."""
     try:
-        return web.Release(folder, json.loads((folder / "metadata.json").read_text("utf-8")),
-                           json.loads((folder / "manifest.json").read_text("utf-8")))
+        return web.Release.load(folder)
     except (OSError, ValueError):
         return None
 
@@ -121,7 +123,7 @@ async def cancellations_feed(request: Any, datasette: Any) -> Response:
                     content_type=ATOM)
 
 
-async def download(request: Any, datasette: Any) -> Response:
+async def download(request: Any, datasette: Any) -> Response | AsgiFileDownload:
     name = request.url_vars["path"]
     release = web.current_release()
     folder = release.path if release else (_database_path(datasette) or Path(".")).parent
@@ -131,8 +133,9 @@ async def download(request: Any, datasette: Any) -> Response:
     types = {".parquet": "application/vnd.apache.parquet", ".csv": "text/csv; charset=utf-8",
              ".db": "application/vnd.sqlite3", ".md": "text/markdown; charset=utf-8",
              ".json": "application/json", ".atom": ATOM}
-    return Response(path.read_bytes(), content_type=types.get(path.suffix, "text/plain"),
-                    headers={"content-disposition": f'attachment; filename="{path.name}"'})
+    # Streamed from disk (the SQLite file is tens of MB), with its content-disposition.
+    return AsgiFileDownload(path, filename=path.name,
+                            content_type=types.get(path.suffix, "text/plain"))
 
 
 @hookimpl  # type: ignore[untyped-decorator]
