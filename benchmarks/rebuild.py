@@ -67,8 +67,8 @@ def archived_files(data_dir: Path) -> list[bytes]:
     from cac_filings.sources import load_sources
 
     archive = RawArchive(data_dir / "raw")
-    selected, _ = select_batches(archive, load_sources())
-    return [archive.get(b.sha256) for b in selected]
+    selection = select_batches(archive, load_sources())
+    return [archive.get(v.sha256) for b in selection.batches for v in b.versions]
 
 
 def run_step(step: str, data_dir: Path, scratch: Path) -> dict[str, float]:

@@ -20,10 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cac_filings.documents import (
-    RawTable,
+from cac_filings.documents import RawTable, extract_tables
+from cac_filings.docx_tables import (
     extract_docx_tables,
-    extract_tables,
     read_docx_xml,
     scan_document_xml,
 )
@@ -527,11 +526,12 @@ def test_other_namespace_prefixes_read_the_same(prefix: str) -> None:
         table(row("甲", "乙"), row("丙", "丁")),
     ]
     expected = scan_document_xml(document_xml(tables), "w.xml")
-    assert len(expected) == 2 and len(expected[0].rows) == 3
+    assert len(expected) == 2 and len(expected[0].rows) == 4  # the header and 3 rows
     xml = document_xml(tables, prefix=prefix)
     assert b"<w:tbl>" not in xml
     assert scan_document_xml(xml, "other.xml") == expected
-    assert extract_tables(package(xml), "other.docx") == expected
+    assert extract_tables(package(xml), "other.docx") == extract_tables(
+        package(document_xml(tables)), "w.docx")
 
 
 def test_strict_ooxml_namespace_reads_the_same() -> None:
@@ -832,14 +832,16 @@ def test_drawings_outside_tables_change_nothing_and_every_row_is_counted(
         document: tuple[list[Table], list[str]]) -> None:
     tables, outside = document
     xml = document_xml(tables, before=outside, between="".join(outside), after=outside)
-    read = scan_document_xml(xml, "plain.xml")
-    assert len(read) == len(tables)
+    fragments = scan_document_xml(xml, "plain.xml")
+    assert len(fragments) == len(tables)
+    assert [f.source_rows for f in fragments] == [len(t.rows) for t in tables]
+    read = extract_docx_tables(package(xml), "plain.docx")
     assert [t.source_rows for t in read] == [len(t.rows) for t in tables]
     assert all(t.physical_rows == t.source_rows for t in read)
     with_fallback = document_xml(tables, before=outside, after=outside,
                                  between="".join(outside),
                                  extra_body=f"<w:p>{fallback_block('图')}</w:p>")
-    assert scan_document_xml(with_fallback, "fallback.xml") == read
+    assert scan_document_xml(with_fallback, "fallback.xml") == fragments
 
 
 @settings(max_examples=40, deadline=None, database=None,

@@ -72,7 +72,9 @@ def test_run_publishes_every_row(site: TinySite, tmp_path: Path) -> None:
                             "deep_synthesis/2023-08", "genai/2024-08"}
     assert [b["row_count"] for b in batches.values()] == [2, 2, 2, 2, 7]  # genai: 6 + 1
     assert batches["algorithm/2022-08"]["published_on"].isoformat() == "2022-08-12"
-    assert batches["algorithm/2022-10"]["published_on"] is None  # in-place, first crawl
+    # In place, first crawl: dated by its period (the first day of the month after it).
+    assert batches["algorithm/2022-10"]["published_on"].isoformat() == "2022-11-01"
+    assert batches["algorithm/2022-10"]["published_on_precision"] == "period"
     assert batches["deep_synthesis/2023-06"]["batch_no"] is None
     assert batches["deep_synthesis/2023-08"]["batch_no"] == 2
     assert batches["deep_synthesis/2023-08"]["published_on"].isoformat() == "2023-09-01"
@@ -158,7 +160,7 @@ def test_new_attachment_is_dated_when_first_seen(published: Path, site: TinySite
     new = batches["algorithm/2023-01"]
     assert new["published_on_precision"] == "observed"
     assert new["published_on"] is not None
-    assert batches["algorithm/2022-10"]["published_on"] is None
+    assert batches["algorithm/2022-10"]["published_on_precision"] == "period"
     numbers = {f["filing_number"] for f in table(published, "filings")}
     assert KUAISHOU in numbers
     downloads = [p for p in site.paths() if "downloadfile.jsp" in p]
@@ -186,14 +188,22 @@ def test_changed_layout_is_an_error_naming_the_page(site: TinySite, tmp_path: Pa
     assert not (tmp_path / "published").exists()
 
 
-def test_unknown_header_fails_the_batch(published: Path, site: TinySite) -> None:
+def test_an_unknown_column_is_kept_and_reported(published: Path, site: TinySite) -> None:
     before = os.readlink(published / "published")
     site.options.extra_header = True
     done = run(site, published, "--refresh-attachments")
-    assert done.returncode == 3  # the data was refused, not the fetching
-    assert "unknown header '备案日期'" in done.stderr
-    assert "境内深度合成服务算法备案清单（2023年8月）" in done.stderr
-    assert os.readlink(published / "published") == before
+    assert done.returncode == 5  # published, with something for a maintainer to map
+    assert "unknown column '备案日期'" in done.stderr
+    assert "deep_synthesis/2023-08 v2" in done.stderr
+    assert os.readlink(published / "published") != before
+    rows = [r for r in table(published, "listings")
+            if (r["batch_id"], r["version"]) == ("deep_synthesis/2023-08", 2)]
+    assert [json.loads(r["raw"])["备案日期"] for r in rows] == ["2023-08-01", "2023-08-01"]
+    assert all("unknown_column" in json.loads(r["quality_flags"]) for r in rows)
+    (problem,) = table(published, "problems")
+    assert (problem["batch_id"], problem["version"], problem["severity"]) == (
+        "deep_synthesis/2023-08", 2, "warning")
+    assert "'备案日期'" in problem["reason"] and "source.yml" in problem["reason"]
 
 
 def test_sources_command_lists_both_sources() -> None:

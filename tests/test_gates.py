@@ -1,6 +1,7 @@
-"""Release gates: a release that breaks one is refused with a message a maintainer can act
-on, the previous release stays published, and --accept publishes it after review, on the
-record."""
+"""Gates: a batch version that fails a check of its own is held back (exit 5) while the rest
+is published; a release that breaks a release-wide gate is refused (exit 3) with a message a
+maintainer can act on, the previous release stays published; --accept publishes either after
+review, on the record."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_e2e_tiny_site import run, table
-from tests.tinysite import DS_D, TinySite, serve_site
+from tests.tinysite import DS_C, DS_D, TinySite, serve_site
 
 
 @pytest.fixture
@@ -27,57 +28,79 @@ def manifest(data: Path) -> dict[str, object]:
     return loaded
 
 
-def test_a_list_that_shrinks_too_much_is_refused(published_site: tuple[TinySite, Path]
-                                                 ) -> None:
+def current_numbers(data: Path, batch_id: str) -> set[str]:
+    batches = {(b["batch_id"], b["version"]) for b in table(data, "batches") if b["is_current"]}
+    return {r["filing_number"] for r in table(data, "listings")
+            if r["batch_id"] == batch_id and (r["batch_id"], r["version"]) in batches}
+
+
+def test_a_batch_that_loses_rows_is_held_back_then_accepted(
+        published_site: tuple[TinySite, Path]) -> None:
     site, data = published_site
+    site.options.shrink = True  # the 2nd deep-synthesis list re-uploaded with 1 of its 2 rows
+    held = run(site, data, "--refresh-attachments")
+    assert held.returncode == 5, held.stderr
+    assert ("deep_synthesis/2023-08 v2 held back (check, gate batch_shrink): the new version "
+            "has 1 rows where the published one has 2") in held.stdout
+    assert "--accept batch_shrink:deep_synthesis/2023-08" in held.stdout
+    # The previous version stays current: nothing was lost.
+    assert current_numbers(data, "deep_synthesis/2023-08") == {DS_C, DS_D}
+    (problem,) = table(data, "problems")
+    assert (problem["gate"], problem["severity"]) == ("batch_shrink", "held_back")
+    assert "Held back 暂缓发布 (1)" in (data / "published" / "CHANGES.md").read_text()
+    # Retried on every run: still held back, still exit 5.
+    assert run(site, data).returncode == 5
+
+    # Accepted for that batch, the list-wide gate still guards against a large drop ...
+    reason = "CAC removed 视频生成算法 from the 2023年8月 list on purpose"
     before = os.readlink(data / "published")
-    site.options.shrink = True  # deep synthesis: 4 filings → 3, a 25% drop
-    refused = run(site, data, "--refresh-attachments")
+    refused = run(site, data, "--accept", "batch_shrink:deep_synthesis/2023-08",
+                  "--accept-reason", reason)
     assert refused.returncode == 3
     assert "no_large_drop: deep_synthesis: 4 → 3 filings" in refused.stderr
-    assert "--accept no_large_drop" in refused.stderr  # what to do about it
     assert os.readlink(data / "published") == before
     rejected = [p for p in (data / "releases").iterdir() if p.name.startswith(".rejected-")]
     assert len(rejected) == 1 and (rejected[0] / "manifest.json").is_file()
-
-    lenient = run(site, data, "--max-shrink", "0.3")
-    assert lenient.returncode == 0, lenient.stderr  # a looser threshold lets it through
-    assert os.readlink(data / "published") != before
+    # ... until it is accepted too.
+    done = run(site, data, "--accept", "batch_shrink:deep_synthesis/2023-08", "--accept",
+               "no_large_drop", "--accept-reason", reason)
+    assert done.returncode == 0, done.stderr
+    assert "gate no_large_drop failed and was accepted" in done.stderr
+    record = manifest(data)
+    acceptance = record["acceptance"]
+    assert isinstance(acceptance, dict) and acceptance["reason"] == reason
+    assert [a["gate"] for a in acceptance["accepted"]] == ["batch_shrink"]
+    assert current_numbers(data, "deep_synthesis/2023-08") == {DS_C}
     latest = sorted(p.name for p in (data / "releases").iterdir()
                     if not p.name.startswith("."))[-1]
     removed = [c for c in table(data, "changes") if c["release_id"] == latest]
     assert [(c["filing_number"], c["change"]) for c in removed] == [(DS_D, "removed")]
+    assert table(data, "problems") == []
 
 
-def test_accepting_a_failed_gate_is_recorded(published_site: tuple[TinySite, Path]) -> None:
-    site, data = published_site
-    site.options.shrink = True
-    assert run(site, data, "--refresh-attachments").returncode == 3
-    without_reason = run(site, data, "--accept", "no_large_drop")
-    assert without_reason.returncode == 2 and "--accept-reason" in without_reason.stderr
-    done = run(site, data, "--accept", "no_large_drop", "--accept-reason",
-               "CAC removed 视频生成算法 from the 2023年8月 list on purpose")
-    assert done.returncode == 0, done.stderr
-    assert "gate no_large_drop failed and was accepted" in done.stderr
-    record = manifest(data)
-    assert record["acceptance"] == {
-        "gates": ["no_large_drop"],
-        "reason": "CAC removed 视频生成算法 from the 2023年8月 list on purpose"}
-    gate = next(a for a in record["assertions"]  # type: ignore[attr-defined]
-                if a["name"] == "no_large_drop")
-    assert gate["ok"] is False and gate["accepted"] is True
-
-
-def test_an_unknown_category_is_refused_until_added_or_accepted(
+def test_a_looser_batch_threshold_lets_a_shrink_through(
         published_site: tuple[TinySite, Path]) -> None:
     site, data = published_site
-    before = os.readlink(data / "published")
+    site.options.shrink = True
+    done = run(site, data, "--refresh-attachments", "--max-batch-shrink", "0.6",
+               "--max-shrink", "0.3")
+    assert done.returncode == 0, done.stderr
+    assert current_numbers(data, "deep_synthesis/2023-08") == {DS_C}
+    without_reason = run(site, data, "--accept", "no_large_drop")
+    assert without_reason.returncode == 2 and "--accept-reason" in without_reason.stderr
+
+
+def test_an_unknown_category_is_held_back_until_added_or_accepted(
+        published_site: tuple[TinySite, Path]) -> None:
+    site, data = published_site
     site.options.new_category = True
-    refused = run(site, data, "--refresh-attachments")
-    assert refused.returncode == 3
-    assert "known_categories: 算法类别 not in the source's vocabulary: algorithm: 智能体调度类" \
-        in refused.stderr
-    assert os.readlink(data / "published") == before
+    held = run(site, data, "--refresh-attachments")
+    assert held.returncode == 5
+    assert ("known_categories" in held.stdout
+            and "算法类别 not in the source's vocabulary: algorithm: 智能体调度类" in held.stdout)
+    # The re-upload is held back; the version published before stays current.
+    wechat = next(f for f in table(data, "filings") if f["name"] == "微信搜一搜算法")
+    assert wechat["category"] == "检索过滤类"
     assert run(site, data, "--accept", "known_categories", "--accept-reason",
                "new category announced by CAC").returncode == 0
     wechat = next(f for f in table(data, "filings") if f["name"] == "微信搜一搜算法")
@@ -88,10 +111,7 @@ def test_an_unknown_category_is_refused_until_added_or_accepted(
     later = run(site, data, "--refresh-attachments")
     assert later.returncode == 0, later.stderr
     record = manifest(data)
-    assert "acceptance" not in record or not record["acceptance"]
-    gate = next(a for a in record["assertions"]  # type: ignore[attr-defined]
-                if a["name"] == "known_categories")
-    assert gate["ok"] is True and "1 file version(s) new since the last release" in gate["detail"]
+    assert not record.get("acceptance") and record["held_back"] == []
     assert any(f["name"] == "微信搜一搜算法" for f in table(data, "filings"))
 
 
@@ -100,3 +120,10 @@ def test_only_gates_can_be_accepted(published_site: tuple[TinySite, Path]) -> No
     done = run(site, data, "--accept", "every_row_in_listings", "--accept-reason", "no")
     assert done.returncode == 3
     assert "not a gate that can be accepted" in done.stderr
+
+
+@pytest.mark.parametrize("gate", ["batch_shrink:deep_synthesis/2023-08", "no_large_drop"])
+def test_acceptance_needs_a_reason(published_site: tuple[TinySite, Path], gate: str) -> None:
+    site, data = published_site
+    done = run(site, data, "--accept", gate)
+    assert done.returncode == 2 and "--accept-reason" in done.stderr

@@ -146,12 +146,14 @@ def test_the_feed_is_well_formed_xml_whatever_the_cells_hold() -> None:
 
     from cac_filings.diff import Change
     from cac_filings.notes import atom_feed
+    from cac_filings.sources import load_sources, registry_of
 
     nasty = "甲<b>&\"算法\"\x0b\x00</b>"
     change = Change("algorithm", "网信算备110108823483901230031号", "added", (),
                     None, {"category": nasty, "purpose": "a & b"}, nasty, "=HYPERLINK(\"x\")")
     feed = atom_feed("20260101T000000Z", "2026-01-01T00:00:00Z", [change],
-                     {("algorithm", change.filing_number): "https://www.cac.gov.cn/a?x=1&y=<2>"})
+                     {("algorithm", change.filing_number): "https://www.cac.gov.cn/a?x=1&y=<2>"},
+                     registry_of(load_sources()))
     root = ET.fromstring(feed)  # raises on a stray control character or unescaped markup
     ns = {"a": "http://www.w3.org/2005/Atom"}
     (entry,) = root.findall("a:entry", ns)

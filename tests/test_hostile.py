@@ -16,6 +16,7 @@ import pytest
 from datasette.app import Datasette
 
 from cac_filings.normalize import normalize_company
+from cac_filings.release import content_fingerprint
 from tests.test_e2e_tiny_site import run, table
 from tests.tinysite import INJECTION_COMPANY, INJECTION_PRODUCT, TinySite, serve_site
 
@@ -38,33 +39,50 @@ def published_site(tmp_path: Path) -> Iterator[tuple[TinySite, Path]]:
         yield site, tmp_path
 
 
-@pytest.mark.parametrize(("kind", "code", "message"), [
-    ("truncated", 1, "truncated or corrupt file"),
-    ("html", 1, "file does not exist or was deleted"),
-    ("huge", 1, "over the 1000000-byte cap"),
-    ("foreign", 1, "host files.evil.example is not one of the CAC hosts"),
-    ("zipbomb", 1, "zip bomb"),  # refused as it is downloaded, before any inflating
-    ("dtd", 3, "declares a DTD or entities"),
+@pytest.mark.parametrize(("kind", "stage", "severity", "message"), [
+    # Refused as they are downloaded: the archived version stays published.
+    ("truncated", "fetch", "warning", "truncated or corrupt file"),
+    ("html", "fetch", "warning", "file does not exist or was deleted"),
+    ("huge", "fetch", "warning", "over the 1000000-byte cap"),
+    ("foreign", "fetch", "warning", "host files.evil.example is not one of the CAC hosts"),
+    ("zipbomb", "fetch", "warning", "zip bomb"),  # before any inflating
+    # Downloaded, but unreadable: that version is held back, the previous one stays current.
+    ("dtd", "extract", "held_back", "declares a DTD or entities"),
 ])
-def test_a_bad_file_is_refused_and_nothing_changes(published_site: tuple[TinySite, Path],
-                                                   kind: str, code: int, message: str) -> None:
+def test_a_bad_file_holds_back_only_its_batch(published_site: tuple[TinySite, Path],
+                                               kind: str, stage: str, severity: str,
+                                               message: str) -> None:
     site, data = published_site
     before = snapshot(data)
+    data_before = content_fingerprint((data / "published").resolve())
     site.options.hostile = kind
     os.environ["CAC_FILINGS_MAX_BYTES"] = "1000000"
     try:
         done = run(site, data, "--refresh-attachments")
     finally:
         del os.environ["CAC_FILINGS_MAX_BYTES"]
-    assert done.returncode == code, done.stderr
+    assert done.returncode == 5, done.stderr  # published, but something is held back
     assert message in done.stderr
     assert "境内深度合成服务算法备案清单（2023年8月）" in done.stderr or \
         "downloadfile.jsp" in done.stderr  # the error names the file
     after = snapshot(data)
-    assert {k: v for k, v in after.items() if k in before} == before  # nothing rewritten
-    assert after["published"] == before["published"]
+    assert {k: v for k, v in after.items() if k in before and k != "published"} == {
+        k: v for k, v in before.items() if k != "published"}  # nothing rewritten
+    # The data published is what it was; the release says what was refused.
+    assert content_fingerprint((data / "published").resolve()) == data_before
+    (problem,) = table(data, "problems")
+    assert (problem["batch_id"], problem["stage"], problem["severity"]) == (
+        "deep_synthesis/2023-08", stage, severity)
+    assert message in problem["reason"]
     last = json.loads((data / "runs.jsonl").read_text().splitlines()[-1])
-    assert last["status"] == "failed" and last["exit_code"] == code and message in last["error"]
+    assert last["status"] == "published" and last["exit_code"] == 5
+    assert any(message in line for line in last["problems"])
+    # The cause goes away: the next run publishes clean data without any clean-up.
+    site.options.hostile = None
+    clean = run(site, data, "--refresh-attachments")
+    assert clean.returncode == 0, clean.stderr
+    assert table(data, "problems") == []
+    assert content_fingerprint((data / "published").resolve()) == data_before
 
 
 def test_script_and_formula_text_is_kept_escaped_and_neutralised(

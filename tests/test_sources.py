@@ -11,14 +11,15 @@ from urllib.parse import quote
 import pytest
 
 from cac_filings.errors import PageLayoutError
+from cac_filings.headers import TableSpec
 from cac_filings.site import Article, ColumnItem, Link
 from cac_filings.sources import (
     BatchRef,
     Source,
     SourceConfigError,
     SourceSpec,
-    TableSpec,
     load_sources,
+    registry_of,
 )
 
 ALGORITHM = "cn_cac_algorithm"
@@ -44,6 +45,11 @@ class FakeContext:
     messages: list[str] = field(default_factory=list)
     notices: list[dict[str, Any]] = field(default_factory=list)  # beian's notice board
     json_fetched: list[str] = field(default_factory=list)
+    # attachment URL → what an earlier crawl recorded for it
+    remembered: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def known(self, attachment_url: str) -> dict[str, Any] | None:
+        return self.remembered.get(attachment_url)
 
     def fetch_article(self, url: str, referer: str | None = None) -> Article:
         self.fetched.append((url, referer))
@@ -87,9 +93,18 @@ def test_load_sources_finds_every_source(sources: dict[str, Source]) -> None:
         assert source.spec.folder.name == name
         assert callable(source.discover)
         assert source.spec.publisher.startswith("国家互联网信息办公室")
-    assert sources[ALGORITHM].spec.key == ("list_kind", "filing_number")
-    assert sources["cn_cac_cancellations"].spec.key == ("notice_id", "filing_number")
     assert sources["cn_cac_cancellations"].spec.may_be_empty
+    kinds = registry_of(list(sources.values()))
+    assert kinds.keys() == ["algorithm", "cancellation", "deep_synthesis", "genai_filing",
+                            "genai_registration", "genai_on_device"]
+    assert [k.key for k in kinds.cancellations] == ["cancellation"]
+    assert kinds["genai_on_device"].title_zh == "端侧大模型备案信息"
+    assert kinds["genai_on_device"].fields == ("scenario",)
+    assert kinds["genai_filing"].misfiled["registration"].list_kind == "genai_registration"
+    # Every table of a source is for one of its own list kinds.
+    for source in sources.values():
+        own = {k.key for k in source.spec.list_kinds}
+        assert {t.list_kind for t in source.spec.tables} <= own
 
 
 def test_algorithm_spec(sources: dict[str, Source]) -> None:
@@ -162,7 +177,11 @@ def test_announcement_pattern_rejects_other_news(sources: dict[str, Source], tit
 VALID_YML = """\
 name: {name}
 title: Test source
-list_kind: test
+list_kinds:
+  - key: test
+    title: {zh: 测试清单, en: test list}
+    label: {zh: 测试, en: test}
+    rules: suanbei
 urls:
   column: https://www.cac.gov.cn/wxzw/wxfb/A093702index_1.htm
 tables:
@@ -192,7 +211,8 @@ def test_minimal_source_folder_loads(tmp_path: Path) -> None:
         list_kind="test", columns={"备案编号": "filing_number", "主体名称": "company"},
         required=("filing_number",)),)
     assert source.spec.schedule == "daily"
-    assert source.spec.key == ("list_kind", "filing_number")
+    assert source.spec.list_kind == "test"
+    assert source.spec.list_kinds[0].title == "测试清单 · test list"
     assert source.spec.match == {}
     assert source.discover(FakeContext(spec=source.spec, articles={})) == []
 
@@ -209,8 +229,17 @@ def test_minimal_source_folder_loads(tmp_path: Path) -> None:
     ("name: [cn_test\n", VALID_SCRAPER, "cannot read"),
     (VALID_YML.split("tables:")[0] + "tables:\n  - required: [name]\n", VALID_SCRAPER,
      r"tables\[0\] needs columns"),
+    (VALID_YML.replace("    rules: suanbei\n", "    rules: magic\n"), VALID_SCRAPER,
+     r"list_kinds\[0\] \(test\): rules must be one of"),
+    (VALID_YML.replace("    label: {zh: 测试, en: test}\n", ""), VALID_SCRAPER,
+     r"list_kinds\[0\] \(test\) label needs zh and en"),
+    (VALID_YML.replace("  - columns:", "  - list_kind: other\n    columns:"), VALID_SCRAPER,
+     r"tables\[0\] is for list kind 'other', which list_kinds does not declare"),
+    (VALID_YML.replace("required: [filing_number]", "required: [name]"), VALID_SCRAPER,
+     r"tables\[0\] requires \['name'\], which no column maps to"),
 ], ids=["unknown-key", "missing-tables", "missing-name", "name-not-folder", "no-discover",
-        "discover-not-callable", "not-a-mapping", "invalid-yaml", "table-without-columns"])
+        "discover-not-callable", "not-a-mapping", "invalid-yaml", "table-without-columns",
+        "unknown-rules", "kind-without-label", "table-of-another-kind", "required-unmapped"])
 def test_malformed_source_folder_raises(tmp_path: Path, yml: str, scraper: str,
                                         message: str) -> None:
     folder = write_source(tmp_path, "cn_test", yml.replace("{name}", "cn_test"), scraper)
@@ -261,8 +290,37 @@ def test_algorithm_discover(sources: dict[str, Source]) -> None:
                  title="境内互联网信息服务算法备案清单（2023年1月）", published_on=None,
                  published_on_precision=None, attachment_url=ALGO_ATT[2]),
     ]
-    assert len(ctx.messages) == 1
+    assert len(ctx.messages) == 1  # a warning: an attachment on the list's page that is not it
+    assert ctx.messages[0].startswith("warning: ignoring attachment")
     assert "生成式人工智能服务已备案信息（2024年4月）" in ctx.messages[0]
+
+
+def test_attachment_links_are_matched_by_what_identifies_them(
+        sources: dict[str, Source]) -> None:
+    """A link text changed to 点击下载 or shortened still names its list through the
+    download title; a link whose texts no longer say which list it is, but whose URL an
+    earlier crawl knew, is that batch (with a warning); anything else is reported."""
+    source = sources[ALGORITHM]
+    aug = "境内互联网信息服务算法备案清单（2022年8月）"
+    oct_2022 = "境内互联网信息服务算法备案清单（2022年10月）"
+    renamed = attachment_url("Al/3=", "附件3")  # neither text names the list any more
+    article = algorithm_article(
+        Link("点击下载", attachment_url("Al/1=", aug), "附件1"),
+        Link("境内互联网信息服务算法备案清单", attachment_url("Al/2=", oct_2022), "附件2"),
+        Link("附件3", renamed, None),
+        Link("说明", attachment_url("Al/4=", "填报说明"), "附件4"),
+    )
+    ctx = FakeContext(spec=source.spec, articles={ALGO_PAGE: article}, remembered={
+        renamed: {"batch_id": "algorithm/2023-01",
+                  "title": "境内互联网信息服务算法备案清单（2023年1月）", "period": "2023-01"}})
+    refs = source.discover(ctx)
+    assert [(r.batch_id, r.title) for r in refs] == [
+        ("algorithm/2022-08", aug), ("algorithm/2022-10", oct_2022),
+        ("algorithm/2023-01", "境内互联网信息服务算法备案清单（2023年1月）")]
+    warnings = [m for m in ctx.messages if m.startswith("warning:")]
+    assert len(warnings) == 2
+    assert "matched by its URL" in warnings[0] and "algorithm/2023-01" in warnings[0]
+    assert "ignoring attachment '说明'" in warnings[1]
 
 
 def test_algorithm_publication_day_belongs_to_attachment_1_only(
@@ -454,7 +512,49 @@ def test_generative_ai_discover(sources: dict[str, Source]) -> None:
         ("genai/2024-04", "genai_filing", first, "2024-04-02"),
         ("genai/2025-08", "genai_filing", seventh, None)]
     kinds = {t.list_kind for t in source.spec.tables}
-    assert kinds == {"genai_filing", "genai_registration"}
+    assert kinds == {"genai_filing", "genai_registration", "genai_on_device"}
+
+
+GENAI_JULY_AUGUST = "https://www.cac.gov.cn/2026-09/05/c_1757000000000001.htm"
+GENAI_ANNUAL = "https://www.cac.gov.cn/2025-01/08/c_1738034725920930.htm"
+
+
+def test_generative_ai_lists_are_also_found_in_the_column(sources: dict[str, Source]) -> None:
+    """CAC announces a list on its own page in the 网信发布 column too: both routes give the
+    same batch; the column still finds a list the in-place page does not link. An annual
+    summary in the column states totals and links no list."""
+    source = sources["cn_cac_generative_ai"]
+    august = "生成式人工智能服务已备案和已登记信息（2025年8月）"
+    october = "生成式人工智能服务已备案和已登记信息（2025年10月）"
+    in_place = Article(GENAI_PAGE, "国家互联网信息办公室关于发布生成式人工智能服务已备案信息的公告",
+                       "2024-04-02", (Link(august, attachment_url("G/8=", august), "附件7"),))
+    own = Article(GENAI_JULY_AUGUST, "国家互联网信息办公室关于发布生成式人工智能服务已备案信息的"
+                  "公告（2025年7月至8月）", "2025-09-05", (
+                      Link(august, attachment_url("G/8=", august), "附件"),))
+    later = Article("https://www.cac.gov.cn/2025-11/03/c_1762000000000002.htm",
+                    "国家互联网信息办公室关于发布生成式人工智能服务已备案信息的公告（2025年9月至10月）",
+                    "2025-11-03", (Link("点击下载", attachment_url("G/10=", october), None),))
+    annual = Article(GENAI_ANNUAL, "国家互联网信息办公室关于发布2024年生成式人工智能服务已备案信息"
+                     "的公告", "2025-01-08", ())
+    ctx = FakeContext(spec=source.spec, articles={a.url: a for a in (in_place, own, later,
+                                                                       annual)},
+                      column=[column_item(later.title, later.url, "2025-11-03"),
+                              column_item(own.title, own.url, "2025-09-05"),
+                              column_item("江西省网信办召开生成式人工智能服务备案工作座谈会",
+                                          "https://www.cac.gov.cn/2025-09/01/c_1.htm",
+                                          "2025-09-01"),
+                              column_item(annual.title, annual.url, "2025-01-08"),
+                              column_item(in_place.title, GENAI_PAGE, "2024-04-02")])
+    refs = source.discover(ctx)
+    assert [(r.batch_id, r.announcement_url, r.published_on, r.published_on_precision)
+            for r in refs] == [
+        ("genai/2025-08", GENAI_PAGE, "2024-04-02", "day"),
+        ("genai/2025-10", later.url, "2025-11-03", "day"),  # only the column links it
+        ("genai/2025-08", own.url, "2025-09-05", "day"),  # the same list, a second route
+    ]
+    assert refs[1].title == october  # read from the download title: the link says 点击下载
+    assert GENAI_ANNUAL in [url for url, _ in ctx.fetched]  # read, but links no list
+    assert not any("座谈会" in m for m in ctx.messages)
 
 
 def test_cancellation_discover(sources: dict[str, Source]) -> None:

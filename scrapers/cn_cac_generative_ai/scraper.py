@@ -1,15 +1,42 @@
-"""生成式人工智能服务已备案（和已登记）信息: one announcement page, edited in place.
+"""生成式人工智能服务已备案（和已登记）信息: one announcement page edited in place, and an
+announcement of its own for each list in the 网信发布 column.
 
-Every attachment whose title names the generative-AI list is one batch (genai/<period>); the
-file holds the 备案 table and, from 2024年8月, the 登记 table: their rows become the
-genai_filing and genai_registration lists. An annual summary page (2025-01-08) has no
-attachment and is not this page.
+Two discovery routes, both read on every crawl:
+1. the in-place page (urls.announcement): every attachment whose title names the list;
+2. the 网信发布 column (urls.column): announcements titled like 关于发布…生成式人工智能服务
+   已备案信息的公告（2025年7月至8月） link the same list (the same file, or a copy of it). The
+   column still finds new lists if the in-place page stops growing. Annual summaries in the
+   column (2025-01-08) state totals and link no list: they are not batches.
+Each list is one batch, genai/<period>; a file found on both routes is one batch version
+(the crawl downloads each route and compares the bytes). The file holds the 备案 table and,
+from 2024年8月, the 登记 table (and, from 2026年8月, the on-device table): their rows become
+the genai_filing, genai_registration and genai_on_device lists.
 """
 
 from __future__ import annotations
 
-from cac_filings.sources import BatchRef, CrawlContext, in_place_page_batches
+from cac_filings.sources import BatchRef, CrawlContext, in_place_page_batches, matching_attachments
+
+WHAT = "a generative-AI list"
 
 
 def discover(ctx: CrawlContext) -> list[BatchRef]:
-    return in_place_page_batches(ctx, what="a generative-AI list", batch_prefix="genai")
+    refs = in_place_page_batches(ctx, what=WHAT, batch_prefix="genai")
+    in_place = ctx.spec.url("announcement")
+    announcement = ctx.spec.pattern("announcement_title")
+    for item in ctx.walk_column(ctx.spec.url("column")):
+        if item.url == in_place or not announcement.search(item.title):
+            continue
+        article = ctx.fetch_article(item.url, referer=item.page_url)
+        for _, link, title, period in matching_attachments(ctx, article, WHAT):
+            refs.append(ctx.batch(
+                batch_id=f"genai/{period}",
+                period=period,
+                title=title,
+                announcement_url=item.url,
+                announcement_title=article.title,
+                published_on=article.published_on,
+                published_on_precision="day",
+                attachment_url=link.url,
+            ))
+    return refs

@@ -76,6 +76,28 @@ class RawArchive:
             write_atomic(path, body)
         return digest
 
+    def intact(self, sha256: str) -> bool:
+        """Whether the object is there with the bytes its name says. A corrupt one (a flipped
+        bit on disk) is moved aside to raw/corrupt/, so that the next download of those bytes
+        stores them again."""
+        path = self.object_path(sha256)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return False
+        if sha256_hex(data) == sha256:
+            return True
+        self.quarantine(sha256)
+        return False
+
+    def quarantine(self, sha256: str) -> Path:
+        """Move a corrupt object out of the way (kept for inspection, never read)."""
+        path = self.object_path(sha256)
+        target = self.root / "corrupt" / f"{sha256}.{os.getpid()}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+        return target
+
     def get(self, sha256: str, *, verify: bool = True) -> bytes:
         path = self.object_path(sha256)
         try:
@@ -83,8 +105,22 @@ class RawArchive:
         except FileNotFoundError:
             raise ArchiveError(f"raw archive has no object {sha256} ({path})") from None
         if verify and sha256_hex(data) != sha256:
-            raise ArchiveError(f"raw archive object {path} is corrupt (sha256 mismatch)")
+            raise ArchiveError(f"raw archive object {path} is corrupt (sha256 mismatch); the "
+                               "next `cac-filings run` downloads it again")
         return data
+
+    def remove_debris(self) -> int:
+        """Temporary files of writes a killed process left behind (never read: records and
+        objects appear only by rename). Called with the data folder locked."""
+        removed = 0
+        for folder in (self.crawls_dir, self.root):
+            for path in folder.glob(".*.tmp") if folder.is_dir() else ():
+                path.unlink(missing_ok=True)
+                removed += 1
+        for path in self.objects.glob("*/.*.tmp") if self.objects.is_dir() else ():
+            path.unlink(missing_ok=True)
+            removed += 1
+        return removed
 
     # -- fetch log
     def log_fetch(self, entry: dict[str, Any]) -> None:
@@ -123,8 +159,10 @@ class RawArchive:
         return self._validators
 
     def validators(self, url: str) -> Validators | None:
+        """Validators for a conditional request, only while the archived body they vouch
+        for is intact (a 304 answer is served from it)."""
         found = self._load_validators().get(url)
-        if found is not None and not self.has(found.sha256):
+        if found is not None and not self.intact(found.sha256):
             return None
         return found
 

@@ -2,21 +2,28 @@
 
 Every command takes --data-dir (env CAC_FILINGS_DATA_DIR, default ./data). Exit status, for
 schedulers to alert on:
-  0  success (a new release was published, or there was nothing new)
-  1  fetching failed (network, WAF block, changed page layout): nothing new was published
-  2  usage error
-  3  the data was refused (an unreadable file, an unknown header, a failed release check):
-     nothing new was published; a maintainer has to look
+  0  success (a new release was published, or there was nothing new), nothing to report
+  1  fetching failed for a source (network, WAF block, changed page layout); what the other
+     sources found was still published
+  2  usage or setup error
+  3  the release was refused (a failed release check): nothing new was published
   4  another cac-filings process holds the data folder's lock (runs never overlap)
+  5  published, but some batches are held back or need a maintainer (see `problems`)
+  6  the data folder cannot be written (read-only, full disk, no permission)
+  130, 143  interrupted (Ctrl-C, SIGTERM); nothing half-written is published
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import logging
+import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -32,13 +39,15 @@ from cac_filings.errors import (
     InvariantError,
 )
 from cac_filings.lock import data_dir_lock
+from cac_filings.normalize import printable
 from cac_filings.report import Reporter
 
 if TYPE_CHECKING:
     from cac_filings.crawl import Refresh
     from cac_filings.sources import Source
 
-EXIT_FETCH, EXIT_USAGE, EXIT_DATA, EXIT_BUSY = 1, 2, 3, 4
+EXIT_FETCH, EXIT_USAGE, EXIT_DATA, EXIT_BUSY, EXIT_HELD_BACK, EXIT_DISK = 1, 2, 3, 4, 5, 6
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
 
 app = typer.Typer(
     add_completion=False,
@@ -72,9 +81,11 @@ Host = Annotated[str, typer.Option("--host", help="Interface for Datasette.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings, errors and the "
                                                            "summary.")]
 Accept = Annotated[list[str] | None, typer.Option(
-    "--accept", help="Publish although this release gate failed, after review (repeatable: "
-                     "no_large_drop, no_table_emptied, known_categories, no_duplicate_in_batch,"
-                     " pdf_rows_whole); recorded in manifest.json.", show_default=False)]
+    "--accept", help="Publish although this gate failed, after review: GATE for every batch "
+                     "it stops, or GATE:BATCH_ID for one (repeatable: no_large_drop, "
+                     "no_table_emptied, known_categories, no_duplicate_in_batch, "
+                     "pdf_rows_whole, batch_shrink, batch_removed); recorded in "
+                     "manifest.json.", show_default=False)]
 AcceptReason = Annotated[str | None, typer.Option(
     "--accept-reason", help="Why the failed gates were accepted (recorded with them).",
     show_default=False)]
@@ -82,6 +93,10 @@ MaxShrink = Annotated[float | None, typer.Option(
     "--max-shrink", help="Largest share of a list's filings a release may lose (env "
                          "CAC_FILINGS_MAX_SHRINK; default 0.2).", show_default=False, min=0,
     max=1)]
+MaxBatchShrink = Annotated[float | None, typer.Option(
+    "--max-batch-shrink", help="Largest share of a batch's rows a new version of it may lose "
+                               "before it is held back (env CAC_FILINGS_MAX_BATCH_SHRINK; "
+                               "default 0.1).", show_default=False, min=0, max=1)]
 
 
 @dataclass
@@ -102,14 +117,27 @@ class RunRecord:
     not_modified: int | None = None
     retries: int | None = None
     changes: dict[str, int] | None = None
+    held_back: list[str] | None = None
+    problems: list[str] | None = None
+    duration_s: float | None = None
     error: str | None = None
 
 
 def _log_run(settings: Settings, record: RunRecord) -> None:
+    """Append the run's line to runs.jsonl; a data folder that cannot take it is said in one
+    line, never a traceback."""
     record.finished_at = utc_now()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with (settings.data_dir / "runs.jsonl").open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
+    record.duration_s = round(time.monotonic() - _STARTED, 3)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with (settings.data_dir / "runs.jsonl").open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
+    except OSError as exc:
+        print(f"cac-filings: could not record the run in {settings.data_dir / 'runs.jsonl'}: "
+              f"{exc.strerror or exc}", file=sys.stderr, flush=True)
+
+
+_STARTED = time.monotonic()
 
 
 def _settings(data_dir: Path | None, www_base: str | None = None,
@@ -130,8 +158,56 @@ def _exit_code(exc: CacFilingsError) -> int:
         return EXIT_BUSY
     if isinstance(exc, SourceConfigError):
         return EXIT_USAGE  # an unknown --source, a broken source.yml: fix the setup, not data
+    if isinstance(exc, DataDirError):
+        return EXIT_DISK
+    if isinstance(exc, Interrupted):
+        return EXIT_SIGTERM if exc.signum == signal.SIGTERM else EXIT_SIGINT
     return EXIT_DATA if isinstance(exc, (ExtractionError, InvariantError, ArchiveError)) \
         else EXIT_FETCH
+
+
+class DataDirError(CacFilingsError):
+    """The data folder cannot be written: read-only, full, or not ours."""
+
+
+class Interrupted(CacFilingsError):
+    """The run was stopped by a signal (Ctrl-C, SIGTERM)."""
+
+    def __init__(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {name}; nothing half-written was published (the "
+                         "next run resumes)")
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
+
+
+@contextmanager
+def _guarded(settings: Settings, reporter: Reporter, record: RunRecord) -> Iterator[None]:
+    """Every way a command can fail ends as one line, a runs.jsonl record and an exit
+    status: errors naming their source, a data folder that cannot be written, signals."""
+    previous = signal.signal(signal.SIGTERM, _raise_interrupted)
+    try:
+        yield
+    except CacFilingsError as exc:
+        raise _fail(settings, reporter, record, exc) from None
+    except KeyboardInterrupt:
+        raise _fail(settings, reporter, record, Interrupted(signal.SIGINT)) from None
+    except OSError as exc:
+        where = exc.filename or settings.data_dir
+        reason = exc.strerror or str(exc)
+        hint = {errno.EROFS: "the file system is read-only",
+                errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+                errno.EACCES: "permission denied", errno.EPERM: "permission denied"}.get(
+                    exc.errno or 0, reason)
+        raise _fail(settings, reporter, record, DataDirError(
+            f"cannot write to {where}: {hint} ({reason}); nothing already published was "
+            "touched — free space or fix the permissions of the data folder "
+            f"({settings.data_dir}) and run again")) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @dataclass(frozen=True)
@@ -139,23 +215,35 @@ class Gates:
     accept: frozenset[str]
     reason: str | None
     max_shrink: float
+    max_batch_shrink: float
 
 
-def _gates(accept: list[str] | None, reason: str | None, max_shrink: float | None) -> Gates:
+def _fraction(value: float | None, variable: str, default: float, option: str) -> float:
+    """An option's value, else its environment variable's, else the default: a share 0..1."""
+    if value is not None:
+        return value
+    try:
+        found = env_float(variable, default)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
+    if not 0 <= found <= 1:
+        raise typer.BadParameter(f"{variable}={found:g} is not between 0 and 1",
+                                 param_hint=option)
+    return found
+
+
+def _gates(accept: list[str] | None, reason: str | None, max_shrink: float | None,
+           max_batch_shrink: float | None = None) -> Gates:
+    from cac_filings.build import MAX_BATCH_SHRINK
     from cac_filings.release import MAX_SHRINK
 
-    if max_shrink is None:
-        try:
-            max_shrink = env_float("CAC_FILINGS_MAX_SHRINK", MAX_SHRINK)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--max-shrink") from None
-        if not 0 <= max_shrink <= 1:
-            raise typer.BadParameter(f"CAC_FILINGS_MAX_SHRINK={max_shrink:g} is not between 0 "
-                                     "and 1", param_hint="--max-shrink")
     gates = frozenset(g.strip() for a in accept or () for g in a.split(",") if g.strip())
     if gates and not reason:
         raise typer.BadParameter("say why with --accept-reason", param_hint="--accept")
-    return Gates(gates, reason, max_shrink)
+    return Gates(gates, reason,
+                 _fraction(max_shrink, "CAC_FILINGS_MAX_SHRINK", MAX_SHRINK, "--max-shrink"),
+                 _fraction(max_batch_shrink, "CAC_FILINGS_MAX_BATCH_SHRINK", MAX_BATCH_SHRINK,
+                           "--max-batch-shrink"))
 
 
 def _fail(settings: Settings, reporter: Reporter, record: RunRecord,
@@ -166,6 +254,17 @@ def _fail(settings: Settings, reporter: Reporter, record: RunRecord,
     return typer.Exit(code=record.exit_code)
 
 
+def _finish(settings: Settings, reporter: Reporter, record: RunRecord,
+            crawl_errors: list[str]) -> None:
+    """The exit status of a run that got to the end: 1 when a source could not be crawled
+    (the others were published), 5 when batches are held back or need a maintainer."""
+    if crawl_errors:
+        record.exit_code, record.error = EXIT_FETCH, "crawl failed: " + " | ".join(crawl_errors)
+    elif record.problems:
+        record.exit_code = EXIT_HELD_BACK
+    _log_run(settings, record)
+
+
 def _refresh(all_: bool, older_than: float | None) -> Refresh:
     from cac_filings.crawl import Refresh
 
@@ -173,7 +272,8 @@ def _refresh(all_: bool, older_than: float | None) -> Refresh:
 
 
 def _crawl(settings: Settings, reporter: Reporter, record: RunRecord, sources: list[Source],
-           refresh: Refresh) -> None:
+           refresh: Refresh) -> list[str]:
+    """Crawl; the sources that failed, each named with its error (the others are archived)."""
     from cac_filings.crawl import crawl
 
     reporter.info(f"crawling {len(sources)} source(s) from {settings.www_base} and "
@@ -188,42 +288,68 @@ def _crawl(settings: Settings, reporter: Reporter, record: RunRecord, sources: l
                   f"{result.downloaded} downloaded, {result.new_files} new files, "
                   f"{stats.requests} requests ({stats.retries} retries, "
                   f"{stats.not_modified} not modified)")
-    if not result.ok:
-        raise CacFilingsError("crawl failed: " + " | ".join(result.errors))
+    return result.errors
 
 
-def _nothing_new(settings: Settings, sources: list[Source]) -> str | None:
-    """The published release's id when a build now would have the same inputs and code."""
+def _nothing_new(settings: Settings, sources: list[Source]) -> dict[str, Any] | None:
+    """The published release's manifest when a build now would consider the same file
+    versions with the same code (its fingerprint): it would publish nothing new."""
     from cac_filings.archive import RawArchive
-    from cac_filings.build import build_inputs
+    from cac_filings.build import build_candidates
+    from cac_filings.fingerprint import code_fingerprint
     from cac_filings.release import published_manifest
 
     published = published_manifest(settings)
-    if published is None or published.get("code_version") != __version__:
+    if published is None or published.get("code_fingerprint") != code_fingerprint():
         return None
-    inputs = build_inputs(RawArchive(settings.raw_dir), sources)
-    if inputs != published.get("inputs"):
+    if any(p.get("stage") == "archive" for p in published.get("problems") or ()):
+        return None  # a corrupt archived file may have been downloaded again since
+    if build_candidates(RawArchive(settings.raw_dir), sources, published) != published.get(
+            "candidates"):
         return None
-    release_id: str = published["release_id"]
-    return release_id
+    return published
+
+
+def _problem_line(row: dict[str, Any]) -> str:
+    from cac_filings.build import Problem
+
+    return Problem(str(row.get("batch_id")), row.get("version"), row.get("file_sha256"),
+                   str(row.get("stage")), str(row.get("severity")), str(row.get("reason")),
+                   row.get("gate")).line()
+
+
+def _any_good_crawl(settings: Settings) -> bool:
+    from cac_filings.archive import RawArchive
+
+    return any(source.get("status") == "ok" for record in RawArchive(settings.raw_dir).crawls()
+               for source in record.get("sources", {}).values())
 
 
 def _build(settings: Settings, reporter: Reporter, record: RunRecord, publish: bool,
            gates: Gates, sources: list[Source]) -> dict[str, int]:
-    from cac_filings.release import Acceptance, build_release
+    from cac_filings.build import Acceptance
+    from cac_filings.release import build_release
 
     started = time.monotonic()
     result, release = build_release(settings, sources, publish=publish,
                                     acceptance=Acceptance(gates.accept, gates.reason),
-                                    max_shrink=gates.max_shrink)
+                                    max_shrink=gates.max_shrink,
+                                    max_batch_shrink=gates.max_batch_shrink)
     for assertion in release.assertions:
         if assertion.accepted:
             reporter.warn(f"gate {assertion.name} failed and was accepted ({gates.reason}): "
                           f"{assertion.detail}")
+    for accepted in result.accepted:
+        reporter.warn(f"gate {accepted['gate']} was accepted for {accepted['batch_id']} "
+                      f"({gates.reason})")
     for warning in result.warnings:
         reporter.warn(warning)
+    for problem in result.problems:
+        reporter.warn(problem.line())
     counts: dict[str, int] = release.manifest["row_counts"]
     record.release_id, record.changes = release.release_id, release.manifest["changes"]
+    record.held_back = [p.line() for p in result.held_back]
+    record.problems = [p.line() for p in result.problems]
     record.status = "published" if release.published else "built"
     reporter.info(f"built release {release.release_id} in {time.monotonic() - started:.2f}s: "
                   + ", ".join(f"{n} {t}" for t, n in counts.items()))
@@ -243,6 +369,16 @@ def _summary(settings: Settings, reporter: Reporter, record: RunRecord,
     if record.changes is not None:
         lines.append("  changes            " + ", ".join(
             f"{n} {kind}" for kind, n in record.changes.items()))
+    if record.held_back:
+        lines.append(f"  held back          {len(record.held_back)} batch version(s), retried "
+                     "on every run:")
+        lines += [f"    - {printable(line, 500)}" for line in record.held_back]
+    others = [p for p in record.problems or () if p not in (record.held_back or ())]
+    if others:
+        lines.append(f"  to look at         {len(others)} (table problems; exit status 5):")
+        lines += [f"    - {printable(line, 500)}" for line in others]
+    if record.error:
+        lines.append(f"  failed             {printable(record.error, 300)}")
     if record.status == "nothing-new":
         lines.append(f"  release            none: nothing new since {record.release_id}")
     elif record.release_id:
@@ -280,40 +416,50 @@ def run(
     accept: Accept = None,
     accept_reason: AcceptReason = None,
     max_shrink: MaxShrink = None,
+    max_batch_shrink: MaxBatchShrink = None,
 ) -> None:
     """Crawl every source, build a release, publish it and (by default) serve it. A run that
-    finds nothing new builds nothing and says so in one line.
+    finds nothing new builds nothing and says so in one line. A batch that cannot be read is
+    held back (exit status 5) while everything else is published.
 
     Example: cac-filings run --www-base http://127.0.0.1:8765 --no-serve
     """
     settings = _settings(data_dir, www_base, beian_base, delay)
-    gates = _gates(accept, accept_reason, max_shrink)
+    gates = _gates(accept, accept_reason, max_shrink, max_batch_shrink)
     reporter = Reporter(quiet=quiet)
     record = RunRecord("run")
     counts = None
-    try:
+    crawl_errors: list[str] = []
+    with _guarded(settings, reporter, record):
         from cac_filings.sources import load_sources
 
         with data_dir_lock(settings.data_dir, "run"):
             everything = load_sources()  # the build reads every source's batches
-            _crawl(settings, reporter, record,
-                   load_sources(names=source) if source else everything,
-                   _refresh(refresh_attachments, refresh_older_than))
+            crawl_errors = _crawl(settings, reporter, record,
+                                  load_sources(names=source) if source else everything,
+                                  _refresh(refresh_attachments, refresh_older_than))
             unchanged = None if gates.accept else _nothing_new(settings, everything)
-            if unchanged is not None:
-                record.status, record.release_id = "nothing-new", unchanged
+            if crawl_errors and not _any_good_crawl(settings):
+                pass  # nothing was ever crawled whole: nothing to build; exit 1 below
+            elif unchanged is not None:
+                record.status, record.release_id = "nothing-new", unchanged["release_id"]
+                held = unchanged.get("held_back") or []
+                record.held_back = held
+                record.problems = [_problem_line(p) for p in unchanged.get("problems") or ()]
                 print(f"nothing new: {record.batches} batches unchanged since release "
-                      f"{unchanged}; no release made", flush=True)
+                      f"{record.release_id}; no release made"
+                      + (f"; {len(held)} batch version(s) still held back" if held else ""),
+                      flush=True)
             else:
                 counts = _build(settings, reporter, record, publish=True, gates=gates,
                                 sources=everything)
-    except CacFilingsError as exc:
-        raise _fail(settings, reporter, record, exc) from None
-    _log_run(settings, record)
-    if not quiet or record.status != "nothing-new":
+        _finish(settings, reporter, record, crawl_errors)
+    if not quiet or record.status != "nothing-new" or record.exit_code:
         _summary(settings, reporter, record, counts)
     if serve:
         _serve(settings, reporter, host, port)
+    if record.exit_code:
+        raise typer.Exit(code=record.exit_code)
 
 
 @app.command()
@@ -334,17 +480,17 @@ def crawl(
     settings = _settings(data_dir, www_base, beian_base, delay)
     reporter = Reporter(quiet=quiet)
     record = RunRecord("crawl")
-    try:
+    with _guarded(settings, reporter, record):
         from cac_filings.sources import load_sources
 
         with data_dir_lock(settings.data_dir, "crawl"):
-            _crawl(settings, reporter, record, load_sources(names=source),
-                   _refresh(refresh_attachments, refresh_older_than))
-    except CacFilingsError as exc:
-        raise _fail(settings, reporter, record, exc) from None
-    record.status = "crawled"
-    _log_run(settings, record)
+            errors = _crawl(settings, reporter, record, load_sources(names=source),
+                            _refresh(refresh_attachments, refresh_older_than))
+        record.status = "crawled"
+        _finish(settings, reporter, record, errors)
     _summary(settings, reporter, record)
+    if record.exit_code:
+        raise typer.Exit(code=record.exit_code)
 
 
 @app.command()
@@ -357,25 +503,27 @@ def build(
     accept: Accept = None,
     accept_reason: AcceptReason = None,
     max_shrink: MaxShrink = None,
+    max_batch_shrink: MaxBatchShrink = None,
 ) -> None:
-    """Rebuild a release offline from the raw archive, re-parsing every file.
+    """Rebuild a release offline from the raw archive (files already parsed by this code are
+    read from data/cache/; delete it to re-parse everything).
 
     Example: cac-filings build --data-dir /srv/cac-filings --no-publish
     """
     settings = _settings(data_dir)
-    gates = _gates(accept, accept_reason, max_shrink)
+    gates = _gates(accept, accept_reason, max_shrink, max_batch_shrink)
     reporter = Reporter(quiet=quiet)
     record = RunRecord("build")
-    try:
+    with _guarded(settings, reporter, record):
         from cac_filings.sources import load_sources
 
         with data_dir_lock(settings.data_dir, "build"):
             counts = _build(settings, reporter, record, publish=publish, gates=gates,
                             sources=load_sources())
-    except CacFilingsError as exc:
-        raise _fail(settings, reporter, record, exc) from None
-    _log_run(settings, record)
+        _finish(settings, reporter, record, [])
     _summary(settings, reporter, record, counts)
+    if record.exit_code:
+        raise typer.Exit(code=record.exit_code)
 
 
 @app.command()

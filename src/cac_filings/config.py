@@ -63,6 +63,9 @@ class Settings:
     retry_base: float = 1.0  # first backoff in seconds; doubles per attempt, plus jitter
     retry_cap: float = 180.0  # total seconds one URL may spend in retries
     max_run_seconds: float = 3 * 3600.0  # the whole crawl; then it fails, naming the URL
+    # One request from its first byte sent to its last byte read (redirect hops included),
+    # however slowly the server drips; then the attempt fails as too slow and is retried.
+    request_seconds: float = 120.0
     # Real lists are well under 1 MB; a body larger than this is refused while it streams.
     max_bytes: int = 50 * 1024 * 1024
     # Hosts other than the two CAC hosts that links may point to and that may be fetched as
@@ -103,6 +106,7 @@ def load_settings(
         retry_base=env_float("CAC_FILINGS_RETRY_BASE", 1.0),
         retry_cap=env_float("CAC_FILINGS_RETRY_CAP", 180.0),
         max_run_seconds=env_float("CAC_FILINGS_MAX_RUN_SECONDS", 3 * 3600.0),
+        request_seconds=env_float("CAC_FILINGS_REQUEST_SECONDS", 120.0),
         max_bytes=int(env_float("CAC_FILINGS_MAX_BYTES", 50 * 1024 * 1024)),
         allowed_hosts=tuple(h.strip().lower() for h in os.environ.get(
             "CAC_FILINGS_ALLOWED_HOSTS", "").split(",") if h.strip()),

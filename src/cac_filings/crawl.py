@@ -16,7 +16,7 @@ from typing import Any
 from cac_filings import __version__
 from cac_filings.archive import RawArchive
 from cac_filings.config import TIMESTAMP_FORMAT, Settings, utc_now
-from cac_filings.errors import CacFilingsError, PageLayoutError
+from cac_filings.errors import CacFilingsError, FetchError, PageLayoutError
 from cac_filings.fetch import Fetcher, FetchStats
 from cac_filings.report import Reporter
 from cac_filings.site import Article, ColumnItem, parse_article, parse_column_page
@@ -40,12 +40,14 @@ class SourceContext:
     """
 
     def __init__(self, spec: SourceSpec, fetcher: Fetcher, reporter: Reporter,
-                 remembered: dict[str, list[dict[str, Any]]] | None = None) -> None:
+                 remembered: dict[str, list[dict[str, Any]]] | None = None,
+                 known: dict[str, dict[str, Any]] | None = None) -> None:
         self.spec = spec
         self.fetcher = fetcher
         self.reporter = reporter
         self.pages = 0
         self.remembered = remembered
+        self._known = known or {}
         self.column_items: dict[str, list[dict[str, Any]]] = {}
         self.notes: list[str] = []
 
@@ -107,6 +109,10 @@ class SourceContext:
         self.reporter.warn(f"{self.spec.name}: {message}")
         self.notes.append(f"warning: {message}")
 
+    def known(self, attachment_url: str) -> dict[str, Any] | None:
+        entry = self._known.get(attachment_url)
+        return entry if entry is not None and entry.get("source") == self.spec.name else None
+
     def batch(self, **fields: Any) -> BatchRef:
         fields.setdefault("list_kind", self.spec.list_kind)
         fields.setdefault("batch_no", None)
@@ -117,24 +123,22 @@ class SourceContext:
         return BatchRef(source=self.spec.name, **fields)
 
 
-def _check_refs(refs: list[BatchRef]) -> list[BatchRef]:
-    """Drop exact duplicates (an item listed twice); refuse two files claiming one batch."""
-    seen: dict[str, BatchRef] = {}
-    unique: list[BatchRef] = []
+def _group_refs(refs: list[BatchRef]) -> list[list[BatchRef]]:
+    """The routes to each batch, in discovery order: CAC links one list from more than one
+    page (the in-place page and its own announcement). Exact duplicates (an item listed
+    twice) are dropped; a route with a publication day comes first (its date is the best)."""
+    groups: dict[str, list[BatchRef]] = {}
     for ref in refs:
         if not _PERIOD_RE.fullmatch(ref.period):
             raise PageLayoutError(ref.announcement_url, f"batch period {ref.period!r} is not "
                                                         "YYYY-MM")
-        other = seen.get(ref.batch_id)
-        if other is None:
-            seen[ref.batch_id] = ref
-            unique.append(ref)
-        elif other.attachment_url != ref.attachment_url:
-            raise PageLayoutError(
-                ref.announcement_url,
-                f"two attachments claim batch {ref.batch_id}: {other.attachment_url} "
-                f"(from {other.announcement_url}) and {ref.attachment_url}")
-    return unique
+        routes = groups.setdefault(ref.batch_id, [])
+        if all((r.attachment_url, r.announcement_url) != (ref.attachment_url,
+                                                          ref.announcement_url)
+               for r in routes):
+            routes.append(ref)
+    return [sorted(routes, key=lambda r: r.published_on_precision != "day")
+            for routes in groups.values()]
 
 
 @dataclass
@@ -144,6 +148,7 @@ class CrawlResult:
     batches: int = 0
     downloaded: int = 0
     new_files: int = 0
+    failed_attachments: int = 0
     errors: list[str] = field(default_factory=list)
     stats: FetchStats = field(default_factory=FetchStats)
 
@@ -153,12 +158,15 @@ class CrawlResult:
 
 
 def known_attachments(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The latest archived file per attachment URL, from earlier crawl records."""
+    """The latest crawl entry per attachment URL (of its batch's main route, and of its other
+    routes), from earlier crawl records."""
     known: dict[str, dict[str, Any]] = {}
     for record in records:
         for source in record.get("sources", {}).values():
             for entry in source.get("batches", []):
                 known[entry["attachment_url"]] = entry
+                for route in entry.get("routes", ()):
+                    known[route["attachment_url"]] = entry | route
     return known
 
 
@@ -211,6 +219,7 @@ def crawl(
     refresh policy says they are due."""
     refresh = refresh or Refresh()
     archive = RawArchive(settings.raw_dir)
+    archive.remove_debris()
     records = archive.crawls()  # every earlier crawl record, read once
     known = known_attachments(records)
     remembered = remembered_columns(records, refresh, datetime.now(UTC))
@@ -252,24 +261,27 @@ def _crawl_source(
     remembered: dict[str, list[dict[str, Any]]] | None,
 ) -> None:
     name = source.spec.name
-    ctx = SourceContext(source.spec, fetcher, reporter, remembered)
+    ctx = SourceContext(source.spec, fetcher, reporter, remembered, known)
     entries: list[dict[str, Any]] = []
     result.record["sources"][name] = {"status": "failed", "batches": entries, "error": None}
     try:
         reporter.info(f"{name}: discovering batches")
-        refs = _check_refs(source.discover(ctx))
-        if not refs and not source.spec.may_be_empty:
+        groups = _group_refs(source.discover(ctx))
+        if not groups and not source.spec.may_be_empty:
             raise PageLayoutError(source.spec.urls.get("announcement")
                                   or source.spec.urls.get("column", name),
                                   "discovery found no batches at all")
-        with reporter.progress(f"{name}: attachments", total=len(refs)) as advance:
-            for ref in refs:
-                entries.append(_fetch_attachment(ref, fetcher, archive, known, result, refresh))
-                if entries[-1]["downloaded"]:
+        with reporter.progress(f"{name}: attachments", total=len(groups)) as advance:
+            for routes in groups:
+                entry = _fetch_batch(routes, fetcher, archive, known, result, refresh, ctx)
+                entries.append(entry)
+                if entry["downloaded"]:
                     # Saved as it grows: a run killed now has archived this file for the next
                     # run, which does not download it again.
                     archive.save_crawl(result.record)
-                advance(ref.title)
+                if entry.get("fetch_error"):
+                    result.failed_attachments += 1
+                advance(routes[0].title)
     except CacFilingsError as exc:
         result.record["sources"][name]["error"] = str(exc)
         result.errors.append(f"{name}: {exc}")
@@ -282,6 +294,40 @@ def _crawl_source(
     reporter.info(f"{name}: {len(entries)} batches, {ctx.pages} pages read")
 
 
+def _fetch_batch(routes: list[BatchRef], fetcher: Fetcher, archive: RawArchive,
+                 known: dict[str, dict[str, Any]], result: CrawlResult, refresh: Refresh,
+                 ctx: SourceContext) -> dict[str, Any]:
+    """The crawl entry of one batch: its main route's file (or, when that download failed,
+    the first route that worked), and the other routes with what they serve."""
+    fetched = [_fetch_attachment(ref, fetcher, archive, known, result, refresh)
+               for ref in routes]
+    good = [e for e in fetched if not e.get("fetch_error")]
+    main = good[0] if good else fetched[0]
+    entry = dict(main)
+    if len(fetched) > 1:
+        entry["routes"] = [{k: e.get(k) for k in ("attachment_url", "announcement_url",
+                                                  "announcement_title", "published_on",
+                                                  "published_on_precision", "file_sha256",
+                                                  "fetched_at", "checked_at", "fetch_error")}
+                           for e in fetched if e is not main]
+        entry["downloaded"] = any(e["downloaded"] for e in fetched)
+        differ = [e for e in good if e["file_sha256"] != entry["file_sha256"]]
+        if differ:
+            # Two pages link different files for one list: both are kept as versions; the
+            # main route's is the current one.
+            ctx.warn(f"{entry['batch_id']}: {entry['announcement_url']} and "
+                     f"{differ[0]['announcement_url']} link different files "
+                     f"({entry['file_sha256'][:12]} and {differ[0]['file_sha256'][:12]})")
+            entry["other_files"] = [{k: e[k] for k in ("file_sha256", "fetched_at",
+                                                       "file_size", "file_format")}
+                                    for e in differ]
+    if entry.get("fetch_error"):
+        ctx.warn(f"{entry['batch_id']}: {entry['attachment_url']} could not be downloaded "
+                 f"({entry['fetch_error']}); the batch's archived version, if any, stays "
+                 "published and the download is tried again on the next run")
+    return entry
+
+
 def _fetch_attachment(
     ref: BatchRef,
     fetcher: Fetcher,
@@ -290,20 +336,33 @@ def _fetch_attachment(
     result: CrawlResult,
     refresh: Refresh,
 ) -> dict[str, Any]:
+    """The crawl entry of one attachment: reused from the archive when it is there, intact,
+    and no refresh is due; else downloaded. A download that fails is recorded in the entry
+    (`fetch_error`), keeping the archived file it had, so that it is tried again next run."""
     entry: dict[str, Any] = asdict(ref)
     previous = known.get(ref.attachment_url)
-    checked_at = previous.get("checked_at", previous["fetched_at"]) if previous else None
-    if (previous is not None and archive.has(previous["file_sha256"])
+    kept = {k: previous.get(k) for k in ("file_sha256", "file_format", "file_size",
+                                          "fetched_at")} if previous else {
+        "file_sha256": None, "file_format": None, "file_size": None, "fetched_at": None}
+    checked_at = previous.get("checked_at", previous.get("fetched_at")) if previous else None
+    if (previous is not None and previous.get("file_sha256") and not previous.get("fetch_error")
+            and archive.intact(previous["file_sha256"])
             and not refresh.due(checked_at, datetime.now(UTC))):
-        entry.update({k: previous[k] for k in ("file_sha256", "file_format", "file_size",
-                                              "fetched_at")}, checked_at=checked_at,
-                     downloaded=False)
+        entry.update(kept, checked_at=checked_at, downloaded=False)
         return entry
-    fetched = fetcher.get(ref.attachment_url, expect="file", referer=ref.announcement_url,
-                          conditional=False)
+    try:
+        fetched = fetcher.get(ref.attachment_url, expect="file", referer=ref.announcement_url,
+                              conditional=False)
+    except FetchError as exc:
+        if fetcher.clock() > fetcher.deadline:
+            raise  # the run's time is up: stop the source, not just this file
+        entry.update(kept if kept["file_sha256"] and archive.has(kept["file_sha256"]) else {
+            "file_sha256": None, "file_format": None, "file_size": None, "fetched_at": None},
+            checked_at=utc_now(), downloaded=False, fetch_error=exc.reason)
+        return entry
     assert fetched is not None
     result.downloaded += 1
-    same = previous is not None and previous["file_sha256"] == fetched.sha256
+    same = previous is not None and previous.get("file_sha256") == fetched.sha256
     if not same:
         result.new_files += 1
     entry.update(file_sha256=fetched.sha256, file_format=fetched.file_format,

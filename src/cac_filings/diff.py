@@ -18,7 +18,7 @@ from cac_filings.schema import FILINGS, json_text
 from cac_filings.store import load_rows
 
 Row = dict[str, Any]
-KEY = ("list_kind", "filing_number")
+KEY = FILINGS.primary_key  # ("list_kind", "filing_number")
 TRACKED: tuple[str, ...] = tuple(c.name for c in FILINGS.columns
                                  if c.tracked and c.name not in KEY)
 CHANGE_KINDS = ("added", "modified", "cancelled", "removed")
@@ -54,31 +54,35 @@ def _plain(value: Any) -> Any:
 
 
 def _values(row: Row, columns: tuple[str, ...]) -> dict[str, Any]:
-    return {c: _plain(row[c]) for c in columns}
+    return {c: _plain(row.get(c)) for c in columns}
 
 
 def diff_filings(old: list[Row], new: list[Row]) -> list[Change]:
     """What changed from `old` to `new` filings rows, ordered by list kind and number."""
-    before = {(r["list_kind"], r["filing_number"]): r for r in old}
-    after = {(r["list_kind"], r["filing_number"]): r for r in new}
+    before = {tuple(r[k] for k in KEY): r for r in old}
+    after = {tuple(r[k] for k in KEY): r for r in new}
     changes: list[Change] = []
     for key in sorted(before.keys() | after.keys()):
         o, n = before.get(key), after.get(key)
+        kind_key, number = key[0], key[1]
         if o is None:
             assert n is not None
-            changes.append(Change(*key, "added", (), None, _values(n, TRACKED), n["name"],
-                                  n["company"]))
+            changes.append(Change(kind_key, number, "added", (), None, _values(n, TRACKED),
+                                  n["name"], n["company"]))
         elif n is None:
-            changes.append(Change(*key, "removed", (), _values(o, TRACKED), None, o["name"],
-                                  o["company"]))
+            changes.append(Change(kind_key, number, "removed", (), _values(o, TRACKED), None,
+                                  o["name"], o["company"]))
         else:
-            fields = tuple(c for c in TRACKED if _plain(o[c]) != _plain(n[c]))
+            # .get: a release made before a column existed has none (null, as now for most).
+            fields = tuple(c for c in TRACKED if _plain(o.get(c)) != _plain(n.get(c)))
             if not fields:
                 continue
             kind = ("cancelled" if o["status"] != "cancelled" and n["status"] == "cancelled"
                     else "modified")
-            changes.append(Change(*key, kind, fields, {c: _plain(o[c]) for c in fields},
-                                  {c: _plain(n[c]) for c in fields}, n["name"], n["company"]))
+            changes.append(Change(kind_key, number, kind, fields,
+                                  {c: _plain(o.get(c)) for c in fields},
+                                  {c: _plain(n.get(c)) for c in fields}, n["name"],
+                                  n["company"]))
     return changes
 
 

@@ -14,11 +14,13 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def sources_markdown() -> str:
-    lines = ["| source | list_kind | starts at | schedule | what it is |", "|---|---|---|---|---|"]
+    lines = ["| source | list kinds | starts at | schedule | what it is |",
+             "|---|---|---|---|---|"]
     for source in load_sources():
         spec = source.spec
         start = "<br>".join(f"{k}: {v}" for k, v in spec.urls.items())
-        lines.append(f"| `{spec.name}` | `{spec.list_kind}` | {start} | {spec.schedule} | "
+        kinds = "<br>".join(f"`{k.key}` ({k.title_zh}; {k.lists})" for k in spec.list_kinds)
+        lines.append(f"| `{spec.name}` | {kinds} | {start} | {spec.schedule} | "
                      f"{spec.title}. {spec.description} |")
     return "\n".join(lines) + "\n"
 

@@ -1,43 +1,40 @@
-"""Documents → raw tables. Reads bytes only (from the archive); no network, no normalisation.
+"""Documents → raw tables, the same way for Word, PDF and Excel. Reads bytes only (from the
+archive); no network, no normalisation.
 
-docx: every top-level `w:tbl` becomes a RawTable of cell texts, as Word shows them:
-- a cell's paragraphs are joined with "\\n" (`w:br`/`w:cr` are line breaks, `w:tab` a tab);
-- cells are `w:tc` elements, so a cell spanning two grid columns (`w:gridSpan`, the 2024年6月
-  deep-synthesis list) is one cell, not two;
-- rows marked `w:tblHeader` (or else the first row) are the header; later rows equal to the
-  header (repeated when Word breaks the table across pages) are dropped and counted;
-- Word auto-numbering (`w:numPr` in a cell's paragraph) leaves no text in the cell; the row
-  records that its first cell was auto-numbered;
-- a vertically merged continuation cell (`w:vMerge` without "restart") shows the text of the
-  cell above it, as Word displays it;
-- text of nested tables, deleted runs (`w:delText`), field codes and the fallback copy of
-  drawings (`mc:Fallback`) is not cell text.
+Each format's reader (docx_tables, pdf_tables, xlsx_tables) turns a file into *fragments*:
+the tables as they lie in the file — a Word `w:tbl`, the grid of a table on one PDF page, an
+Excel sheet — each a list of rows of cell texts, with what the format knows about them (Word's
+header marks and list numbering, the PDF page). `assemble_tables` turns fragments into the
+tables the author wrote, by one set of rules:
 
-The XML is scanned with one compiled regular expression instead of being parsed into a tree:
-it is five times faster than building an lxml tree of document.xml (see benchmarks/rebuild.py),
-and it never expands entities. Documents with a DTD are refused; structural problems (a table
-that never ends, a cell outside a row) are errors naming the file.
+- a header row is recognised by meaning (`headers.HeaderMatcher`: the cells name the required
+  fields of one of the source's table specs), wherever it is: a title row or blank rows may
+  come before it, columns may come in any order, a column may be unknown;
+- a row equal to the table's header (repeated at a page break, or at the top of the second
+  part of a table split in two) is counted, not read;
+- a different header inside a table starts a new table (the 登记 rows of a generative-AI list
+  sit under their own header in the 备案 table; the on-device table sits between the two);
+- a fragment that starts without a header continues the table before it (a PDF page, the
+  second part of a split Word table) when it has that table's number of columns; else it is
+  an error: those rows belong to no header;
+- blank rows are counted, not read; a row of one text right above a header is that table's
+  title, counted with its header rows;
+- at the top of a PDF page, a row whose 序号 is empty continues the row cut by the page break
+  and is merged back into it, cell by cell.
+
+Every row a fragment holds is accounted for as header (or title), data, repeated header, blank
+or merged; the reader's own count of the rows (`Fragment.source_rows`: Word's `<w:tr>`
+elements, the PDF grid's rows, the sheet's rows) is checked against that by the build.
 """
 
 from __future__ import annotations
 
-import io
-import re
-import zipfile
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from cac_filings.errors import ExtractionError
-from cac_filings.formats import MAX_XML_BYTES, member_problem, sniff_format
-
-WORD_NAMESPACES = (
-    b"http://schemas.openxmlformats.org/wordprocessingml/2006/main",
-    b"http://purl.oclc.org/ooxml/wordprocessingml/main",
-)
-MC_NAMESPACE = b"http://schemas.openxmlformats.org/markup-compatibility/2006"
-
+from cac_filings.formats import sniff_format
+from cac_filings.headers import HeaderMatch, header_key
 
 
 @dataclass
@@ -52,6 +49,8 @@ class RawTable:
     index: int  # 0-based position of the table in the document
     header: list[str]
     rows: list[RawRow] = field(default_factory=list)
+    # Rows above the first data row that are not data: the header row, the rows of a
+    # multi-row header, a title row.
     header_rows: int = 1
     repeated_headers: int = 0
     blank_rows: int = 0
@@ -59,10 +58,13 @@ class RawTable:
     # next page) was merged back into the row it continues. Each counts one physical row.
     merged_rows: int = 0
     source_format: str = "docx"
-    # Rows the document holds for this table, counted apart from the assembly above (Word:
-    # the table's <w:tr> elements; PDF: the rows of the page tables attached to it). The
-    # release checks that every one of them is a header, data, repeated, blank or merged row.
+    # Rows the document holds for this table, counted by the format's reader apart from the
+    # assembly above (Word: <w:tr> elements; PDF: grid rows; Excel: sheet rows).
     source_rows: int = 0
+    # The header read against the source's table specs (None without a header test).
+    match: HeaderMatch | None = field(default=None, compare=False)
+    # Where the table starts, for messages: "table 2", "table on page 5".
+    where: str = field(default="", compare=False)
 
     @property
     def physical_rows(self) -> int:
@@ -70,11 +72,29 @@ class RawTable:
                 + self.merged_rows)
 
 
-# Decides whether a row of cells is a header row (a list's own column names). The build passes
-# one made from the sources' table specs, so that a second header inside a table (the 登记
-# part of a generative-AI list) starts a new table, and a PDF page starting without a header
-# continues the table before it.
-HeaderTest = Callable[[list[str]], bool]
+@dataclass
+class Fragment:
+    """A table as one format lays it out, before headers are found."""
+
+    rows: list[list[str]]
+    where: str  # how messages name it: "table 2", "table on page 5", "table on sheet 'A'"
+    source_rows: int  # rows the reader counted here, apart from `rows`
+    # Word: leading rows marked w:tblHeader, and rows whose first cell is list numbering.
+    marked_header_rows: int = 0
+    numbered: list[bool] | None = None
+    # PDF: the page, and whether this is the first table on it (a row cut by the page break
+    # continues here).
+    page: int | None = None
+    page_top: bool = False
+    # PDF: a page since the previous table had text but no grid (rows there were missed).
+    after_text_without_table: int | None = None
+
+
+# Whether a row of cells is a header row. The build passes a headers.HeaderMatcher, whose
+# HeaderMatch says which table spec; any truthy value means "a header".
+HeaderTest = Callable[[list[str]], object]
+
+_SERIAL = "序号"
 
 
 def extract_tables(body: bytes, source: str, is_header: HeaderTest | None = None
@@ -82,320 +102,175 @@ def extract_tables(body: bytes, source: str, is_header: HeaderTest | None = None
     """All tables of a document, by sniffed format. `source` names the file in errors."""
     fmt = sniff_format(body)
     if fmt == "docx":
-        return extract_docx_tables(body, source, is_header)
-    if fmt == "pdf":
-        from cac_filings.pdf_tables import extract_pdf_tables
+        from cac_filings.docx_tables import docx_fragments
 
-        return extract_pdf_tables(body, source, is_header)
+        return assemble_tables(docx_fragments(body, source), source, "docx", is_header)
+    if fmt == "pdf":
+        from cac_filings.pdf_tables import pdf_fragments
+
+        return assemble_tables(pdf_fragments(body, source), source, "pdf", is_header)
+    if fmt == "xlsx":
+        from cac_filings.xlsx_tables import xlsx_fragments
+
+        return assemble_tables(xlsx_fragments(body, source), source, "xlsx", is_header)
     raise ExtractionError(source, f"cannot extract tables from a {fmt} file")
 
 
-def read_docx_xml(body: bytes, source: str) -> bytes:
-    """word/document.xml of a docx, refusing zip bombs and corrupt containers."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(body))
-        info = archive.getinfo("word/document.xml")
-    except (zipfile.BadZipFile, KeyError, OSError) as exc:
-        raise ExtractionError(source, f"not a readable docx ({exc})") from None
-    problem = member_problem(info)
-    if problem is not None:
-        raise ExtractionError(source, problem)
-    try:
-        with archive.open(info) as fh:
-            data = fh.read(MAX_XML_BYTES + 1)
-    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
-        raise ExtractionError(source, f"corrupt docx ({exc})") from None
-    if len(data) > MAX_XML_BYTES:
-        raise ExtractionError(source, "word/document.xml is larger than its header says")
-    return data
+def _texts(cells: list[str]) -> set[str]:
+    return {t for t in (c.strip() for c in cells) if t}
 
 
-# ---------------------------------------------------------------- the scanner
-
-_XML_DECL_RE = re.compile(rb"^\s*<\?xml[^>]*encoding=[\"']([\w.-]+)[\"']")
-_COMMENT_RE = re.compile(rb"<!--.*?-->", re.S)
-_VAL_RE = re.compile(rb"(?:^|\s)[\w.-]*:?val\s*=\s*[\"']([^\"']*)[\"']")
-_ENTITY_RE = re.compile(rb"&(#x[0-9A-Fa-f]+|#[0-9]+|amp|lt|gt|quot|apos);")
-_NAMED = {b"amp": b"&", b"lt": b"<", b"gt": b">", b"quot": b'"', b"apos": b"'"}
-_FALSE = {b"false", b"0", b"off"}
+def _is_title(cells: list[str]) -> bool:
+    """A row with one text at most (a title merged across the table, 附件2, 端侧大模型)."""
+    return len(_texts(cells)) <= 1
 
 
-def _qualified(prefix: bytes) -> bytes:
-    """`w:` for the prefix w, nothing for a default namespace."""
-    return prefix + b":" if prefix else b""
+class _Assembler:
+    def __init__(self, source: str, fmt: str, is_header: HeaderTest | None) -> None:
+        self.source = source
+        self.fmt = fmt
+        self.is_header = is_header
+        # Without a header test, every Word table is its own table with its own header.
+        self.legacy_docx = fmt == "docx" and is_header is None
+        self.tables: list[RawTable] = []
+        self.current: RawTable | None = None
+        self.key: tuple[str, ...] = ()
 
+    def header_of(self, frag: Fragment, index: int, cells: list[str]) -> object:
+        if self.is_header is not None:
+            return self.is_header(cells)
+        # Without a header test: a Word table's header is its last marked row (or its first
+        # row); a PDF's first table starts with its header and every later one continues.
+        if self.fmt == "pdf":
+            return index == 0 and self.current is None
+        return index == max(frag.marked_header_rows, 1) - 1
 
-def _prefix_for(xml: bytes, namespaces: tuple[bytes, ...]) -> bytes | None:
-    """The prefix bound to one of `namespaces` on the root element (b"" for a default one)."""
-    root_start = xml.find(b"<", xml.find(b"?>") + 1 if xml.lstrip().startswith(b"<?") else 0)
-    root_end = xml.find(b">", root_start)
-    root = xml[root_start:root_end]
-    for ns in namespaces:
-        match = re.search(rb"xmlns(?::([\w.-]+))?\s*=\s*[\"']" + re.escape(ns) + rb"[\"']", root)
-        if match:
-            return match.group(1) or b""
-    return None
+    def run(self, fragments: list[Fragment]) -> list[RawTable]:
+        for frag in fragments:
+            self.fragment(frag)
+        for index, table in enumerate(self.tables):
+            table.index = index
+        return self.tables
 
+    def fragment(self, frag: Fragment) -> None:
+        numbered = frag.numbered or [False] * len(frag.rows)
+        # Rows waiting for what follows them: blank or title rows (and the upper rows of a
+        # marked multi-row header) are the next table's title when a header follows, else
+        # the rows they are.
+        pending: list[tuple[list[str], bool]] = []
+        continuing = False  # this fragment's rows go to self.current
+        page_top = False  # the next row is the first at the top of a PDF page
+        last: RawTable | None = None
 
-@lru_cache(maxsize=8)
-def _token_re(prefix: bytes, mc_prefix: bytes) -> re.Pattern[bytes]:
-    p = re.escape(_qualified(prefix))
-    mc = re.escape(mc_prefix) if mc_prefix else b"mc"
-    return re.compile(
-        rb"<(/?)(?:" + p
-        + rb"(tbl|tr|tc|p|t|br|cr|tab|numPr|vMerge|tblHeader|gridSpan|txbxContent)"
-        rb"|" + mc + rb":(Fallback))(?=[\s/>])"
-        # attributes: quoted values may contain ">" (unrolled-loop form, no backtracking)
-        rb"([^>\"']*(?:(?:\"[^\"]*\"|'[^']*')[^>\"']*)*)>([^<]*)"
-    )
+        def place_pending() -> None:
+            nonlocal page_top
+            table = self.current
+            assert table is not None
+            for cells, auto in pending:
+                self.row(table, cells, auto, page_top)
+                page_top = False
+            table.source_rows += len(pending)
+            pending.clear()
 
-
-def _unescape(text: bytes) -> bytes:
-    def sub(match: re.Match[bytes]) -> bytes:
-        ref = match.group(1)
-        if ref in _NAMED:
-            return _NAMED[ref]
-        code = int(ref[2:], 16) if ref[:2] == b"#x" else int(ref[1:])
-        try:
-            return chr(code).encode("utf-8")
-        except (ValueError, OverflowError):
-            return match.group(0)
-    return _ENTITY_RE.sub(sub, text)
-
-
-def _attr_val(attrs: bytes) -> bytes | None:
-    match = _VAL_RE.search(attrs)
-    return match.group(1) if match else None
-
-
-class _Cell:
-    __slots__ = ("numbered", "paragraphs", "span", "v_continue")
-
-    def __init__(self) -> None:
-        self.paragraphs: list[list[bytes]] = []
-        self.span = 1
-        self.v_continue = False
-        self.numbered = False
-
-    def text(self) -> str:
-        paragraphs = self.paragraphs
-        if len(paragraphs) == 1:
-            return b"".join(paragraphs[0]).decode("utf-8", errors="replace")
-        return b"\n".join([b"".join(p) for p in paragraphs]).decode("utf-8", errors="replace")
-
-
-def extract_docx_tables(body: bytes, source: str, is_header: HeaderTest | None = None
-                        ) -> list[RawTable]:
-    tables = scan_document_xml(read_docx_xml(body, source), source)
-    return split_at_headers(tables, is_header) if is_header else tables
-
-
-def split_at_headers(tables: list[RawTable], is_header: HeaderTest) -> list[RawTable]:
-    """A row inside a table that is a header other than the table's own starts a new table
-    (CAC puts the 登记 rows under their own header row in the 备案 table)."""
-    out: list[RawTable] = []
-    for table in tables:
-        current = table
-        rows = table.rows
-        current.rows = []
-        out.append(current)
-        key = header_key(table.header)
-        for row in rows:
-            if header_key(row.cells) == key:  # a sub-table's header repeated at a page break
-                current.repeated_headers += 1
+        for index, (cells, auto) in enumerate(zip(frag.rows, numbered, strict=True)):
+            found = self.header_of(frag, index, cells)
+            if found:
+                if (self.current is not None and not self.legacy_docx
+                        and header_key(cells) == self.key):
+                    # The header again: a page break, or a table split in two.
+                    self.current.header_rows += len(pending)
+                    self.current.repeated_headers += 1
+                    self.current.source_rows += len(pending) + 1
+                else:
+                    match = found if isinstance(found, HeaderMatch) else None
+                    table = RawTable(index=len(self.tables), header=cells,
+                                     header_rows=1 + len(pending), source_format=self.fmt,
+                                     source_rows=1 + len(pending), match=match,
+                                     where=frag.where)
+                    self.tables.append(table)
+                    self.current, self.key = table, header_key(cells)
+                pending.clear()
+                continuing, page_top, last = True, False, self.current
                 continue
-            if is_header(row.cells):
-                current = RawTable(index=0, header=row.cells, source_format=table.source_format)
-                key = header_key(row.cells)
-                out.append(current)
+            if not continuing:
+                if index < frag.marked_header_rows or (_is_title(cells) and not auto):
+                    pending.append((cells, auto))  # wait and see
+                    continue
+                if self.current is None or not self.continues(frag, cells):
+                    raise self.no_header(frag, cells, pending)
+                continuing = True
+                page_top = frag.page_top and bool(self.current.rows)
+            current = self.current
+            assert current is not None
+            if not auto and _is_title(cells) and (pending or any(c.strip() for c in cells)):
+                # A title line inside a table may open the next table (its header follows).
+                pending.append((cells, auto))
                 continue
-            row.row_number = len(current.rows) + 1
-            current.rows.append(row)
-    for index, table in enumerate(out):
-        table.index = index
-    return out
+            place_pending()
+            self.row(current, cells, auto, page_top)
+            current.source_rows += 1
+            page_top, last = False, current
+        if pending and continuing:
+            place_pending()
+            last = self.current
+        # What the reader counted beyond the rows it gave lands on the table the fragment
+        # fed, where the build's check finds the difference.
+        extra = frag.source_rows - len(frag.rows)
+        if last is not None:
+            last.source_rows += extra
+        elif pending or extra:
+            # Only titles or blank rows, and no header: not a list table. Its rows are
+            # accounted for all the same.
+            self.tables.append(RawTable(index=len(self.tables), header=[],
+                                        header_rows=len(pending), source_format=self.fmt,
+                                        source_rows=len(pending) + extra, where=frag.where))
 
+    def continues(self, frag: Fragment, cells: list[str]) -> bool:
+        """Whether a fragment that starts without a header continues the current table."""
+        assert self.current is not None
+        if self.legacy_docx:
+            return False
+        if len(cells) != len(self.current.header):
+            raise ExtractionError(self.source, f"{frag.where} has {len(cells)} columns, the "
+                                               f"table it continues ({self.current.where}) "
+                                               f"has {len(self.current.header)}")
+        if frag.after_text_without_table is not None:
+            # The table runs on past a page whose grid was not found: its rows would be lost.
+            raise ExtractionError(self.source, f"page {frag.after_text_without_table} has text "
+                                               f"but no table, and the {frag.where} continues "
+                                               "the one before it: rows in between were missed")
+        return True
 
-def _cell_property(cell: _Cell, name: bytes, attrs: bytes) -> None:
-    if name == b"numPr":
-        cell.numbered = True
-    elif name == b"vMerge":
-        if _attr_val(attrs) != b"restart":
-            cell.v_continue = True
-    elif name == b"gridSpan":
-        value = _attr_val(attrs)
-        cell.span = int(value) if value and value.isdigit() and int(value) > 0 else 1
+    def no_header(self, frag: Fragment, cells: list[str],
+                  pending: list[tuple[list[str], bool]]) -> ExtractionError:
+        if self.is_header is None:
+            return ExtractionError(self.source, f"{frag.where} has no header row")
+        # The row that was meant to be the header: the first with several texts.
+        candidates = [c for c, _ in pending if len(_texts(c)) > 1] + [cells]
+        explain = getattr(self.is_header, "explain", None)
+        why = explain(candidates[0]) if callable(explain) else None
+        return ExtractionError(self.source, f"{frag.where} has no header row naming the list's "
+                                            f"columns; its first row is {candidates[0][:12]}"
+                               + (f" ({why})" if why else ""))
 
-
-def scan_document_xml(xml: bytes, source: str) -> list[RawTable]:
-    """Tables of a WordprocessingML document.xml, as lists of cell texts."""
-    if xml.startswith(b"\xef\xbb\xbf"):
-        xml = xml[3:]
-    elif xml.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            xml = xml.decode("utf-16").encode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ExtractionError(source, f"word/document.xml cannot be decoded ({exc})") from None
-        xml = re.sub(rb"^(\s*<\?xml[^>]*encoding=[\"'])[\w.-]+", rb"\1utf-8", xml)
-    head = xml[:4096]
-    if b"<!DOCTYPE" in head or b"<!ENTITY" in xml:
-        raise ExtractionError(source, "word/document.xml declares a DTD or entities "
-                                      "(refused: Word never writes one)")
-    declared = _XML_DECL_RE.match(head)
-    if declared and declared.group(1).lower().replace(b"-", b"") not in (b"utf8",):
-        try:
-            xml = xml.decode(declared.group(1).decode("ascii")).encode("utf-8")
-        except (LookupError, UnicodeDecodeError) as exc:
-            raise ExtractionError(source, f"word/document.xml cannot be decoded ({exc})") from None
-    if b"<!--" in xml:
-        xml = _COMMENT_RE.sub(b"", xml)
-    prefix = _prefix_for(xml, WORD_NAMESPACES)
-    if prefix is None:
-        raise ExtractionError(source, "word/document.xml does not use the WordprocessingML "
-                                      "namespace")
-    mc_prefix = _prefix_for(xml, (MC_NAMESPACE,)) or b""
-    return _scan_with_closing_tags(xml, prefix, mc_prefix, source)
-
-
-def _scan_with_closing_tags(xml: bytes, prefix: bytes, mc_prefix: bytes, source: str
-                            ) -> list[RawTable]:
-    """The general tokenizer: follows closing tags, so nested tables, the fallback copies of
-    drawings (mc:Fallback) and text boxes (w:txbxContent, floating over the page, not part of
-    the cell's text, as python-docx also reads it) are recognised and skipped."""
-    tokens = _token_re(prefix, mc_prefix).findall(xml)
-
-    tables: list[RawTable] = []
-    depth = 0  # table nesting; only depth-1 tables are read
-    fallback = 0
-    text_box = 0
-    opened_rows = 0
-    rows: list[tuple[list[_Cell], bool]] = []
-    row: list[_Cell] | None = None
-    row_header = False
-    cell: _Cell | None = None
-    para: list[bytes] | None = None
-    for close, name, mc_name, attrs, text in tokens:
-        if mc_name:
-            if not attrs.endswith(b"/"):
-                fallback += -1 if close else 1
-            continue
-        if name == b"txbxContent":
-            if not attrs.endswith(b"/"):
-                text_box += -1 if close else 1
-            continue
-        if fallback or text_box:
-            continue
-        if name == b"tbl":
-            if attrs.endswith(b"/"):
-                continue
-            if close:
-                depth -= 1
-                if depth < 0:
-                    raise ExtractionError(source, "word/document.xml closes a table it never "
-                                                  "opened")
-                if depth == 0:
-                    if row is not None:
-                        raise ExtractionError(source, "a table ends inside an unfinished row")
-                    tables.append(_assemble(len(tables), rows))
-                    tables[-1].source_rows = opened_rows
-                    rows = []
-                    opened_rows = 0
-            else:
-                depth += 1
-            continue
-        if depth != 1:
-            continue
-        if name == b"t":
-            if not close and para is not None and not attrs.endswith(b"/") and text:
-                para.append(_unescape(text) if b"&" in text else text)
-        elif name == b"p":
-            if not close and cell is not None:
-                para = []
-                cell.paragraphs.append(para)
-        elif name == b"tc":
-            if close:
-                if row is None or cell is None:
-                    raise ExtractionError(source, "a table cell ends outside a row")
-                row.append(cell)
-                cell = para = None
-            else:
-                if row is None:
-                    raise ExtractionError(source, "a table cell starts outside a row")
-                cell = _Cell()
-                if attrs.endswith(b"/"):
-                    row.append(cell)
-                    cell = None
-        elif name == b"tr":
-            if close:
-                if row is None:
-                    raise ExtractionError(source, "a table row ends that never started")
-                rows.append((row, row_header))
-                row = None
-            else:
-                row = []
-                row_header = False
-                opened_rows += 1
-        elif name in (b"br", b"cr"):
-            if para is not None and not close:
-                para.append(b"\n")
-        elif name == b"tab":
-            # w:tab is also a tab-stop definition inside w:tabs (paragraph properties).
-            if para is not None and not close and b"pos=" not in attrs:
-                para.append(b"\t")
-        elif cell is not None and not close:
-            _cell_property(cell, name, attrs)
-        elif name == b"tblHeader" and row is not None and not close:
-            row_header = _attr_val(attrs) not in _FALSE
-    if depth != 0 or row is not None:
-        raise ExtractionError(source, "word/document.xml ends inside a table (truncated?)")
-    return tables
-
-
-def header_key(cells: list[str]) -> tuple[str, ...]:
-    """Cells compared as headers: whitespace-insensitive ('序  号' is 序号)."""
-    return tuple("".join(c.split()) for c in cells)
-
-
-def _resolve(rows: list[tuple[list[_Cell], bool]]) -> list[list[str]]:
-    """Cell texts of every row; a vertical-merge continuation shows the text above it."""
-    above: dict[int, str] = {}  # grid column → text of the cell above
-    resolved = []
-    for cells_raw, _marked in rows:
-        cells: list[str] = []
-        col = 0
-        for c in cells_raw:
-            text = c.text()
-            if c.v_continue and not text:
-                text = above.get(col, "")
-            above[col] = text
-            cells.append(text)
-            col += c.span
-        resolved.append(cells)
-    return resolved
-
-
-def _assemble(index: int, rows: list[tuple[list[_Cell], bool]]) -> RawTable:
-    if not rows:
-        return RawTable(index=index, header=[], header_rows=0)
-    texts = _resolve(rows)
-    # Header: the leading rows marked w:tblHeader, or else the first row. When a header has
-    # several rows, the last one names the columns.
-    n_marked = 0
-    while n_marked < len(rows) and rows[n_marked][1]:
-        n_marked += 1
-    header_rows = max(1, n_marked)
-    header = texts[header_rows - 1]
-    table = RawTable(index=index, header=header, header_rows=header_rows)
-    key = header_key(header)
-    first = key[0] if key else None
-    for (cells_raw, _marked), cells in zip(rows[header_rows:], texts[header_rows:], strict=True):
-        auto = bool(cells_raw) and cells_raw[0].numbered
-        # A repeated header starts like the header; only then compare whole rows.
-        if cells and "".join(cells[0].split()) == first and header_key(cells) == key:
+    def row(self, table: RawTable, cells: list[str], auto: bool, page_top: bool) -> None:
+        if self.is_header is None and cells and header_key(cells) == self.key:
             table.repeated_headers += 1
-            continue
+            return
         if not auto and not any(c.strip() for c in cells):
             table.blank_rows += 1
-            continue
-        table.rows.append(RawRow(cells=cells, row_number=len(table.rows) + 1, auto_numbered=auto))
-    return table
+            return
+        if (page_top and table.rows and not cells[0].strip() and self.key[:1] == (_SERIAL,)
+                and len(cells) == len(table.rows[-1].cells)):
+            last = table.rows[-1]
+            last.cells = [a + b for a, b in zip(last.cells, cells, strict=True)]
+            table.merged_rows += 1
+            return
+        table.rows.append(RawRow(cells=cells, row_number=len(table.rows) + 1,
+                                 auto_numbered=auto))
+
+
+def assemble_tables(fragments: list[Fragment], source: str, fmt: str,
+                    is_header: HeaderTest | None = None) -> list[RawTable]:
+    """The tables the author wrote, from a file's fragments (see the module docstring)."""
+    return _Assembler(source, fmt, is_header).run(fragments)

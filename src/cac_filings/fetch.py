@@ -5,20 +5,34 @@ live-site URL (https://www.cac.gov.cn/…); this module maps it onto the configu
 archives every response body and logs every attempt, and only returns content that passed
 validation. WAF block pages and empty bodies arrive with status 200 on this site, so the status
 code alone proves nothing.
+
+Nothing the network does is unbounded: a body is read raw and its Content-Encoding (gzip,
+deflate, br when a bounded brotli decoder is installed; at most two layers) decoded here, a
+step at a time, never past CAC_FILINGS_MAX_BYTES; every socket operation is held to the
+request's deadline (CAC_FILINGS_REQUEST_SECONDS) or the run's, whichever comes first; and
+every failure (DNS, refused, TLS, reset, a malformed or cut-short response) ends as one line
+naming the URL, retried only when a retry can help.
 """
 
 from __future__ import annotations
 
 import email.utils
+import importlib
 import json
 import random
+import re
+import socket
+import ssl
 import time
-from collections.abc import Callable
+import urllib.request
+import zlib
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from cac_filings.archive import RawArchive, Validators
@@ -38,6 +52,16 @@ REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 # Redirects are followed by hand, each target checked before it is requested.
 MAX_REDIRECTS = 5
 JSP_MISSING_FILE = "对不起，您要下载的文件不存在或已被删除"
+
+# Response headers: Python's http.client refuses more than 100 header lines; h11 (under httpx)
+# refuses a header block over 100 KB but accepts any number of lines and any line under that.
+MAX_HEADERS = 100
+MAX_HEADER_LINE = 64 * 1024
+# Content-Encoding is decoded here, not by httpx, in steps of at most this many bytes, never
+# past the size cap (httpx would inflate a whole "gzip, gzip" bomb before the cap is looked at).
+MAX_ENCODING_LAYERS = 2
+_DECODE_STEP = 64 * 1024
+_CONTENT_LENGTH = re.compile(r"[0-9]+")
 
 
 def host_role(url: str, allowed: tuple[str, ...] = ()) -> str:
@@ -110,11 +134,15 @@ class Fetcher:
         # crawl two sources may read the same page (the beian notice list).
         self.memo = memo
         self._memo: dict[tuple[str, str], Fetched] = {}
+        # The deadline of the request in flight, which every socket read and write of the
+        # default transport is held to (see _DeadlineTransport).
+        self._watch = _Watch(clock)
         self._client = httpx.Client(
             timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
             follow_redirects=False,
-            transport=transport,
-            headers={"User-Agent": settings.user_agent, "Accept-Language": "zh-CN,zh;q=0.9"},
+            transport=transport if transport is not None else _default_transport(self._watch),
+            headers={"User-Agent": settings.user_agent, "Accept-Language": "zh-CN,zh;q=0.9",
+                     "Accept-Encoding": ACCEPT_ENCODING},
         )
 
     def close(self) -> None:
@@ -151,7 +179,9 @@ class Fetcher:
     def _pace(self, role: str) -> None:
         last = self._last_request.get(role)
         if last is not None:
-            wait = self.settings.delay - (self.clock() - last)
+            # Never past the run's deadline: the request after it would be refused anyway.
+            wait = min(self.settings.delay - (self.clock() - last),
+                       self.deadline - self.clock())
             if wait > 0:
                 self.sleep(wait)
         self._last_request[role] = self.clock()
@@ -161,6 +191,10 @@ class Fetcher:
         if retry_after is not None:
             delay = max(delay, retry_after)
         return delay
+
+    def _run_cap(self) -> str:
+        return (f"the run exceeded its time cap of {self.settings.max_run_seconds:g}s "
+                "(CAC_FILINGS_MAX_RUN_SECONDS)")
 
     # -- the one entry point
     def get(
@@ -196,8 +230,7 @@ class Fetcher:
         while True:
             attempt += 1
             if self.clock() > self.deadline:
-                raise FetchError(url, f"the run exceeded its time cap of "
-                                      f"{self.settings.max_run_seconds:.0f}s")
+                raise FetchError(url, self._run_cap())
             try:
                 fetched = self._attempt(url, request_url, role, headers, expect, cached,
                                         allow_404, attempt, conditional)
@@ -209,11 +242,15 @@ class Fetcher:
             if not error.retryable or attempt >= self.settings.max_attempts:
                 raise self._give_up(error, f"{error.reason} (attempt {attempt}, giving up)")
             delay = self._backoff(attempt, error.retry_after)
-            if (self.clock() - started + delay > self.settings.retry_cap
-                    or self.clock() + delay > self.deadline):
+            if self.clock() - started + delay > self.settings.retry_cap:
                 raise self._give_up(
                     error, f"{error.reason} (retries exceeded the {self.settings.retry_cap:.0f}s "
                            f"cap after {attempt} attempts)")
+            if self.clock() + delay > self.deadline:
+                raise self._give_up(
+                    error, f"{error.reason} (no time left for a retry within the run's time cap "
+                           f"of {self.settings.max_run_seconds:g}s, CAC_FILINGS_MAX_RUN_SECONDS, "
+                           f"after {attempt} attempts)")
             self.stats.retries += 1
             self.sleep(delay)
 
@@ -239,8 +276,11 @@ class Fetcher:
     ) -> Fetched | None:
         live, transport = url, request_url
         hops = 0
+        request_deadline: float | None = None
         while True:
             self._pace(host_role(live, self.settings.allowed_hosts))  # every hop is a request
+            if request_deadline is None:  # one deadline for the attempt, its redirects included
+                request_deadline = self.clock() + self.settings.request_seconds
             fetched_at = utc_now()
             t0 = time.monotonic()
             entry: dict[str, Any] = {
@@ -250,7 +290,7 @@ class Fetcher:
             }
             if hops:
                 entry["redirect_hop"] = hops
-            response, body = self._send(url, transport, headers, entry, t0)
+            response, body = self._send(url, transport, headers, entry, t0, request_deadline)
             status = response.status_code
             sha = self.archive.put(body)
             final_url = live
@@ -347,44 +387,95 @@ class Fetcher:
         return Fetched(url, final_url, status, body, sha, fetched_at, False, fmt, resp_headers)
 
     def _send(self, url: str, transport: str, headers: dict[str, str], entry: dict[str, Any],
-              t0: float) -> tuple[httpx.Response, bytes]:
-        """One request, its body read up to the size cap. Network failures and oversize
-        bodies are logged and raised as FetchError naming `url` (the live URL asked for)."""
+              t0: float, request_deadline: float) -> tuple[httpx.Response, bytes]:
+        """One request, its body read and decoded up to the size cap before the deadline.
+
+        The deadline is the request's own or the run's, whichever comes first. Network
+        failures, malformed responses, refused encodings, oversize and overdue bodies are
+        logged and raised as FetchError naming `url` (the live URL asked for)."""
+        run_bound = self.deadline <= request_deadline
+        deadline = min(self.deadline, request_deadline)
+        left = deadline - self.clock()
+        if left <= 0:  # a redirect hop (or a paced request) after the deadline
+            reason, retryable = self._overdue(run_bound, None, transport)
+            self._log_failure(entry, t0, reason, retryable)
+            raise FetchError(url, reason, retryable=retryable)
         self.stats.requests += 1
         cap = self.settings.max_bytes
-        too_large: str | None = None
+        # Each read, write and connect waits at most for the time left (httpx's timeouts are
+        # per operation); the default transport also re-checks the deadline on every one.
+        read_timeout = min(self.settings.read_timeout, left)
+        connect_timeout = min(self.settings.connect_timeout, left)
+        timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+        response: httpx.Response | None = None
+        body = _Body(cap)
+        self._watch.start(deadline)
         try:
-            with self._client.stream("GET", transport, headers=headers) as response:
-                declared = response.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > cap:
-                    too_large = f"{declared} bytes announced"
-                chunks: list[bytes] = []
-                size = 0
-                if too_large is None:
-                    for chunk in response.iter_bytes():
-                        size += len(chunk)
-                        if size > cap:
-                            too_large = f"more than {cap} bytes sent"
-                            break
-                        chunks.append(chunk)
-                body = b"".join(chunks)
+            with self._client.stream("GET", transport, headers=headers,
+                                     timeout=timeout) as response:
+                _check_headers(response, cap)
+                body.decode_as(response.headers.get("content-encoding"))
+                if response.is_stream_consumed:
+                    # Built in-process from bytes (httpx.MockTransport): already read, and any
+                    # Content-Encoding already undone by httpx. Only the cap is left to check.
+                    body.take_decoded(response.content)
+                else:
+                    for chunk in response.iter_raw():  # the bytes as sent: httpx decodes nothing
+                        body.feed(chunk)
+                        if self.clock() > deadline:
+                            raise _Refused(*self._overdue(run_bound, body.raw, transport))
+                    body.finish()
+        except _Refused as exc:
+            status = response.status_code if response is not None else None
+            self._log_failure(entry, t0, exc.log or exc.reason, exc.retryable, status, body)
+            raise FetchError(url, exc.reason, retryable=exc.retryable) from None
         except httpx.TimeoutException as exc:
-            self._log_failure(entry, t0, f"timeout ({type(exc).__name__})")
-            raise FetchError(url, f"timed out ({type(exc).__name__})", retryable=True) from None
-        except httpx.TransportError as exc:
-            self._log_failure(entry, t0, f"{type(exc).__name__}: {exc}")
-            raise FetchError(url, f"connection failed ({type(exc).__name__}: {exc})",
-                             retryable=True) from None
-        if too_large is not None:
-            self._log_failure(entry, t0, f"too large: {too_large}")
-            raise FetchError(url, f"refused: {too_large}, over the {cap}-byte cap for one file "
-                                  "(CAC_FILINGS_MAX_BYTES)")
-        return response, body
+            # The deadline's doing when it shortened the timeout that ran out (or refused the
+            # operation outright); the settings' own timeout otherwise.
+            if isinstance(exc, httpx.ConnectTimeout):
+                shortened = connect_timeout < self.settings.connect_timeout
+            else:
+                shortened = read_timeout < self.settings.read_timeout
+            if shortened or self._watch.hit or self.clock() >= deadline:
+                reason, retryable = self._overdue(run_bound, body.raw, transport)
+            else:
+                reason, retryable = f"timed out ({type(exc).__name__})", True
+            status = response.status_code if response is not None else None
+            self._log_failure(entry, t0, reason, retryable, status, body)
+            raise FetchError(url, reason, retryable=retryable) from None
+        except (httpx.TransportError, httpx.InvalidURL) as exc:
+            reason, retryable = _describe_network_error(exc, transport)
+            status = response.status_code if response is not None else None
+            self._log_failure(entry, t0, reason, retryable, status, body)
+            raise FetchError(url, reason, retryable=retryable) from None
+        finally:
+            self._watch.stop()
+        entry.update(raw_size=body.raw)
+        if body.encoding:
+            entry.update(content_encoding=body.encoding)
+        return response, body.value()
 
-    def _log_failure(self, entry: dict[str, Any], t0: float, reason: str) -> None:
-        entry.update(status=None, outcome="retry" if not reason.startswith("too large")
-                     else "error", error=reason,
+    def _overdue(self, run_bound: bool, received: int | None,
+                 transport: str) -> tuple[str, bool]:
+        """Why a request that ran out of time failed, and whether to try it again: past the
+        run's deadline nothing is retried; past its own, it is (the site may be faster).
+        `received` is None when the request was not even sent."""
+        when = (f"before {transport} was requested" if received is None
+                else f"{received} bytes received")
+        if run_bound:
+            return f"{self._run_cap()}; {when}", False
+        return (f"too slow: the response was not complete within the "
+                f"{self.settings.request_seconds:g}s cap for one request "
+                f"(CAC_FILINGS_REQUEST_SECONDS; {when})", True)
+
+    def _log_failure(self, entry: dict[str, Any], t0: float, reason: str, retryable: bool,
+                     status: int | None = None, body: _Body | None = None) -> None:
+        entry.update(status=status, outcome="retry" if retryable else "error", error=reason,
                      elapsed_ms=round((time.monotonic() - t0) * 1000))
+        if body is not None and body.encoding is not None:
+            entry.update(content_encoding=body.encoding)
+        if body is not None and body.raw:
+            entry.update(raw_size=body.raw, size=body.size)
         self.archive.log_fetch(entry)
 
 
@@ -399,3 +490,475 @@ def _parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+# -- failures that name their cause -----------------------------------------------------------
+
+
+class _Refused(Exception):
+    """A response (or its body) that is not taken: why, whether a retry can help, and the
+    shorter text for the fetch log when it differs."""
+
+    def __init__(self, reason: str, retryable: bool = False, log: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+        self.log = log
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and what it was raised from: httpx wraps httpcore, which wraps the socket's or
+    h11's own error."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+# h11's messages (lower-cased) for a response it cannot parse, from a hostile or broken
+# server: not retried. And for one that stopped half way: retried.
+_MALFORMED = ("illegal status line", "illegal header line", "illegal request line",
+              "no response line received", "continuation line at start of headers",
+              "illegal chunk header", "malformed chunk footer", "bad content-length",
+              "conflicting content-length", "only transfer-encoding",
+              "multiple transfer-encoding", "malformed data")
+_CUT_SHORT = ("peer closed connection without sending complete message body",
+              "peer unexpectedly closed connection")
+
+
+def _describe_network_error(exc: httpx.HTTPError | httpx.InvalidURL,
+                            request_url: str) -> tuple[str, bool]:
+    """A one-line reason for a failed request, and whether a retry can help."""
+    detail = _one_line(f"{type(exc).__name__}: {exc}")
+    host = urlsplit(request_url).hostname or request_url
+    causes = list(_causes(exc))
+
+    def find(kind: type[BaseException]) -> BaseException | None:
+        return next((c for c in causes if isinstance(c, kind)), None)
+
+    gai = find(socket.gaierror)
+    if gai is not None:
+        # The name does not exist: a typo in the base URL, which no retry mends. Anything else
+        # (EAI_AGAIN, no resolver reachable) usually passes.
+        gone = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
+        if isinstance(gai, socket.gaierror) and gai.errno in gone:
+            return f"DNS: no such host {host} ({detail})", False
+        return f"DNS lookup of {host} failed ({detail})", True
+    if find(ConnectionRefusedError) is not None:
+        return f"connection refused by {host} ({detail})", True
+    if find(ssl.SSLCertVerificationError) is not None:
+        return f"TLS certificate of {host} rejected ({detail})", False
+    if find(ssl.SSLError) is not None:
+        return f"TLS error with {host} ({detail})", True
+    if find(ConnectionResetError) is not None or find(BrokenPipeError) is not None:
+        return f"connection reset by {host} ({detail})", True
+    if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
+        return f"cannot request this URL ({detail})", False
+    if isinstance(exc, httpx.ProtocolError):
+        message = str(exc).lower()
+        if message.startswith(_CUT_SHORT):
+            return f"body cut short: the connection closed early ({detail})", True
+        if "receive buffer too long" in message:
+            return ("malformed response: its header block is over h11's 100 KB limit "
+                    f"({detail})"), False
+        if message.startswith(_MALFORMED):
+            return f"malformed response ({detail})", False
+        if "server disconnected" in message:
+            return f"the server closed the connection without answering ({detail})", True
+        return f"protocol error ({detail})", True
+    if isinstance(exc, httpx.ConnectError):
+        return f"connection failed ({detail})", True
+    if isinstance(exc, httpx.ReadError | httpx.WriteError | httpx.CloseError):
+        return f"connection broken ({detail})", True
+    return f"connection failed ({detail})", True
+
+
+def _check_headers(response: httpx.Response, cap: int) -> None:
+    """Refuse what no real server sends (too many or too long header lines, a Content-Length
+    that is not a number) and a body announced over the cap, before any of it is read."""
+    raw = response.headers.raw
+    if len(raw) > MAX_HEADERS:
+        raise _Refused(f"malformed response: {len(raw)} header lines (at most {MAX_HEADERS} "
+                       "are accepted)")
+    longest = max((len(name) + len(value) + 4 for name, value in raw), default=0)  # ": ", CRLF
+    if longest > MAX_HEADER_LINE:
+        raise _Refused(f"malformed response: a header line of {longest} bytes (at most "
+                       f"{MAX_HEADER_LINE} are accepted)")
+    declared = response.headers.get("content-length")  # repeated headers joined by ", "
+    if declared is None:
+        return
+    values = {v.strip() for v in declared.split(",")}
+    if len(values) != 1 or not _CONTENT_LENGTH.fullmatch(length := values.pop()):
+        raise _Refused(f"malformed response: Content-Length {_one_line(declared, 40)!r} is not "
+                       "one number")
+    if int(length) > cap:
+        raise _Refused(f"refused: {int(length)} bytes announced, over the {cap}-byte cap for "
+                       "one file (CAC_FILINGS_MAX_BYTES)",
+                       log=f"too large: {int(length)} bytes announced")
+
+
+# -- deadlines on every socket operation ------------------------------------------------------
+
+
+class _Watch:
+    """The deadline of the request in flight (None between requests), on the Fetcher's clock.
+    `hit` records that a socket operation was refused or cut short because of it."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.deadline: float | None = None
+        self.hit = False
+
+    def start(self, deadline: float) -> None:
+        self.deadline, self.hit = deadline, False
+
+    def stop(self) -> None:
+        self.deadline = None
+
+    def bound(self, timeout: float | None,
+              expired: type[httpcore.TimeoutException]) -> tuple[float | None, bool]:
+        """The timeout for one socket operation, and whether the deadline shortened it."""
+        if self.deadline is None:
+            return timeout, False
+        left = self.deadline - self.clock()
+        if left <= 0:
+            self.hit = True
+            raise expired("the request's deadline passed")
+        if timeout is None or left < timeout:
+            return left, True
+        return timeout, False
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream, watch: _Watch) -> None:
+        self._inner = inner
+        self._watch = watch
+
+    def _call(self, timeout: float | None, expired: type[httpcore.TimeoutException],
+              operation: Callable[[float | None], Any]) -> Any:
+        bounded, shortened = self._watch.bound(timeout, expired)
+        try:
+            return operation(bounded)
+        except httpcore.TimeoutException:
+            if shortened:
+                self._watch.hit = True
+            raise
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        data: bytes = self._call(timeout, httpcore.ReadTimeout,
+                                 lambda t: self._inner.read(max_bytes, t))
+        return data
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._call(timeout, httpcore.WriteTimeout, lambda t: self._inner.write(buffer, t))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        inner: httpcore.NetworkStream = self._call(
+            timeout, httpcore.ConnectTimeout,
+            lambda t: self._inner.start_tls(ssl_context, server_hostname, t))
+        return _DeadlineStream(inner, self._watch)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's own sockets, each operation bounded by the Fetcher's current deadline: a
+    server dripping its status line or headers a byte at a time is cut off as surely as one
+    dripping its body."""
+
+    def __init__(self, watch: _Watch) -> None:
+        self._inner = httpcore.SyncBackend()
+        self._watch = watch
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        bounded, _ = self._watch.bound(timeout, httpcore.ConnectTimeout)
+        stream = self._inner.connect_tcp(host, port, bounded, local_address, socket_options)
+        return _DeadlineStream(stream, self._watch)
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Iterable[Any] | None = None,
+                            ) -> httpcore.NetworkStream:
+        bounded, _ = self._watch.bound(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.connect_unix_socket(path, bounded, socket_options),
+                               self._watch)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class _DeadlineTransport(httpx.HTTPTransport):
+    """httpx's default transport on the deadline-bound backend. httpx 0.28 (pinned below 0.29)
+    has no parameter for httpcore's network backend, so the pool is made again with one and
+    httpx's default limits."""
+
+    def __init__(self, watch: _Watch) -> None:
+        # httpx's defaults (verify=True, trust_env=True), the CA bundle loaded once for both
+        ssl_context = httpx.create_ssl_context()
+        super().__init__(verify=ssl_context)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0,
+            network_backend=_DeadlineBackend(watch),
+        )
+
+
+def _default_transport(watch: _Watch) -> httpx.BaseTransport | None:
+    """The deadline-bound transport, unless the environment names a proxy: httpx honours
+    HTTP(S)_PROXY only with its own transport (the per-chunk deadline checks still apply)."""
+    proxies = urllib.request.getproxies()
+    if any(proxies.get(scheme) for scheme in ("http", "https", "all")):
+        return None
+    return _DeadlineTransport(watch)
+
+
+# -- Content-Encoding, decoded here with a running cap ----------------------------------------
+
+
+def _brotli_module() -> Any:
+    """A brotli decoder that can bound its output (brotli ≥ 1.2 or brotlicffi of that API), or
+    None: without one, `br` is neither asked for nor accepted."""
+    for name in ("brotli", "brotlicffi"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(getattr(module, "Decompressor", None), "can_accept_more_data"):
+            return module
+    return None
+
+
+_BROTLI: Any = _brotli_module()
+ACCEPT_ENCODING = "gzip, deflate" + (", br" if _BROTLI is not None else "")
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+class _Oversize(Exception):
+    """A decoded body (or an intermediate layer of it) went past the cap."""
+
+
+class _Decoder(Protocol):
+    def decode(self, data: bytes) -> Iterator[bytes]: ...
+
+    def finish(self) -> Iterator[bytes]: ...
+
+
+class _Layer:
+    """What every decoder shares: the running cap on its output."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.produced = 0
+        self.seen = False  # any input at all (an empty body stays empty)
+
+    def room(self) -> int:
+        """The most one step may produce: never past the cap (plus one byte, to tell a body
+        of exactly the cap from a larger one)."""
+        return max(1, min(_DECODE_STEP, self.cap + 1 - self.produced))
+
+    def count(self, out: bytes) -> None:
+        self.produced += len(out)
+        if self.produced > self.cap:
+            raise _Oversize
+
+
+class _ZlibLayer(_Layer):
+    """gzip (several members allowed, trailing bytes after the last ignored) or deflate (the
+    zlib format of RFC 9110, or raw deflate as some servers send and browsers accept)."""
+
+    def __init__(self, name: str, cap: int) -> None:
+        super().__init__(cap)
+        self.gzip = name in ("gzip", "x-gzip")
+        self.label = "gzip" if self.gzip else "deflate"
+        self._obj: Any = None  # the zlib stream in progress
+        self._head = b""  # first bytes, until the next stream's format is known
+        self._ended = False  # one stream reached its end marker
+        self._ignoring = False
+
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        if data:
+            self.seen = True
+        rest: bytes | None = data
+        while rest is not None and not self._ignoring:
+            if self._obj is None:
+                self._head += rest
+                if len(self._head) < 2:
+                    return
+                rest, self._head = self._head, b""
+                if self._ended and not (self.gzip and rest.startswith(_GZIP_MAGIC)):
+                    self._ignoring = True  # bytes after the end, like `gzip -d` and browsers
+                    return
+                if self.gzip:
+                    wbits = 16 + zlib.MAX_WBITS
+                else:
+                    zlib_header = rest[0] & 0x0F == 8 and ((rest[0] << 8) | rest[1]) % 31 == 0
+                    wbits = zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS
+                self._obj = zlib.decompressobj(wbits)
+            rest = yield from self._inflate(rest)
+
+    def _inflate(self, data: bytes) -> Generator[bytes, None, bytes | None]:
+        """Output of the stream in progress, a step at a time. Returns the input left after
+        its end marker (the next gzip member, or trailing bytes), or None when all of `data`
+        was taken and the stream goes on."""
+        obj = self._obj
+        while True:
+            room = self.room()
+            try:
+                out = obj.decompress(data, room)
+            except zlib.error as exc:
+                raise _Refused(f"corrupt {self.label} body ({exc})", True) from None
+            self.count(out)
+            if out:
+                yield out
+            if obj.eof:
+                self._obj, self._ended = None, True
+                return obj.unused_data or None
+            data = obj.unconsumed_tail
+            if not data and len(out) < room:
+                return None
+
+    def finish(self) -> Iterator[bytes]:
+        if not self.seen or self._ignoring:
+            return
+        if self._obj is not None:
+            yield from self._inflate(b"")  # what zlib still holds
+        if self._obj is not None or (self._head and not self._ended):
+            raise _Refused(f"corrupt {self.label} body (truncated: it ends before the end of "
+                           "its compressed stream)", True)
+
+
+class _BrotliLayer(_Layer):
+    def __init__(self, cap: int) -> None:
+        super().__init__(cap)
+        self._obj: Any = _BROTLI.Decompressor()
+        self._error: type[BaseException] = getattr(_BROTLI, "error", Exception)
+
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        if data:
+            self.seen = True
+        while True:
+            if data and self._obj.can_accept_more_data():
+                feed, data = data, b""
+            elif not self._obj.can_accept_more_data():
+                feed = b""  # output it holds must come out before more input goes in
+            else:
+                return
+            try:
+                out: bytes = self._obj.process(feed, output_buffer_limit=self.room())
+            except self._error as exc:
+                raise _Refused(f"corrupt br body ({_one_line(str(exc), 80)})", True) from None
+            self.count(out)
+            if out:
+                yield out
+
+    def finish(self) -> Iterator[bytes]:
+        if not self.seen:
+            return
+        yield from self.decode(b"")
+        if not self._obj.is_finished():
+            raise _Refused("corrupt br body (truncated: it ends before the end of its "
+                           "compressed stream)", True)
+
+
+def _decoders(header: str | None, cap: int) -> list[_Decoder]:
+    """The decoders for a Content-Encoding header, in the order they are applied to the body
+    (the reverse of the header's). Refused: an encoding not known here, `br` without a
+    bounded brotli decoder, more than MAX_ENCODING_LAYERS layers."""
+    names = [n.strip().lower() for n in (header or "").split(",")]
+    names = [n for n in names if n and n != "identity"]
+    if len(names) > MAX_ENCODING_LAYERS:
+        raise _Refused(f"refused: Content-Encoding {_one_line(header or '', 60)!r} stacks "
+                       f"{len(names)} encodings (at most {MAX_ENCODING_LAYERS} are decoded)")
+    decoders: list[_Decoder] = []
+    for name in reversed(names):
+        if name in ("gzip", "x-gzip", "deflate"):
+            decoders.append(_ZlibLayer(name, cap))
+        elif name == "br" and _BROTLI is not None:
+            decoders.append(_BrotliLayer(cap))
+        elif name == "br":
+            raise _Refused("refused: Content-Encoding 'br', and no brotli decoder that bounds "
+                           "its output is installed (it was not asked for)")
+        else:
+            raise _Refused(f"refused: unknown Content-Encoding {_one_line(name, 40)!r}")
+    return decoders
+
+
+def _through(decoders: list[_Decoder], i: int, data: bytes, final: bool) -> Iterator[bytes]:
+    """`data` through decoders[i:], one bounded piece at a time; with `final`, each decoder
+    is finished once its input has ended."""
+    if i == len(decoders):
+        if data:
+            yield data
+        return
+    for piece in decoders[i].decode(data):
+        yield from _through(decoders, i + 1, piece, False)
+    if final:
+        for piece in decoders[i].finish():
+            yield from _through(decoders, i + 1, piece, False)
+        yield from _through(decoders, i + 1, b"", True)
+
+
+class _Body:
+    """A response body as it arrives: raw bytes counted, decoded a step at a time, kept up to
+    the cap and never beyond."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.raw = 0
+        self.size = 0
+        self.encoding: str | None = None
+        self._decoders: list[_Decoder] = []
+        self._chunks: list[bytes] = []
+
+    def decode_as(self, encoding: str | None) -> None:
+        self.encoding = encoding
+        self._decoders = _decoders(encoding, self.cap)
+
+    def feed(self, chunk: bytes) -> None:
+        self.raw += len(chunk)
+        if self.raw > self.cap:
+            self._over(f"more than {self.cap} bytes sent")
+        self._run(chunk, final=False)
+
+    def finish(self) -> None:
+        if self.raw and self._decoders:
+            self._run(b"", final=True)
+
+    def take_decoded(self, body: bytes) -> None:
+        self.raw = len(body)
+        if len(body) > self.cap:
+            self._over(f"more than {self.cap} bytes sent")
+        self._chunks, self.size = [body], len(body)
+
+    def value(self) -> bytes:
+        return b"".join(self._chunks)
+
+    def _run(self, data: bytes, final: bool) -> None:
+        try:
+            for piece in _through(self._decoders, 0, data, final):
+                if self.size + len(piece) > self.cap:
+                    raise _Oversize
+                self.size += len(piece)
+                self._chunks.append(piece)
+        except _Oversize:
+            self._chunks = []
+            self._over(f"more than {self.cap} bytes after decoding Content-Encoding "
+                       f"{_one_line(self.encoding or '', 60)!r} ({self.raw} bytes received)")
+
+    def _over(self, what: str) -> None:
+        self._chunks = []
+        raise _Refused(f"refused: {what}, over the {self.cap}-byte cap for one file "
+                       "(CAC_FILINGS_MAX_BYTES)", log=f"too large: {what}")

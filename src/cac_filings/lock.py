@@ -19,6 +19,15 @@ class BusyError(CacFilingsError):
     """Another cac-filings process is writing to the same data folder."""
 
 
+# Descriptors of the locks this process holds: a forked worker closes them first thing, so
+# that a worker outliving its run never keeps the data folder locked.
+_HELD: set[int] = set()
+
+
+def held_lock_fds() -> list[int]:
+    return sorted(_HELD)
+
+
 @contextmanager
 def data_dir_lock(data_dir: Path, command: str) -> Iterator[None]:
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -32,10 +41,12 @@ def data_dir_lock(data_dir: Path, command: str) -> Iterator[None]:
             raise BusyError(f"another cac-filings process is writing to {data_dir} "
                             f"({holder or 'holder unknown'}); {path} is locked. Runs never "
                             "overlap: try again when it has finished") from None
+        _HELD.add(fd)
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps({"pid": os.getpid(), "command": command,
                                   "since": utc_now()
                                   }).encode(), 0)
         yield
     finally:
+        _HELD.discard(fd)
         os.close(fd)  # releases the flock

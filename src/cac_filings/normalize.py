@@ -16,9 +16,14 @@ from dataclasses import dataclass
 from cac_filings.regions import province_for_region, provinces_for_token
 
 ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
-_ZERO_WIDTH_RE = re.compile(f"[{ZERO_WIDTH}]")
+# Control characters a cell may carry (NUL, ESC, C1) and the invisible bidirectional controls
+# that reorder text on screen (RLO …): never part of a name. Tab and line breaks are layout.
+CONTROL = ("\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e"
+           "\u2066-\u2069")
+_CONTROL_RE = re.compile(f"[{CONTROL}]")
+_ZERO_WIDTH_RE = re.compile(f"[{ZERO_WIDTH}{CONTROL}]")
 _WHITESPACE_RE = re.compile(r"\s+")
-_NEEDS_CLEANING_RE = re.compile(f"[\\s{ZERO_WIDTH}]")
+_NEEDS_CLEANING_RE = re.compile(f"[\\s{ZERO_WIDTH}{CONTROL}]")
 # Han characters plus CJK and full-width punctuation (，。、；：“”（）…): text where a line break
 # is layout, not a word boundary.
 _CJK = r"\u2018-\u201d\u2026\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
@@ -34,10 +39,25 @@ class NormalizationError(ValueError):
     """A cell whose value is outside the known vocabulary of its column."""
 
 
+def has_control_characters(text: str) -> bool:
+    """Whether text holds control or bidi-override characters (flagged, dropped from the
+    normalised value; `raw` keeps them)."""
+    return _CONTROL_RE.search(text) is not None
+
+
+def printable(text: str, width: int = 80) -> str:
+    """Text safe for a terminal: control and bidi characters shown as \\uXXXX escapes, line
+    breaks as spaces, at most `width` characters."""
+    shown = _CONTROL_RE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text).replace("\n", " ")
+    shown = shown.replace("\r", " ").replace("\t", " ")
+    return shown if len(shown) <= width else shown[: width - 1] + "…"
+
+
 def clean_text(value: str | None) -> str | None:
     """Trim a free-text cell; line breaks inside Chinese text are joined, others become spaces.
 
     Word wraps long names and purposes into several paragraphs; the break is layout, not data.
+    Control and bidi characters are dropped (the row is flagged control_characters).
     """
     if value is None:
         return None
@@ -145,10 +165,16 @@ def normalize_role(value: str | None) -> str | None:
         raise NormalizationError(f"unknown role {value!r} (known: {', '.join(ROLES)})") from None
 
 
+_SERIAL_RE = re.compile(r"[(\[（【]?(\d+)[)\]）】]?[.、:：]?")
+
+
 def normalize_serial(value: str | None) -> str | None:
+    """序号 as printed, squeezed; '1.', '（1）', '1、' → '1'."""
     if value is None:
         return None
-    return _squeeze(value) or None
+    text = _squeeze(value)
+    match = _SERIAL_RE.fullmatch(text)
+    return match.group(1) if match else (text or None)
 
 
 # ---------------------------------------------------------------- products

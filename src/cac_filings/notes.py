@@ -7,16 +7,14 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cac_filings.diff import Change, count_changes
+from cac_filings.kinds import Registry
 
-LIST_TITLES = {
-    "algorithm": "境内互联网信息服务算法备案清单 · algorithm-recommendation filings",
-    "deep_synthesis": "境内深度合成服务算法备案清单 · deep-synthesis filings",
-    "genai_filing": "生成式人工智能服务已备案信息 · generative-AI filings",
-    "genai_registration": "生成式人工智能服务已登记信息 · generative-AI registrations",
-}
+if TYPE_CHECKING:
+    from cac_filings.build import Problem
+
 HEADINGS = {"added": "Added 新增", "modified": "Modified 修改", "cancelled": "Cancelled 注销",
             "removed": "Removed 移除"}
 FEED_ID = "tag:cac-filings,2026:new-approvals"
@@ -77,20 +75,35 @@ def _value(value: Any) -> str:
 
 
 def changes_markdown(release_id: str, previous_id: str | None, created_at: str,
-                     changes: list[Change]) -> str:
-    """CHANGES.md: counts, then every change grouped by list and company."""
+                     changes: list[Change], kinds: Registry,
+                     problems: Sequence[Problem] = ()) -> str:
+    """CHANGES.md: counts, what was held back, then every change grouped by list and
+    company."""
     counts = count_changes(changes)
     lines = [f"# cac-filings release {release_id}", "",
              f"Built {created_at}; compared with "
              + (f"release {previous_id}." if previous_id else "nothing (first release)."), "",
              " · ".join(f"{n} {kind}" for kind, n in counts.items()), ""]
+    held = [p for p in problems if p.severity == "held_back"]
+    other = [p for p in problems if p.severity != "held_back"]
+    if held:
+        lines += [f"## Held back 暂缓发布 ({len(held)})", "",
+                  "These file versions could not be read or failed a check of their own; they "
+                  "are not in this release (where a batch was published before, its previous "
+                  "version stays current). Every run tries them again.", ""]
+        lines += [f"- {_value(p.line())}" for p in held] + [""]
+    if other:
+        lines += [f"## Reported 需要关注 ({len(other)})", ""]
+        lines += [f"- {_value(p.line())}" for p in other] + [""]
     if not changes:
         lines.append("No filing changed.")
     by_list: dict[str, list[Change]] = defaultdict(list)
     for change in changes:
         by_list[change.list_kind].append(change)
-    for list_kind in sorted(by_list):
-        lines += [f"## {LIST_TITLES.get(list_kind, list_kind)}", ""]
+    order = {k: i for i, k in enumerate(kinds.keys())}
+    for list_kind in sorted(by_list, key=lambda k: (order.get(k, len(order)), k)):
+        title = kinds[list_kind].title if list_kind in kinds else list_kind
+        lines += [f"## {title}", ""]
         for kind, heading in HEADINGS.items():
             of_kind = [c for c in by_list[list_kind] if c.change == kind]
             if not of_kind:
@@ -112,7 +125,7 @@ def changes_markdown(release_id: str, previous_id: str | None, created_at: str,
 
 
 def atom_feed(release_id: str, created_at: str, changes: list[Change],
-              sources: dict[tuple[str, str], str]) -> str:
+              sources: dict[tuple[str, str], str], kinds: Registry) -> str:
     """An Atom feed of the filings added in this release. `sources` maps (list_kind,
     number) to the attachment URL that lists it."""
     entries: list[AtomEntry] = []
@@ -121,9 +134,11 @@ def atom_feed(release_id: str, created_at: str, changes: list[Change],
             continue
         after = change.after or {}
         key = (change.list_kind, change.filing_number)
-        summary = "; ".join(f"{label}: {after[field]}" for field, label in (
-            ("category", "类别"), ("role", "角色"), ("purpose", "主要用途"),
-            ("province", "省份")) if after.get(field))
+        kind = kinds[change.list_kind].label if change.list_kind in kinds else None
+        summary = "; ".join(([kind] if kind else []) + [
+            f"{label}: {after[field]}" for field, label in (
+            ("category", "类别"), ("role", "角色"), ("scenario", "适用场景"),
+            ("purpose", "主要用途"), ("province", "省份")) if after.get(field)])
         entries.append(AtomEntry(
             f"urn:cac-filings:filing:{change.list_kind}:{change.filing_number}",
             f"{change.name or change.filing_number} — {change.company or ''}", created_at,

@@ -1,9 +1,9 @@
-"""PDF → raw tables, with the same meaning as the docx reader (`documents.RawTable`).
+"""PDF → fragments (see documents.py): the grid of every table on every page.
 
 CAC publishes some lists as PDF (the 2025年6月 generative-AI list, the beian site's
 cancellation notices). A PDF has no tables, only text and ruling lines on pages; pdfplumber
-finds the grid of each table on a page and the text inside each cell. This module turns those
-page tables back into the tables the author wrote:
+finds the grid of each table on a page and the text inside each cell. documents.py turns
+those page tables back into the tables the author wrote:
 
 - A line break inside a cell is layout, not content: the cell was too narrow and the text
   wrapped (in the middle of a Latin word too: CJK wrapping breaks anywhere, e.g.
@@ -43,14 +43,13 @@ from pdfminer.pdfdocument import PDFEncryptionError
 from pdfminer.pdfpage import PDFPage
 from pdfplumber.utils.exceptions import PdfminerException
 
-from cac_filings.documents import HeaderTest, RawRow, RawTable, header_key
+from cac_filings.documents import Fragment, HeaderTest, RawTable, assemble_tables
 from cac_filings.errors import ExtractionError
 from cac_filings.formats import integrity_problem
 
 # Real lists have fewer than 10 pages; a larger count is a hostile or broken file.
 MAX_PDF_PAGES = 1000
 
-_SERIAL = "序号"
 # pdfminer writes a glyph it cannot map to Unicode as "(cid:123)"; such text is unreadable.
 _UNMAPPED_GLYPH = re.compile(r"\(cid:\d+\)")
 
@@ -68,7 +67,14 @@ class _PageTable:
 def extract_pdf_tables(body: bytes, source: str, is_header: HeaderTest | None = None
                        ) -> list[RawTable]:
     """All tables of a PDF, in reading order. `source` names the file in errors."""
-    return _assemble(_read_page_tables(body, source), source, is_header)
+    return assemble_tables(pdf_fragments(body, source), source, "pdf", is_header)
+
+
+def pdf_fragments(body: bytes, source: str) -> list[Fragment]:
+    return [Fragment(rows=pt.rows, where=f"table on page {pt.page}", source_rows=len(pt.rows),
+                     page=pt.page, page_top=pt.first_on_page,
+                     after_text_without_table=pt.after_text_without_table)
+            for pt in _read_page_tables(body, source)]
 
 
 def _cell_text(value: str | None) -> str:
@@ -120,59 +126,3 @@ def _read_page_tables(body: bytes, source: str) -> list[_PageTable]:
             raise ExtractionError(source, f"pdf is encrypted ({reason})") from None
         raise ExtractionError(source, f"unreadable pdf ({reason})") from None
     return found
-
-
-def _assemble(page_tables: list[_PageTable], source: str, is_header: HeaderTest | None
-              ) -> list[RawTable]:
-    out: list[RawTable] = []
-    current: RawTable | None = None
-    key: tuple[str, ...] = ()
-
-    def start(header: list[str]) -> RawTable:
-        table = RawTable(index=len(out), header=header, source_format="pdf")
-        out.append(table)
-        return table
-
-    for pt in page_tables:
-        rows = pt.rows
-        first = rows[0]
-        opens = is_header(first) if is_header is not None else current is None
-        at_page_top = False
-        if opens and (current is None or header_key(first) != key):
-            current, key = start(first), header_key(first)
-            current.source_rows += 1
-            rows = rows[1:]
-        elif current is None:
-            raise ExtractionError(source, f"table on page {pt.page} has no header row")
-        elif len(first) != len(current.header):
-            raise ExtractionError(source, f"table on page {pt.page} has {len(first)} columns, "
-                                          f"the table it continues has {len(current.header)}")
-        elif pt.after_text_without_table is not None:
-            # The table runs on past a page whose grid was not found: its rows would be lost.
-            raise ExtractionError(source, f"page {pt.after_text_without_table} has text but no "
-                                          f"table, and the table on page {pt.page} continues "
-                                          "the one before it: rows in between were missed")
-        else:
-            # A continuation from the previous page (a repeated header row may come first).
-            at_page_top = pt.first_on_page and bool(current.rows)
-        for cells in rows:
-            if is_header is not None and is_header(cells) and header_key(cells) != key:
-                current, key = start(cells), header_key(cells)
-                current.source_rows += 1
-                at_page_top = False
-                continue
-            current.source_rows += 1
-            if header_key(cells) == key:
-                current.repeated_headers += 1
-                continue
-            if not any(cells):
-                current.blank_rows += 1
-                continue
-            if at_page_top and not cells[0] and key[:1] == (_SERIAL,):
-                last = current.rows[-1]
-                last.cells = [a + b for a, b in zip(last.cells, cells, strict=True)]
-                current.merged_rows += 1
-            else:
-                current.rows.append(RawRow(cells=cells, row_number=len(current.rows) + 1))
-            at_page_top = False
-    return out

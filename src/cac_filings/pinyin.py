@@ -7,7 +7,9 @@ pinyin for thousands of names.
 
 from __future__ import annotations
 
-from functools import cache, lru_cache
+import re
+import unicodedata
+from functools import lru_cache
 
 from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
 
@@ -64,23 +66,57 @@ _LONGEST_SYLLABLE = max(map(len, SYLLABLES))
 
 
 def split_pinyin(word: str) -> list[str] | None:
-    """'baidu' → ['bai', 'du'], 'xian' → ['xian']; None when the word is not pinyin. Prefers
-    the fewest syllables (longest first, backtracking)."""
+    """'baidu' → ['bai', 'du'], 'xian' → ['xian']; None when the word is not pinyin.
+
+    The fewest syllables, and among splits with as few, the one with the longest first
+    syllable, then the longest second, and so on: 'youxiangongsi' → you xian gong si (not you
+    xiang o ng si), 'xian' → xian (not xi an). Iterative and linear in the word's length:
+    counts[i] is the fewest syllables that spell word[i:], filled from the end.
+    """
     word = word.lower()
     if not word.isascii() or not word.isalpha():
         return None
-
-    @cache
-    def split_from(i: int) -> tuple[str, ...] | None:
-        if i == len(word):
-            return ()
-        for length in range(min(_LONGEST_SYLLABLE, len(word) - i), 0, -1):
-            head = word[i:i + length]
-            if head in SYLLABLES:
-                rest = split_from(i + length)
-                if rest is not None:
-                    return (head, *rest)
+    n = len(word)
+    unreachable = n + 1
+    counts = [unreachable] * (n + 1)
+    steps = [0] * (n + 1)
+    counts[n] = 0
+    for i in range(n - 1, -1, -1):
+        # Longest first, and only a strictly better count replaces: ties keep the longest.
+        for length in range(min(_LONGEST_SYLLABLE, n - i), 0, -1):
+            if counts[i + length] + 1 < counts[i] and word[i:i + length] in SYLLABLES:
+                counts[i] = counts[i + length] + 1
+                steps[i] = length
+    if counts[0] == unreachable:
         return None
+    out: list[str] = []
+    i = 0
+    while i < n:
+        out.append(word[i:i + steps[i]])
+        i += steps[i]
+    return out
 
-    found = split_from(0)
-    return list(found) if found else None
+
+_TONED = re.compile(r"([a-z]+)[0-5]?")
+# Each run of letters but the last ends in a tone number: no two ways to match, no backtracking.
+_TONED_WORD = re.compile(r"(?:[a-z]+[0-5])+[a-z]*")
+
+
+def read_pinyin(word: str) -> list[str] | None:
+    """The syllables of a word typed as pinyin, however it was typed: any case (BaiDu), tone
+    marks (bǎidù), tone numbers (bai3du4), ü or v (nü, nv, lv). None when it is not pinyin."""
+    plain = unicodedata.normalize("NFC", word).lower().translate(_TONES)
+    plain = "".join(c for c in unicodedata.normalize("NFD", plain) if not unicodedata.combining(c))
+    if not plain.isascii():
+        return None
+    if plain.isalpha():
+        return split_pinyin(plain)
+    if not _TONED_WORD.fullmatch(plain):
+        return None
+    syllables: list[str] = []
+    for chunk in _TONED.findall(plain):
+        found = split_pinyin(chunk)
+        if found is None:
+            return None
+        syllables.extend(found)
+    return syllables

@@ -23,7 +23,7 @@ import orjson
 
 from cac_filings import __version__
 from cac_filings.archive import RawArchive, sha256_hex
-from cac_filings.build import NOTICE_KINDS, BuildResult, build_tables
+from cac_filings.build import FILE_GATES, MAX_BATCH_SHRINK, Acceptance, BuildResult, build_tables
 from cac_filings.config import Settings, utc_now
 from cac_filings.diff import Change, count_changes, diff_filings
 from cac_filings.errors import InvariantError
@@ -35,6 +35,7 @@ from cac_filings.schema import (
     DB_FILE,
     FILINGS,
     RELEASES,
+    RUN_TABLES,
     TABLES,
     data_dictionary_markdown,
 )
@@ -64,16 +65,12 @@ class Assertion:
                 "detail": self.detail}
 
 
-# Gates that a maintainer may accept for one release after review (--accept NAME): changes in
-# the data that can be intentional. The others guard against losing rows and cannot be.
-ACCEPTABLE_GATES = ("no_large_drop", "no_table_emptied", "known_categories",
-                    "no_duplicate_in_batch", "pdf_rows_whole")
-
-
-@dataclass(frozen=True)
-class Acceptance:
-    gates: frozenset[str] = frozenset()
-    reason: str | None = None
+# Gates that a maintainer may accept for one run after review (--accept NAME): changes in the
+# data that can be intentional. The release's own gates refuse the release; the per-file gates
+# (build.FILE_GATES) hold back one batch version. The others guard against losing rows and
+# cannot be accepted.
+RELEASE_GATES = ("no_large_drop", "no_table_emptied")
+ACCEPTABLE_GATES = RELEASE_GATES + FILE_GATES
 
 
 @dataclass
@@ -106,42 +103,23 @@ def published_manifest(settings: Settings) -> dict[str, Any] | None:
 
 def check_invariants(result: BuildResult, previous: dict[str, Any] | None,
                      max_shrink: float = MAX_SHRINK) -> list[Assertion]:
-    """The contract's invariants and the release gates, each a named pass/fail with a message
-    a maintainer can act on."""
+    """The contract's invariants over the whole release, each a named pass/fail with a message
+    a maintainer can act on. (A file's own checks — its rows accounted for, its gates — hold
+    back that file in the build, never the release.)"""
     out: list[Assertion] = []
     tables = result.tables
 
     per_batch = Counter((r["batch_id"], r["version"]) for r in tables["listings"])
-    lost = []
-    for check in result.checks:
-        key = (check.batch_id, check.version)
-        accounted = check.physical_rows
-        if per_batch[key] != check.data_rows or accounted != check.source_rows:
-            lost.append(f"{check.batch_id} v{check.version}: the file has {check.source_rows} "
-                        f"rows, of which {accounted} are accounted for ({check.data_rows} data "
-                        f"rows); listings has {per_batch[key]}")
-    out.append(Assertion("every_row_in_listings", not lost,
-                         "; ".join(lost) or f"{len(result.checks)} files, "
-                                            f"{len(tables['listings'])} rows accounted for"))
-
-    # The acceptable gates judge only files that are new since the published release: a
-    # maintainer who accepted one for a file is not asked again about it on every later run.
-    new = _new_files(result, previous)
-    scope = (f" ({len(new)} file version(s) new since the last release)" if previous
-             else "")
-    broken = [f"{c.batch_id} v{c.version} {problem}" for c in result.checks
-              if (c.batch_id, c.version) in new for problem in c.pdf_serial_problems]
-    out.append(Assertion("pdf_rows_whole", not broken,
-                         "; ".join(broken) or "every PDF table's 序号 cover their range once"
-                                              + scope))
-
-    counts = {(c.batch_id, c.version): c.data_rows for c in result.checks}
-    wrong = [f"{b['batch_id']} v{b['version']}: row_count {b['row_count']} != "
-             f"{counts.get((b['batch_id'], b['version']))} rows in the file"
+    counts = {(b, v): c.data_rows for b, v, c in result.checks}
+    wrong = [f"{b['batch_id']} v{b['version']}: row_count {b['row_count']}, "
+             f"{counts.get((b['batch_id'], b['version']))} rows in the file, "
+             f"{per_batch[(b['batch_id'], b['version'])]} in listings"
              for b in tables["batches"]
-             if b["row_count"] != counts.get((b["batch_id"], b["version"]))]
+             if not b["row_count"] == counts.get((b["batch_id"], b["version"]))
+             == per_batch[(b["batch_id"], b["version"])]]
     out.append(Assertion("batch_row_counts_match_files", not wrong,
-                         "; ".join(wrong) or f"{len(tables['batches'])} batch versions"))
+                         "; ".join(wrong) or f"{len(tables['batches'])} batch versions, "
+                                             f"{len(tables['listings'])} listing rows"))
 
     dupes = [f"{k[0]} {k[1]} ×{n}" for k, n in Counter(
         (f["list_kind"], f["filing_number"]) for f in tables["filings"]).items() if n > 1]
@@ -150,7 +128,8 @@ def check_invariants(result: BuildResult, previous: dict[str, Any] | None,
 
     if previous is not None:
         before: dict[str, int] = previous.get("row_counts", {})
-        emptied = [t for t, n in before.items() if n > 0 and len(tables.get(t, ())) == 0]
+        emptied = [t for t, n in before.items() if n > 0 and len(tables.get(t, ())) == 0
+                   and t not in {x.name for x in RUN_TABLES}]
         out.append(Assertion("no_table_emptied", not emptied,
                              ", ".join(emptied) + " became empty" if emptied
                              else "no table that had rows is empty"))
@@ -164,33 +143,11 @@ def check_invariants(result: BuildResult, previous: dict[str, Any] | None,
                              "really withdrew them, rerun with --accept no_large_drop)"
                              if shrunk else f"no list kind lost more than {max_shrink:.0%} of "
                                             "its filings"))
-    new_rows = [r for r in tables["listings"] if (r["batch_id"], r["version"]) in new]
-    unknown = sorted({f"{r['list_kind']}: {r['category']}" for r in new_rows
-                      if "unknown_category" in r.get("_flags", ())})
-    out.append(Assertion("known_categories", not unknown,
-                         f"算法类别 not in the source's vocabulary: {', '.join(unknown)} (add "
-                         "them to the source.yml categories, or --accept known_categories)"
-                         if unknown else "every 算法类别 is known" + scope))
-    listed = Counter((r["batch_id"], r["version"], r["list_kind"], r["filing_number"])
-                     for r in new_rows
-                     if r["filing_number"] and r["list_kind"] not in NOTICE_KINDS)
-    twice = sorted(f"{k[0]} v{k[1]}: {k[3]} ×{n}" for k, n in listed.items() if n > 1)
-    out.append(Assertion("no_duplicate_in_batch", not twice,
-                         f"{len(twice)} number(s) listed twice in one file (quality flag "
-                         f"duplicate_in_batch): {'; '.join(twice[:20])}" if twice
-                         else "no number is listed twice in one file" + scope))
     if previous is None:
         empty = [t.name for t in DATA_TABLES if not tables[t.name] and not t.may_be_empty]
         out.append(Assertion("no_table_empty", not empty,
                              ", ".join(empty) + " empty" if empty else "first release"))
     return out
-
-
-def _new_files(result: BuildResult, previous: dict[str, Any] | None) -> set[tuple[str, int]]:
-    """(batch_id, version) of each file whose bytes the published release was not built from
-    (all of them when nothing is published)."""
-    seen = {i.get("sha256") for i in previous.get("inputs", ())} if previous else set()
-    return {(i["batch_id"], i["version"]) for i in result.inputs if i["sha256"] not in seen}
 
 
 def write_release(settings: Settings, result: BuildResult, *, publish: bool = True,
@@ -199,10 +156,7 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
     """Write a release folder; publish it when every invariant holds (or a failed gate was
     accepted by a maintainer), else raise naming every failed check."""
     acceptance = acceptance or Acceptance()
-    unknown = acceptance.gates - set(ACCEPTABLE_GATES)
-    if unknown:
-        raise InvariantError(f"--accept {', '.join(sorted(unknown))}: not a gate that can be "
-                             f"accepted (those are: {', '.join(ACCEPTABLE_GATES)})")
+    check_acceptance(acceptance)
     releases = settings.releases_dir
     releases.mkdir(parents=True, exist_ok=True)
     release_id = new_release_id(releases)
@@ -216,6 +170,7 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
     created_at = utc_now()
     changes = add_history(result, settings.published.resolve() if previous else None,
                           release_id, created_at)
+    result.warnings.extend(company_change_warnings(changes))
     # Checked first: a release that breaks the contract (a duplicate key, say) is kept for
     # inspection as Parquet files and a manifest, without the SQLite file it cannot have.
     assertions = check_invariants(result, previous, max_shrink)
@@ -235,11 +190,12 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
     started = time.perf_counter()
     previous_id = previous.get("release_id") if previous else None
     (tmp / "CHANGES.md").write_text(
-        changes_markdown(release_id, previous_id, created_at, changes), encoding="utf-8")
+        changes_markdown(release_id, previous_id, created_at, changes, result.kinds,
+                         result.problems), encoding="utf-8")
     sources = {(f["list_kind"], f["filing_number"]): f["source_url"]
                for f in result.tables["filings"]}
-    (tmp / "feed.atom").write_text(atom_feed(release_id, created_at, changes, sources),
-                                   encoding="utf-8")
+    (tmp / "feed.atom").write_text(atom_feed(release_id, created_at, changes, sources,
+                                             result.kinds), encoding="utf-8")
     (tmp / "metadata.json").write_text(
         json.dumps(datasette_metadata(release_id, created_at), ensure_ascii=False, indent=2),
         encoding="utf-8")
@@ -250,16 +206,21 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
         "release_id": release_id,
         "created_at": created_at,
         "code_version": __version__,
+        "code_fingerprint": result.fingerprint,
         "previous_release_id": previous_id,
         "changes": count_changes(changes),
         "crawl_ids": result.crawl_ids,
         "inputs": result.inputs,
+        "candidates": result.candidates,
         "row_counts": {name: len(rows) for name, rows in result.tables.items()},
+        "list_kinds": result.kinds.rows(),
         "filings_by_list_kind": dict(sorted(Counter(
             f["list_kind"] for f in result.tables["filings"]).items())),
         "assertions": [a.as_dict() for a in assertions],
-        "acceptance": {"gates": sorted(acceptance.gates), "reason": acceptance.reason}
-        if acceptance.gates else None,
+        "acceptance": {"gates": sorted(acceptance.gates), "reason": acceptance.reason,
+                       "accepted": result.accepted} if acceptance.gates else None,
+        "held_back": [p.line() for p in result.held_back],
+        "problems": [p.as_row() for p in result.problems],
         "warnings": result.warnings,
         "files": {p.relative_to(tmp).as_posix(): sha256_hex(p.read_bytes())
                   for p in sorted(tmp.rglob("*")) if p.is_file()},
@@ -304,6 +265,7 @@ def add_history(result: BuildResult, previous: Path | None, release_id: str,
     result.tables["changes"] = earlier_changes + [c.as_row(release_id) for c in changes]
     result.tables["releases"] = [*earlier_releases, {
         "release_id": release_id, "created_at": created_at, "code_version": __version__,
+        "code_fingerprint": result.fingerprint,
         "previous_release_id": earlier_releases[-1]["release_id"] if earlier_releases else (
             previous.name if previous else None),
         **{f"n_{t.name}": len(result.tables[t.name]) for t in DATA_TABLES},
@@ -321,8 +283,23 @@ def _write_all_parquet(tables: dict[str, list[dict[str, Any]]], folder: Path) ->
             write_csv(arrow, folder / "csv" / f"{table.name}.csv")
 
 
+def check_acceptance(acceptance: Acceptance) -> None:
+    unknown = acceptance.gate_names() - set(ACCEPTABLE_GATES)
+    if unknown:
+        raise InvariantError(f"--accept {', '.join(sorted(unknown))}: not a gate that can be "
+                             f"accepted (those are: {', '.join(ACCEPTABLE_GATES)})")
+
+
+def company_change_warnings(changes: list[Change]) -> list[str]:
+    """One line per number now listed under another company than in the release before."""
+    return [f"{c.list_kind} {c.filing_number}: company {(c.before or {}).get('company')} → "
+            f"{(c.after or {}).get('company')} (flagged company_changed where no 备注 names "
+            "the rename)" for c in changes if c.change == "modified" and "company" in c.fields]
+
+
 def build_release(settings: Settings, sources: list[Source], *, publish: bool = True,
-                  acceptance: Acceptance | None = None, max_shrink: float = MAX_SHRINK
+                  acceptance: Acceptance | None = None, max_shrink: float = MAX_SHRINK,
+                  max_batch_shrink: float = MAX_BATCH_SHRINK
                   ) -> tuple[BuildResult, Release]:
     """`cac-filings build`: the raw archive → a checked release (published unless told not).
 
@@ -332,7 +309,11 @@ def build_release(settings: Settings, sources: list[Source], *, publish: bool = 
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        result = build_tables(RawArchive(settings.raw_dir), sources)
+        check_acceptance(acceptance or Acceptance())
+        result = build_tables(RawArchive(settings.raw_dir), sources,
+                              previous=published_manifest(settings), acceptance=acceptance,
+                              max_batch_shrink=max_batch_shrink,
+                              cache_dir=settings.data_dir / "cache")
         release = write_release(settings, result, publish=publish, acceptance=acceptance,
                                 max_shrink=max_shrink)
     finally:

@@ -77,10 +77,12 @@ _FILING_FIELDS: tuple[Column, ...] = (
        "Filing number, canonical form (网信算备 + 21 digits + 号); anomalies kept as published",
        "备案编号（规范化；异常编号按原样保留）", nullable=False),
     _c("list_kind", "text",
-       "Which list: algorithm, deep_synthesis, genai_filing, genai_registration (in listings "
-       "also cancellation: the rows of a cancellation notice)",
-       "清单类型：algorithm 算法备案、deep_synthesis 深度合成、genai_filing 生成式人工智能已备案、"
-       "genai_registration 已登记（清单行中另有 cancellation 注销公告）", nullable=False),
+       "Which list (see the list_kinds table): algorithm, deep_synthesis, genai_filing, "
+       "genai_registration, genai_on_device, … (in listings also cancellation: the rows of a "
+       "cancellation notice)",
+       "清单类型（见 list_kinds 表）：algorithm 算法备案、deep_synthesis 深度合成、genai_filing "
+       "生成式人工智能已备案、genai_registration 已登记、genai_on_device 端侧大模型……"
+       "（清单行中另有 cancellation 注销公告）", nullable=False),
     _c("name", "text", "Algorithm / model / service name as published",
        "算法名称 / 模型名称 / 应用或功能名称"),
     _c("role", "text",
@@ -118,6 +120,8 @@ _FILING_FIELDS: tuple[Column, ...] = (
     _c("number_valid", "bool",
        "True when the number has the canonical format and its check digit holds",
        "编号格式与校验位是否正确", nullable=False),
+    _c("scenario", "text", "Scenario (适用场景) as published, where the list has one (the "
+                           "on-device models)", "适用场景"),
     _c("remarks", "text", "Remarks (备注) as published, trimmed", "备注"),
     _c("quality_flags", "json",
        "JSON list of problems detected in the source row (see the README's list of quality "
@@ -145,7 +149,9 @@ BATCHES = Table(
         _c("published_on", "date", "Publication date, see published_on_precision", "发布日期"),
         _c("published_on_precision", "text",
            "day: date of the announcement page; observed: first seen by cac-filings (the file "
-           "appeared on an in-place page between two checks); null: unknown",
+           "appeared on an in-place page between two checks); period: estimated from the "
+           "list's period, as the first day of the month after it (a file already on an "
+           "in-place page when cac-filings first looked)",
            "发布日期精度"),
         _c("attachment_url", "text", "Download URL on the live site", "附件下载网址",
            nullable=False),
@@ -155,8 +161,13 @@ BATCHES = Table(
         _c("file_size", "int", "Size of the file in bytes", "文件大小（字节）", nullable=False),
         _c("fetched_at", "text", "UTC time the file's bytes were first fetched",
            "首次抓取时间（UTC）", nullable=False),
-        _c("is_current", "bool", "True for the version the site serves now", "是否为当前版本",
-           nullable=False),
+        _c("is_current", "bool",
+           "True for the version the filings come from: the one the site serves now, or, while "
+           "that one is held back (see problems), the one published before it",
+           "是否为当前版本", nullable=False),
+        _c("is_linked", "bool",
+           "False when the site no longer links the batch: it stays published from the archive "
+           "(see problems)", "是否仍有链接", nullable=False),
         _c("row_count", "int", "Data rows in the file (repeated header rows excluded)",
            "数据行数", nullable=False),
     ),
@@ -335,6 +346,8 @@ RELEASES = Table(
         _c("created_at", "text", "UTC time the release was built", "构建时间", nullable=False),
         _c("code_version", "text", "cac-filings version that built it", "程序版本",
            nullable=False),
+        _c("code_fingerprint", "text",
+           "Fingerprint of the code (package and scrapers) that built it", "程序指纹"),
         _c("previous_release_id", "text", "The release it was compared with", "上一发布版本"),
         _c("n_batches", "int", "Rows in batches", "批次行数", nullable=False),
         _c("n_listings", "int", "Rows in listings", "清单行数", nullable=False),
@@ -353,12 +366,72 @@ RELEASES = Table(
     label_column="release_id",
 )
 
+LIST_KINDS = Table(
+    name="list_kinds",
+    en="The lists CAC publishes, as the sources declare them (labels for list_kind)",
+    zh="清单类型：各来源声明的清单（list_kind 的名称）",
+    columns=(
+        _c("list_kind", "text", "Key of the list, as in list_kind columns", "清单类型",
+           nullable=False),
+        _c("source", "text", "The source (scrapers/<source>/) that reads it", "来源",
+           nullable=False),
+        _c("title_zh", "text", "Title in Chinese, as CAC names the list", "中文名称",
+           nullable=False),
+        _c("title_en", "text", "Title in English", "英文名称", nullable=False),
+        _c("label_zh", "text", "Short label in Chinese", "中文简称", nullable=False),
+        _c("label_en", "text", "Short label in English", "英文简称", nullable=False),
+        _c("lists", "text",
+           "approvals (its rows are filings) or cancellations (its rows cancel filings)",
+           "清单性质：approvals 备案、cancellations 注销", nullable=False),
+        _c("rules", "text", "The row rules it follows: suanbei (网信算备 numbers) or genai "
+                            "(generative-AI numbers)", "编号规则", nullable=False),
+        _c("color", "text", "Colour of the list in charts", "图表颜色", nullable=False),
+        _c("sort_order", "int", "Position in listings of the lists", "排序", nullable=False),
+    ),
+    primary_key=("list_kind",),
+    sort="sort_order",
+    label_column="title_en",
+)
+
+PROBLEMS = Table(
+    name="problems",
+    en="What this release could not publish or had to report: held-back file versions, "
+       "batches the site no longer links, downloads that failed, unknown columns",
+    zh="问题：本次发布暂缓发布的批次版本、不再有链接的批次、下载失败、未知列等",
+    columns=(
+        _c("batch_id", "text", "Batch concerned", "批次标识", nullable=False),
+        _c("version", "int", "Version of the batch file (null: no file)", "版本号"),
+        _c("file_sha256", "text", "SHA-256 of the file concerned", "文件 SHA-256"),
+        _c("stage", "text",
+           "Where it happened: fetch (download), archive (stored bytes), extract (reading the "
+           "file), check (a gate), link (the site's page)", "环节", nullable=False),
+        _c("severity", "text",
+           "held_back (this version is not published; the previous one stays current) or "
+           "warning (published, but reported)", "严重程度：held_back 暂缓发布、warning 警告",
+           nullable=False),
+        _c("reason", "text", "What went wrong, naming the file, table, row or header",
+           "原因", nullable=False),
+        _c("gate", "text", "The gate that refused it; --accept GATE:BATCH_ID publishes it "
+                           "after review where the gate can be accepted", "检查项"),
+        _c("list_kind", "text", "Which list", "清单类型"),
+        _c("first_seen", "text", "UTC time the problem was first reported", "首次发现时间"),
+        _c("last_tried", "text", "UTC time of the build that last tried", "最近尝试时间"),
+    ),
+    primary_key=(),
+    facets=("stage", "severity", "list_kind"),
+    sort="batch_id",
+    label_column="reason",
+    may_be_empty=True,
+)
+
 # The data tables are a pure function of the raw archive (byte-identical when rebuilt);
-# changes and releases also depend on the chain of earlier releases.
+# changes and releases also depend on the chain of earlier releases; problems on when the
+# build ran.
 DATA_TABLES: tuple[Table, ...] = (BATCHES, LISTINGS, FILINGS, PRODUCTS, COMPANIES,
-                                  CANCELLATIONS)
+                                  CANCELLATIONS, LIST_KINDS)
 HISTORY_TABLES: tuple[Table, ...] = (CHANGES, RELEASES)
-TABLES: tuple[Table, ...] = DATA_TABLES + HISTORY_TABLES
+RUN_TABLES: tuple[Table, ...] = (PROBLEMS,)
+TABLES: tuple[Table, ...] = DATA_TABLES + HISTORY_TABLES + RUN_TABLES
 
 _SQL_TYPES: dict[ColumnType, str] = {
     "text": "TEXT", "int": "INTEGER", "bool": "INTEGER", "date": "TEXT", "json": "TEXT",

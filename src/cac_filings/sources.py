@@ -19,6 +19,8 @@ from typing import Any, Protocol
 import yaml
 
 from cac_filings.errors import CacFilingsError, PageLayoutError
+from cac_filings.headers import TableSpec, header_text
+from cac_filings.kinds import ListKind, ListKindError, Registry, parse_list_kinds
 from cac_filings.site import (
     Article,
     ColumnItem,
@@ -34,32 +36,24 @@ class SourceConfigError(CacFilingsError):
 
 
 @dataclass(frozen=True)
-class TableSpec:
-    """How the header of one kind of table maps onto fields."""
-
-    list_kind: str
-    columns: dict[str, str]  # header text with whitespace removed → field name
-    required: tuple[str, ...]
-
-    def field_for(self, header: str) -> str | None:
-        return self.columns.get("".join(header.split()))
-
-
-@dataclass(frozen=True)
 class SourceSpec:
     name: str
     title: str
     description: str
-    list_kind: str
+    list_kinds: tuple[ListKind, ...]
     publisher: str
     urls: dict[str, str]
     schedule: str
     tables: tuple[TableSpec, ...]
     categories: tuple[str, ...]
     match: dict[str, str]
-    key: tuple[str, ...]
     folder: Path
     may_be_empty: bool = False  # a crawl that finds no batch is not an error
+
+    @property
+    def list_kind(self) -> str:
+        """The source's first list kind: its batches' list_kind and default batch ids."""
+        return self.list_kinds[0].key
 
     def url(self, key: str) -> str:
         try:
@@ -110,6 +104,10 @@ class CrawlContext(Protocol):
 
     def batch(self, **fields: Any) -> BatchRef: ...
 
+    def known(self, attachment_url: str) -> dict[str, Any] | None:
+        """What an earlier crawl of this source recorded for this attachment URL."""
+        ...
+
 
 def beian_notices(ctx: CrawlContext) -> list[dict[str, Any]]:
     """The beian notice board's entries (urls.notices), checked: errno 0 and a list of
@@ -127,21 +125,37 @@ def beian_notices(ctx: CrawlContext) -> list[dict[str, Any]]:
 
 def matching_attachments(ctx: CrawlContext, article: Article, what: str
                          ) -> list[tuple[int, Link, str, str]]:
-    """(position, link, title, period) of each attachment of `article` whose title (附件N
-    label removed) matches match.attachment_title; its period (YYYY-MM) from that title.
-    Others are logged as ignored; a matching title without a month is a PageLayoutError."""
+    """(position, link, title, period) of each attachment of `article` that is the source's
+    list, with its period (YYYY-MM).
+
+    An attachment is identified by what identifies it, not by its link text alone (CAC has
+    changed link texts to 点击下载 and shortened them): the first of its link text and its
+    download title (the fText parameter) that matches match.attachment_title and names a
+    month; else, an attachment URL an earlier crawl knew, with the title it had then.
+    Attachments that are none of these are reported (a warning) and skipped; a list title
+    without a month is a PageLayoutError."""
     wanted = ctx.spec.pattern("attachment_title")
     found = []
     for position, link in enumerate(article.attachments):
-        title = strip_attachment_label(link.text or download_title(link.url) or "")
-        if not wanted.search(title):
-            ctx.log(f"ignoring attachment {title!r} on {article.url}: not {what}")
+        titles = [strip_attachment_label(t) for t in (link.text, download_title(link.url))
+                  if t and t.strip()]
+        matching = [t for t in titles if wanted.search(t)]
+        dated = [(t, p) for t in matching if (p := period_from_title(t)) is not None]
+        if dated:
+            found.append((position, link, *dated[0]))
             continue
-        period = period_from_title(title)
-        if period is None:
+        known = ctx.known(link.url)
+        if known is not None:
+            ctx.warn(f"attachment {titles[0] if titles else link.url!r} on {article.url} no "
+                     f"longer reads as {what}; it is the file of {known['batch_id']} (matched "
+                     "by its URL)")
+            found.append((position, link, str(known["title"]), str(known["period"])))
+            continue
+        if matching:
             raise PageLayoutError(article.url,
-                                  f"attachment title {title!r} names no month (YYYY年M月)")
-        found.append((position, link, title, period))
+                                  f"attachment title {matching[0]!r} names no month (YYYY年M月)")
+        ctx.warn(f"ignoring attachment {(titles or [link.url])[0]!r} on {article.url}: not "
+                 f"{what}")
     return found
 
 
@@ -182,11 +196,11 @@ class Source:
     module: ModuleType = field(repr=False)
 
 
-_SPEC_KEYS = {"name", "title", "description", "list_kind", "publisher", "urls", "schedule",
-              "tables", "categories", "match", "key", "may_be_empty"}
+_SPEC_KEYS = {"name", "title", "description", "list_kinds", "publisher", "urls", "schedule",
+              "tables", "categories", "match", "may_be_empty"}
 
 
-def _load_spec(folder: Path) -> SourceSpec:
+def _load_spec(folder: Path, start: int = 0) -> SourceSpec:
     path = folder / "source.yml"
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -197,19 +211,36 @@ def _load_spec(folder: Path) -> SourceSpec:
     unknown = set(raw) - _SPEC_KEYS
     if unknown:
         raise SourceConfigError(f"{path}: unknown keys {sorted(unknown)}")
-    missing = {"name", "title", "list_kind", "urls", "tables"} - set(raw)
+    missing = {"name", "title", "list_kinds", "urls", "tables"} - set(raw)
     if missing:
         raise SourceConfigError(f"{path}: missing keys {sorted(missing)}")
     if raw["name"] != folder.name:
         raise SourceConfigError(f"{path}: name {raw['name']!r} differs from its folder")
+    try:
+        kinds = parse_list_kinds(raw["list_kinds"], str(raw["name"]), start)
+    except ListKindError as exc:
+        raise SourceConfigError(f"{path}: {exc}") from None
+    own = {k.key for k in kinds}
     tables = []
     for i, t in enumerate(raw["tables"]):
-        if not isinstance(t, dict) or "columns" not in t:
+        if not isinstance(t, dict) or not isinstance(t.get("columns"), dict):
             raise SourceConfigError(f"{path}: tables[{i}] needs columns")
-        columns = {"".join(str(h).split()): str(f) for h, f in t["columns"].items()}
-        tables.append(TableSpec(list_kind=str(t.get("list_kind", raw["list_kind"])),
-                                columns=columns,
-                                required=tuple(t.get("required", ()))))
+        kind = str(t.get("list_kind", kinds[0].key))
+        if kind not in own:
+            raise SourceConfigError(f"{path}: tables[{i}] is for list kind {kind!r}, which "
+                                    f"list_kinds does not declare ({', '.join(sorted(own))})")
+        columns: dict[str, str] = {}
+        for header, name in t["columns"].items():
+            text = header_text(str(header))
+            if text in columns and columns[text] != str(name):
+                raise SourceConfigError(f"{path}: tables[{i}] maps {header!r} twice")
+            columns[text] = str(name)
+        required = tuple(str(r) for r in t.get("required", ()))
+        absent = [r for r in required if r not in columns.values()]
+        if absent:
+            raise SourceConfigError(f"{path}: tables[{i}] requires {absent}, which no column "
+                                    "maps to")
+        tables.append(TableSpec(list_kind=kind, columns=columns, required=required))
     publisher = raw.get("publisher", "")
     if isinstance(publisher, dict):
         publisher = publisher.get("name", "")
@@ -217,14 +248,13 @@ def _load_spec(folder: Path) -> SourceSpec:
         name=str(raw["name"]),
         title=str(raw["title"]),
         description=str(raw.get("description", "")).strip(),
-        list_kind=str(raw["list_kind"]),
+        list_kinds=kinds,
         publisher=str(publisher),
         urls={str(k): str(v) for k, v in raw["urls"].items()},
         schedule=str(raw.get("schedule", "daily")),
         tables=tuple(tables),
         categories=tuple(str(c) for c in raw.get("categories", ()) or ()),
         match={str(k): str(v) for k, v in (raw.get("match") or {}).items()},
-        key=tuple(raw.get("key", ("list_kind", "filing_number"))),
         folder=folder,
         may_be_empty=bool(raw.get("may_be_empty", False)),
     )
@@ -256,8 +286,10 @@ def load_sources(folder: Path | None = None, names: list[str] | None = None) -> 
     if not root.is_dir():
         raise SourceConfigError(f"no scrapers folder at {root}")
     sources = []
+    order = 0
     for sub in sorted(p for p in root.iterdir() if (p / "source.yml").is_file()):
-        spec = _load_spec(sub)
+        spec = _load_spec(sub, order)
+        order += len(spec.list_kinds)
         if names and spec.name not in names:
             continue
         module = _load_module(sub, spec.name)
@@ -270,3 +302,11 @@ def load_sources(folder: Path | None = None, names: list[str] | None = None) -> 
         if unknown:
             raise SourceConfigError(f"unknown source(s): {', '.join(sorted(unknown))}")
     return sources
+
+
+def registry_of(sources: list[Source]) -> Registry:
+    """The list kinds the sources declare, in declaration order."""
+    try:
+        return Registry(tuple(k for s in sources for k in s.spec.list_kinds))
+    except ListKindError as exc:
+        raise SourceConfigError(str(exc)) from None

@@ -25,12 +25,6 @@ from cac_filings.search import fts_query
 # Files of a release that can be downloaded from /-/downloads/…
 DOWNLOADS = re.compile(r"(?:[a-z_]+\.parquet|csv/[a-z_]+\.csv|cac_filings\.db|DATA-DICTIONARY\.md"
                        r"|CHANGES\.md|manifest\.json|SHA256SUMS|feed\.atom|metadata\.json)")
-LIST_LABELS = {
-    "algorithm": "算法推荐 algorithm",
-    "deep_synthesis": "深度合成 deep synthesis",
-    "genai_filing": "生成式AI备案 generative-AI filing",
-    "genai_registration": "生成式AI登记 generative-AI registration",
-}
 
 
 @dataclass
@@ -42,6 +36,20 @@ class Release:
     @property
     def release_id(self) -> str:
         return str(self.manifest.get("release_id", self.path.name))
+
+    @property
+    def list_kinds(self) -> list[dict[str, Any]]:
+        """The release's list kinds (its list_kinds table, also in the manifest)."""
+        kinds: list[dict[str, Any]] = self.manifest.get("list_kinds") or []
+        return kinds
+
+    @property
+    def list_labels(self) -> dict[str, str]:
+        return {k["list_kind"]: f"{k['label_zh']} {k['label_en']}" for k in self.list_kinds}
+
+    @property
+    def colors(self) -> dict[str, str]:
+        return {k["list_kind"]: k["color"] for k in self.list_kinds}
 
     @classmethod
     def load(cls, folder: Path) -> Release:
@@ -256,7 +264,7 @@ async def approvals_feed(datasette: Any, base_url: str, company: str | None,
         f"{r['name'] or r['filing_number']} — {r['company'] or ''}", r["created_at"],
         f"{base_url}{company_url(r['company'])}" if r["company"] else r["source_url"],
         r["list_kind"],
-        "; ".join(str(x) for x in (r["filing_number"], LIST_LABELS.get(r["list_kind"], ""),
+        "; ".join(str(x) for x in (r["filing_number"], _labels().get(r["list_kind"], ""),
                                    r["category"] or r["role"], r["province"], r["purpose"])
                   if x)) for r in rows]
     feed_id = "tag:cac-filings,2026:new-approvals" + (
@@ -283,21 +291,25 @@ async def cancellations_feed(datasette: Any, base_url: str) -> str:
 
 # ---------------------------------------------------------------- charts
 
-COLORS = {"algorithm": "#1f77b4", "deep_synthesis": "#ff7f0e", "genai_filing": "#2ca02c",
-          "genai_registration": "#9467bd", "cancellation": "#d62728"}
+def _labels() -> dict[str, str]:
+    release = current_release()
+    return release.list_labels if release else {}
+
+
+def _colors() -> dict[str, str]:
+    release = current_release()
+    return release.colors if release else {}
 
 
 async def chart_data(datasette: Any) -> dict[str, Any]:
     database = served_database(datasette)
-    per_period = [dict(r) for r in (await database.execute(
-        "select period, list_kind, sum(row_count) as n from batches where is_current "
-        "and list_kind != 'cancellation' group by period, list_kind order by period")).rows]
-    # genai batches hold filings and registrations: count them from listings instead
-    genai = [dict(r) for r in (await database.execute(
+    # Rows per period and list, from listings: one batch may hold several lists (the
+    # generative-AI file holds filings, registrations and on-device models).
+    rows = [dict(r) for r in (await database.execute(
         "select b.period, l.list_kind, count(*) as n from listings l join batches b on "
-        "b.batch_id = l.batch_id and b.version = l.version where b.is_current and "
-        "l.list_kind like 'genai%' group by b.period, l.list_kind order by b.period")).rows]
-    rows = [r for r in per_period if not r["list_kind"].startswith("genai")] + genai
+        "b.batch_id = l.batch_id and b.version = l.version join list_kinds k on "
+        "k.list_kind = l.list_kind where b.is_current and k.lists = 'approvals' "
+        "group by b.period, l.list_kind order by b.period")).rows]
     provinces = [dict(r) for r in (await database.execute(
         "select coalesce(province, '(unknown)') as province, count(*) as n from filings "
         "group by 1 order by n desc, province")).rows]
@@ -333,16 +345,16 @@ def stacked_bars_svg(rows: list[dict[str, Any]], kinds: list[str]) -> str:
             h = (height - bottom - 20) * n / top
             y -= h
             parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar - 4:.1f}" height="{h:.1f}" '
-                         f'fill="{COLORS.get(kind, "#888")}"><title>{escape(period)} '
+                         f'fill="{_colors().get(kind, "#888")}"><title>{escape(period)} '
                          f'{escape(kind)}: {n}</title></rect>')
         parts.append(f'<text x="{x + (bar - 4) / 2:.1f}" y="{height - bottom + 14}" '
                      f'font-size="10" text-anchor="end" transform="rotate(-45 '
                      f'{x + (bar - 4) / 2:.1f} {height - bottom + 14})">{escape(period)}</text>')
     legend_x = left
     for kind in kinds:
-        label = LIST_LABELS.get(kind, kind)
+        label = _labels().get(kind, kind)
         parts.append(f'<rect x="{legend_x}" y="{height + 8}" width="12" height="12" '
-                     f'fill="{COLORS.get(kind, "#888")}"/><text x="{legend_x + 16}" '
+                     f'fill="{_colors().get(kind, "#888")}"/><text x="{legend_x + 16}" '
                      f'y="{height + 18}" font-size="12">{escape(label)}</text>')
         # CJK characters are about twice as wide as Latin ones at the same font size.
         legend_x += 30 + sum(12 if ord(ch) > 0x2E80 else 7 for ch in label)

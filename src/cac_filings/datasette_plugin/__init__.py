@@ -57,7 +57,8 @@ def extra_template_vars(datasette: Any, request: Any) -> dict[str, Any]:
     if release is None:
         path = _database_path(datasette)
         release = _release_at(path.parent) if path else None
-    return {"cac_release": release, "cac_list_labels": web.LIST_LABELS,
+    return {"cac_release": release,
+            "cac_list_labels": release.list_labels if release else {},
             "cac_company_url": web.company_url}
 
 

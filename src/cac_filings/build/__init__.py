@@ -1,0 +1,575 @@
+"""The build stage: raw archive → the published tables, offline and deterministically.
+
+Inputs are the crawl records and archived files only (and, to know what was published, the
+published release's manifest). The stage is split by job:
+
+- `select`: which batches and file versions to consider (the latest good crawl of each source,
+  every archived version, published batches the site no longer links);
+- `rows`: the rows of one file (tables, headers by meaning, normalised fields, file checks);
+- `derive`: filings, products, companies and cancellations from the current versions;
+- this module: the orchestration — parse every version (cached per file and code
+  fingerprint, on worker processes), hold back what cannot be read or fails a check of its
+  own, choose each batch's current version, derive the tables.
+
+One batch never holds back another: a version that cannot be read, or fails a per-file gate,
+is *held back* (a `problems` row names it and why); a held-back new batch is absent, a
+held-back new version of a known batch leaves the previous version current.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import multiprocessing
+import os
+import pickle
+import shutil
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cac_filings.archive import RawArchive, write_atomic
+from cac_filings.build.derive import (
+    cancellation_dates,
+    current_notices,
+    derive_cancellations,
+    derive_companies,
+    derive_filings,
+    derive_products,
+)
+from cac_filings.build.rows import FileCheck, ParsedFile, Row, parse_file
+from cac_filings.build.select import BatchVersion, SelectedBatch, Selection, select_batches
+from cac_filings.config import utc_now
+from cac_filings.errors import ArchiveError, ExtractionError
+from cac_filings.fingerprint import code_fingerprint
+from cac_filings.kinds import Registry
+from cac_filings.lock import held_lock_fds
+from cac_filings.sources import Source, SourceSpec, registry_of
+
+# A new version of a known batch may lose at most this share of that batch's rows.
+MAX_BATCH_SHRINK = 0.1
+
+# Per-file gates a maintainer may accept for one run after review (--accept GATE, or
+# GATE:BATCH_ID for one batch): changes in the data that can be intentional.
+FILE_GATES = ("pdf_rows_whole", "known_categories", "no_duplicate_in_batch", "batch_shrink",
+              "batch_removed")
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """Gates a maintainer accepted for this run (`--accept`), with the reason."""
+
+    gates: frozenset[str] = frozenset()
+    reason: str | None = None
+
+    def accepts(self, gate: str, batch_id: str | None = None) -> bool:
+        return gate in self.gates or (batch_id is not None and f"{gate}:{batch_id}"
+                                      in self.gates)
+
+    def gate_names(self) -> set[str]:
+        return {g.split(":", 1)[0] for g in self.gates}
+
+
+@dataclass
+class Problem:
+    """One row of the `problems` table: what a build could not publish, or had to report."""
+
+    batch_id: str
+    version: int | None
+    file_sha256: str | None
+    stage: str  # fetch | archive | extract | check | link
+    severity: str  # held_back | warning
+    reason: str
+    gate: str | None = None  # the gate that refused it, when one did
+    first_seen: str | None = None
+    last_tried: str | None = None
+    list_kind: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str | None, str, str | None]:
+        return (self.batch_id, self.file_sha256, self.stage, self.gate)
+
+    def as_row(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def line(self) -> str:
+        """The problem in one line, for run summaries."""
+        version = f" v{self.version}" if self.version else ""
+        what = "held back" if self.severity == "held_back" else "warning"
+        where = f"{self.stage}, gate {self.gate}" if self.gate else self.stage
+        return f"{self.batch_id}{version} {what} ({where}): {self.reason}"
+
+
+@dataclass
+class BuildResult:
+    tables: dict[str, list[Row]]
+    inputs: list[dict[str, Any]]  # the file versions published (manifest.json `inputs`)
+    candidates: list[dict[str, Any]]  # what the build considered (decides "nothing new")
+    checks: list[tuple[str, int, FileCheck]]  # (batch_id, version, check) of published files
+    crawl_ids: dict[str, str]
+    kinds: Registry
+    fingerprint: str
+    problems: list[Problem] = field(default_factory=list)
+    accepted: list[dict[str, str]] = field(default_factory=list)  # gates accepted, per batch
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per build phase
+
+    def count(self, table: str) -> int:
+        return len(self.tables[table])
+
+    @property
+    def held_back(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "held_back"]
+
+
+# ---------------------------------------------------------------- parsing, cached
+
+ParseTask = tuple[str, str, str, SourceSpec, Registry, str]  # source, sha, label, spec, kinds,
+#                                                               raw root
+
+
+def _parse(task: ParseTask) -> ParsedFile | str:
+    """One file's rows, or the reason it cannot be read (an error naming the file)."""
+    _, sha, label, spec, kinds, raw_root = task
+    try:
+        body = RawArchive(Path(raw_root)).get(sha)
+        return parse_file(body, label, spec, kinds)
+    except (ExtractionError, ArchiveError) as exc:
+        return ("archive: " if isinstance(exc, ArchiveError) else "") + str(exc)
+
+
+def _worker_start() -> None:
+    """In each parse worker: never hold the data folder's lock (inherited by fork), die with
+    the run (a parent-death signal), and leave Ctrl-C to the run itself."""
+    for fd in held_lock_fds():
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: the pool is torn down on every exit path of the run anyway
+    if os.getppid() == 1:
+        os._exit(1)  # the run died before this worker was ready
+
+
+def default_workers() -> int:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(4, cpus or 1))
+
+
+def _run_tasks(tasks: list[ParseTask], sizes: list[int], workers: int
+               ) -> list[ParsedFile | str]:
+    """_parse over every task, on `workers` processes (the work is pure Python: threads would
+    share one core). Results come back in task order."""
+    if workers <= 1 or len(tasks) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [_parse(t) for t in tasks]
+    # Largest files first, so that no worker is left with a big list at the end.
+    order = sorted(range(len(tasks)), key=lambda i: -sizes[i])
+    results: dict[int, ParsedFile | str] = {}
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_start,
+                               mp_context=multiprocessing.get_context("fork"))
+    try:
+        futures = {i: pool.submit(_parse, tasks[i]) for i in order}
+        for i in order:
+            results[i] = futures[i].result()
+    finally:
+        # Every way out (an error, Ctrl-C, SIGTERM) takes the workers down with it.
+        processes = list(getattr(pool, "_processes", {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+        for process in processes:
+            process.join(timeout=5)
+    return [results[i] for i in range(len(tasks))]
+
+
+class ParseCache:
+    """Parsed files under DATA_DIR/cache/parsed/<code fingerprint>/<source>/<sha>.pickle: a
+    run where one batch is new parses one file. Safe to delete; a damaged entry is parsed
+    again; entries of other fingerprints are removed."""
+
+    def __init__(self, root: Path | None, fingerprint: str) -> None:
+        self.folder = root / "parsed" / fingerprint if root is not None else None
+        self.root = root
+
+    def path(self, source: str, sha: str) -> Path | None:
+        return self.folder / source / f"{sha}.pickle" if self.folder else None
+
+    def get(self, source: str, sha: str) -> ParsedFile | str | None:
+        path = self.path(source, sha)
+        if path is None or not path.is_file():
+            return None
+        try:
+            found = pickle.loads(path.read_bytes())
+        except Exception:  # a damaged cache entry is only a cache miss
+            return None
+        return found if isinstance(found, ParsedFile | str) else None
+
+    def put(self, source: str, sha: str, value: ParsedFile | str) -> None:
+        path = self.path(source, sha)
+        if path is None:
+            return
+        # A cache that cannot be written costs time, never data.
+        with contextlib.suppress(OSError):
+            write_atomic(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def prune(self) -> None:
+        if self.folder is None or not self.folder.parent.is_dir():
+            return
+        for other in self.folder.parent.iterdir():
+            if other != self.folder:
+                shutil.rmtree(other, ignore_errors=True)
+
+
+def parse_versions(selection: Selection, specs: dict[str, SourceSpec], kinds: Registry,
+                   archive: RawArchive, cache: ParseCache, workers: int
+                   ) -> dict[tuple[str, str], ParsedFile | str]:
+    """(source, sha) → the parsed file or why it cannot be read, for every version."""
+    wanted: dict[tuple[str, str], tuple[str, int]] = {}
+    for batch in selection.batches:
+        for version in batch.versions:
+            wanted.setdefault((batch.source, version.sha256), (_label(batch, version),
+                                                               version.file_size))
+    found: dict[tuple[str, str], ParsedFile | str] = {}
+    tasks: list[ParseTask] = []
+    sizes: list[int] = []
+    for (source, sha), (label, size) in wanted.items():
+        cached = cache.get(source, sha)
+        if cached is not None:
+            found[(source, sha)] = cached
+            continue
+        tasks.append((source, sha, label, specs[source], kinds, str(archive.root)))
+        sizes.append(size)
+    for task, result in zip(tasks, _run_tasks(tasks, sizes, workers), strict=True):
+        found[(task[0], task[1])] = result
+        if not (isinstance(result, str) and result.startswith("archive: ")):
+            cache.put(task[0], task[1], result)
+    cache.prune()
+    return found
+
+
+def _label(batch: SelectedBatch, version: BatchVersion) -> str:
+    """How errors name a file."""
+    return (f"{batch.entry['title']} [{batch.batch_id} v{version.version}, "
+            f"sha256 {version.sha256[:12]}, {batch.entry['attachment_url']}]")
+
+
+# ---------------------------------------------------------------- holding back
+
+
+@dataclass
+class _Previous:
+    """What the published release holds, from its manifest."""
+
+    shas: set[str]  # every file version it was built from
+    current: dict[str, str]  # batch_id → sha of its current version
+    rows: dict[tuple[str, str], int]  # (batch_id, sha) → data rows
+    first_seen: dict[tuple[str, str | None, str, str | None], str]  # Problem.key → first_seen
+
+    @classmethod
+    def of(cls, manifest: dict[str, Any] | None) -> _Previous:
+        inputs = (manifest or {}).get("inputs", [])
+        problems = (manifest or {}).get("problems", [])
+        return cls(
+            shas={i["sha256"] for i in inputs},
+            current={i["batch_id"]: i["sha256"] for i in inputs if i.get("is_current")},
+            rows={(i["batch_id"], i["sha256"]): i["row_count"] for i in inputs
+                  if i.get("row_count") is not None},
+            first_seen={(p["batch_id"], p.get("file_sha256"), p["stage"], p.get("gate")):
+                        p.get("first_seen") or "" for p in problems})
+
+
+def _file_gates(batch: SelectedBatch, version: BatchVersion, check: FileCheck,
+                previous: _Previous, max_batch_shrink: float) -> list[tuple[str, str]]:
+    """(gate, reason) for each per-file gate a new file fails."""
+    failed = []
+    if check.pdf_serial_problems:
+        failed.append(("pdf_rows_whole", "; ".join(check.pdf_serial_problems)))
+    if check.unknown_categories:
+        failed.append(("known_categories",
+                       f"算法类别 not in the source's vocabulary: "
+                       f"{', '.join(check.unknown_categories)} (add them to the source.yml "
+                       "categories, or --accept known_categories)"))
+    if check.duplicates:
+        failed.append(("no_duplicate_in_batch",
+                       f"{len(check.duplicates)} number(s) listed twice in the file "
+                       f"(quality flag duplicate_in_batch): {'; '.join(check.duplicates[:20])}"))
+    before_sha = previous.current.get(batch.batch_id)
+    before = previous.rows.get((batch.batch_id, before_sha)) if before_sha else None
+    if (before and version.sha256 == batch.site_sha256 and version.sha256 != before_sha
+            and (check.data_rows == 0 or (before - check.data_rows) / before
+                 > max_batch_shrink)):
+        failed.append(("batch_shrink",
+                       f"the new version has {check.data_rows} rows where the published one "
+                       f"has {before} (more than {max_batch_shrink:.0%} lost; if CAC really "
+                       f"removed them, rerun with --accept batch_shrink:{batch.batch_id})"))
+    return failed
+
+
+@dataclass
+class _Chosen:
+    batch: SelectedBatch
+    current: BatchVersion
+    readable: list[tuple[BatchVersion, ParsedFile]]
+
+
+@dataclass
+class Choice:
+    """What choose_versions decided for every batch."""
+
+    chosen: list[_Chosen] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    accepted: list[dict[str, str]] = field(default_factory=list)
+    # Versions the site no longer serves that cannot be read: not published, said once in
+    # the run's warnings (they are history, not something a maintainer can still fix).
+    superseded: list[str] = field(default_factory=list)
+
+
+def _judge(batch: SelectedBatch, version: BatchVersion, result: ParsedFile | str,
+           previous: _Previous, acceptance: Acceptance, max_batch_shrink: float,
+           choice: Choice) -> list[tuple[str, str, str | None]]:
+    """Why this version cannot be published — (stage, reason, gate) — or [] when it can
+    (accepted gates are recorded in `choice`)."""
+    if isinstance(result, str):
+        stage = "archive" if result.startswith("archive: ") else "extract"
+        return [(stage, result.removeprefix("archive: "), None)]
+    check = result.check
+    if not check.rows_accounted:
+        return [("check", f"the file has {check.source_rows} rows, of which "
+                          f"{check.physical_rows} are accounted for ({check.data_rows} data "
+                          "rows)", "every_row_in_listings")]
+    if version.sha256 in previous.shas:
+        return []  # published before: its gates were passed or accepted then
+    refused: list[tuple[str, str, str | None]] = []
+    for gate, reason in _file_gates(batch, version, check, previous, max_batch_shrink):
+        if acceptance.accepts(gate, batch.batch_id):
+            choice.accepted.append({"gate": gate, "batch_id": batch.batch_id,
+                                    "version": str(version.version), "reason": reason})
+        else:
+            refused.append(("check", reason, gate))
+    return refused
+
+
+def choose_versions(selection: Selection, parsed: dict[tuple[str, str], ParsedFile | str],
+                    previous: _Previous, acceptance: Acceptance, max_batch_shrink: float
+                    ) -> Choice:
+    """Each batch's readable versions and its current one; problems for the rest.
+
+    The current version is the one the site serves, when it can be published; else the one
+    the published release had (a held-back new version leaves the previous one current); else
+    none, and the batch is absent."""
+    choice = Choice()
+    for batch in selection.batches:
+        kind = batch.entry.get("list_kind")
+
+        def problem(version: BatchVersion | None, stage: str, severity: str, reason: str,
+                    gate: str | None = None, *, _batch: SelectedBatch = batch,
+                    _kind: Any = kind) -> None:
+            choice.problems.append(Problem(
+                _batch.batch_id, version.version if version else None,
+                version.sha256 if version else _batch.site_sha256, stage, severity, reason,
+                gate, list_kind=_kind))
+
+        if not batch.linked:
+            if acceptance.accepts("batch_removed", batch.batch_id):
+                choice.accepted.append({"gate": "batch_removed", "batch_id": batch.batch_id})
+                continue
+            problem(None, "link", "warning",
+                    "published, but the site no longer links it; kept from the archive "
+                    f"(if CAC withdrew it, rerun with --accept batch_removed:{batch.batch_id})",
+                    "batch_removed")
+        readable: list[tuple[BatchVersion, ParsedFile]] = []
+        refused: list[tuple[BatchVersion, list[tuple[str, str, str | None]]]] = []
+        why: list[tuple[str, str, str | None]]
+        for version in batch.versions:
+            result = parsed[(batch.source, version.sha256)]
+            why = _judge(batch, version, result, previous, acceptance, max_batch_shrink, choice)
+            if why:
+                refused.append((version, why))
+            else:
+                assert isinstance(result, ParsedFile)
+                readable.append((version, result))
+        for version, why in refused:
+            if version.sha256 == batch.site_sha256 or version.sha256 in previous.shas:
+                for stage, reason, gate in why:
+                    problem(version, stage, "held_back", reason, gate)
+            else:
+                choice.superseded.append(f"{batch.batch_id} v{version.version} (no longer "
+                                         f"served by the site) is not published: {why[0][1]}")
+        by_sha = {v.sha256: (v, p) for v, p in readable}
+        current = by_sha.get(batch.site_sha256 or "") or by_sha.get(
+            previous.current.get(batch.batch_id, ""))
+        if batch.fetch_error:
+            problem(None, "fetch", "warning" if current else "held_back",
+                    f"the latest download failed ({batch.fetch_error})"
+                    + ("; the archived version stays published" if current else
+                       "; nothing of this batch is published yet"))
+        if current is None:
+            continue
+        for column in current[1].check.unknown_columns:
+            problem(current[0], "extract", "warning",
+                    f"{column}: its cells are kept in raw; map it in the source's source.yml")
+        choice.chosen.append(_Chosen(batch, current[0], readable))
+    return choice
+
+
+# ---------------------------------------------------------------- the whole build
+
+def _input(batch: SelectedBatch, version: BatchVersion, is_current: bool,
+           row_count: int | None) -> dict[str, Any]:
+    """What a release records about each file it was built from (manifest.json `inputs`)."""
+    e = batch.entry
+    return {"batch_id": batch.batch_id, "version": version.version, "sha256": version.sha256,
+            "source": e["source"], "attachment_url": version.entry["attachment_url"],
+            "is_current": is_current, "is_linked": batch.linked,
+            "published_on": batch.published_on,
+            "published_on_precision": batch.published_on_precision,
+            "title": e["title"], "announcement_url": e["announcement_url"],
+            "row_count": row_count}
+
+
+def candidates_of(selection: Selection) -> list[dict[str, Any]]:
+    """What a build considers, without reading any file: when it equals the published
+    release's (and the code fingerprint too), a build would publish nothing new."""
+    found = []
+    for batch in selection.batches:
+        for version in batch.versions:
+            found.append({"batch_id": batch.batch_id, "version": version.version,
+                          "sha256": version.sha256, "site": version.sha256 == batch.site_sha256,
+                          "linked": batch.linked, "fetch_error": batch.fetch_error,
+                          "published_on": batch.published_on})
+        if not batch.versions:
+            found.append({"batch_id": batch.batch_id, "version": None, "sha256": None,
+                          "site": False, "linked": batch.linked,
+                          "fetch_error": batch.fetch_error, "published_on": None})
+    return sorted(found, key=lambda c: (c["batch_id"], c["version"] or 0))
+
+
+def build_candidates(archive: RawArchive, sources: list[Source],
+                     previous: dict[str, Any] | None) -> list[dict[str, Any]]:
+    return candidates_of(select_batches(archive, sources, (previous or {}).get("inputs")))
+
+
+def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | None = None,
+                 previous: dict[str, Any] | None = None, acceptance: Acceptance | None = None,
+                 max_batch_shrink: float = MAX_BATCH_SHRINK, cache_dir: Path | None = None
+                 ) -> BuildResult:
+    """The tables of a release from the raw archive. `previous` is the published release's
+    manifest (what was published decides what is new, and what may not vanish)."""
+    started = time.perf_counter()
+    acceptance = acceptance or Acceptance()
+    kinds = registry_of(sources)
+    fingerprint = code_fingerprint()
+    before = _Previous.of(previous)
+    selection = select_batches(archive, sources, (previous or {}).get("inputs"))
+    specs = {s.spec.name: s.spec for s in sources}
+    parsed = parse_versions(selection, specs, kinds, archive, ParseCache(cache_dir, fingerprint),
+                            default_workers() if workers is None else workers)
+    parsed_at = time.perf_counter()
+    choice = choose_versions(selection, parsed, before, acceptance, max_batch_shrink)
+    chosen, problems, accepted = choice.chosen, choice.problems, choice.accepted
+    now = utc_now()
+    for p in problems:
+        p.first_seen = before.first_seen.get(p.key) or now
+        p.last_tried = now
+    # Published inputs that the archive no longer holds at all.
+    considered = {b.batch_id for b in selection.batches}
+    for item in (previous or {}).get("inputs", []):
+        if item.get("is_current") and item["batch_id"] not in considered and any(
+                s.spec.name == item["source"] for s in sources):
+            problems.append(Problem(item["batch_id"], item["version"], item["sha256"],
+                                    "archive", "warning", "published, but neither the crawl "
+                                    "records nor the archive know it any more", None, now,
+                                    now))
+
+    batch_rows: dict[tuple[str, int], Row] = {}
+    listings: list[Row] = []
+    checks: list[tuple[str, int, FileCheck]] = []
+    inputs: list[dict[str, Any]] = []
+    for item in chosen:
+        batch, e = item.batch, item.batch.entry
+        for version, parsed_file in item.readable:
+            is_current = version is item.current
+            for row in parsed_file.rows:
+                listings.append({"batch_id": batch.batch_id, "version": version.version, **row})
+            checks.append((batch.batch_id, version.version, parsed_file.check))
+            batch_rows[(batch.batch_id, version.version)] = {
+                "batch_id": batch.batch_id, "version": version.version,
+                "list_kind": e["list_kind"], "period": e["period"], "batch_no": e["batch_no"],
+                "title": e["title"], "announcement_url": e["announcement_url"],
+                "announcement_title": e["announcement_title"],
+                "published_on": batch.published_on,
+                "published_on_precision": batch.published_on_precision,
+                # Where these bytes came from (a later crawl may link another URL).
+                "attachment_url": version.entry["attachment_url"],
+                "file_sha256": version.sha256,
+                "file_format": version.file_format, "file_size": version.file_size,
+                "fetched_at": version.fetched_at, "is_current": is_current,
+                "is_linked": batch.linked, "row_count": len(parsed_file.rows),
+            }
+            inputs.append(_input(batch, version, is_current, len(parsed_file.rows)))
+    listings.sort(key=lambda r: (r["batch_id"], r["version"], r["row_number"]))
+    batches = [batch_rows[k] for k in sorted(batch_rows)]
+    notices = current_notices(listings, batch_rows, kinds)
+    filings = derive_filings(listings, batch_rows, cancellation_dates(notices), kinds)
+    result = BuildResult(
+        tables={
+            "batches": batches,
+            "listings": listings,
+            "filings": filings,
+            "products": derive_products(filings),
+            "companies": derive_companies(filings, listings, batch_rows, kinds),
+            "cancellations": derive_cancellations(notices, filings),
+            "list_kinds": kinds.rows(),
+            "problems": [p.as_row() for p in sorted(problems, key=_problem_order)],
+        },
+        inputs=sorted(inputs, key=lambda i: (i["batch_id"], i["version"])),
+        candidates=candidates_of(selection),
+        checks=checks,
+        crawl_ids=selection.crawl_ids,
+        kinds=kinds,
+        fingerprint=fingerprint,
+        problems=sorted(problems, key=_problem_order),
+        accepted=accepted,
+    )
+    result.warnings.extend(choice.superseded)
+    result.warnings.extend(_quality_warnings(filings))
+    current = {(b["batch_id"], b["version"]) for b in batches if b["is_current"]}
+    unnumbered = sum(1 for r in listings if not r["filing_number"]
+                     and kinds.is_approvals(r["list_kind"])
+                     and (r["batch_id"], r["version"]) in current)
+    if unnumbered:
+        result.warnings.append(f"{unnumbered} listing row(s) without a filing number (flagged "
+                               "number_missing) are in listings but not in filings")
+    result.warnings.extend(f"{batch_id} v{version}: {problem}"
+                           for batch_id, version, check in checks
+                           if (batch_id, version) in current
+                           for problem in check.serial_problems)
+    result.timings = {"extract_normalise": parsed_at - started,
+                      "derive": time.perf_counter() - parsed_at}
+    return result
+
+
+def _problem_order(p: Problem) -> tuple[str, int, str, str]:
+    return (p.batch_id, p.version or 0, p.stage, p.gate or "")
+
+
+def _quality_warnings(filings: Iterable[Row]) -> list[str]:
+    counts: Counter[str] = Counter()
+    for filing in filings:
+        counts.update(filing["_flags"])
+    return [f"{n} filing(s) flagged {flag}" for flag, n in sorted(counts.items())]
+
+
+__all__ = ["Acceptance", "BuildResult", "Problem", "build_candidates", "build_tables",
+           "select_batches"]

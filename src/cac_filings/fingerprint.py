@@ -1,0 +1,37 @@
+"""A fingerprint of the code that builds a release: the package and the scrapers folder.
+
+A run builds nothing when the inputs and this fingerprint equal the published release's. A
+version string would not do: it stays the same from commit to commit, so a parser fix would
+never reach a deployment's published data until CAC published a new file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from pathlib import Path
+
+from cac_filings.sources import scrapers_dir
+
+_SUFFIXES = {".py", ".yml", ".yaml", ".html", ".json", ".md", ".txt"}
+
+
+def _files(root: Path) -> list[Path]:
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.rglob("*")
+                  if p.is_file() and p.suffix in _SUFFIXES and "__pycache__" not in p.parts)
+
+
+@cache
+def code_fingerprint() -> str:
+    """sha256 (first 16 hex digits) of every source file of the package and the scrapers."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    scrapers = scrapers_dir().resolve()
+    roots = [package] + ([] if scrapers.is_relative_to(package) else [scrapers])
+    for root in roots:
+        for path in _files(root):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
