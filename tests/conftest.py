@@ -85,3 +85,22 @@ def serving(data_dir: Path) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class Invoked:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> Invoked:
+    """`cac-filings ARGS` in this process (typer's runner): the same command, without the
+    cost of a new interpreter. Tests of what only a process shows (signals, exit on kill)
+    use run_cli."""
+    from typer.testing import CliRunner
+
+    from cac_filings.cli import app
+
+    result = CliRunner(env=env).invoke(app, list(args), catch_exceptions=False)
+    return Invoked(result.exit_code, result.stdout, result.stderr)

@@ -71,6 +71,55 @@ def test_kill_9_during_a_build_leaves_published_intact(clean: Path) -> None:
     assert content_fingerprint((clean / "published").resolve()) == fingerprint
 
 
+def children(pid: int) -> list[int]:
+    """PIDs whose parent is `pid` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_a_build_killed_while_parsing_takes_its_workers_with_it(
+        clean: Path, tmp_path: Path, sig: signal.Signals) -> None:
+    """Parse workers die with the run and never keep the lock: the next run just works."""
+    if not Path("/proc").is_dir():
+        pytest.skip("needs /proc")
+    scratch = tmp_path / "data"
+    scratch.mkdir()
+    os.symlink(clean / "raw", scratch / "raw")  # a cold parse cache: every file is parsed
+    build = subprocess.Popen(cli("build", "--data-dir", str(scratch), "--quiet"),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: len(children(build.pid)) >= 2, build, "two parse workers")
+    workers = children(build.pid)
+    build.send_signal(sig)
+    _, stderr = build.communicate(timeout=30)
+    deadline = time.monotonic() + 10
+    while any(alive(w) for w in workers):
+        assert time.monotonic() < deadline, "a parse worker outlived its run"
+        time.sleep(0.01)
+    if sig == signal.SIGTERM:
+        assert build.returncode == 143 and "interrupted by SIGTERM" in stderr
+        record = json.loads((scratch / "runs.jsonl").read_text().splitlines()[-1])
+        assert record["exit_code"] == 143
+    done = run_cli("build", "--data-dir", str(scratch), "--quiet")
+    assert done.returncode == 0, done.stderr  # not 4: nobody holds the lock
+
+
 def test_a_crawl_killed_halfway_resumes_without_fetching_again(
         tmp_path_factory: pytest.TempPathFactory) -> None:
     process, replica = start_replica(tmp_path_factory.mktemp("replica") / "requests.jsonl")

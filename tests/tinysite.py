@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -70,7 +71,9 @@ DS_C = number("4403050000002", "01", "23", 7)
 DS_D = number("3301100000003", "01", "23", 9)
 
 
-def algorithm_lists(edited: bool = False, new_category: bool = False) -> dict[str, bytes]:
+def algorithm_lists(edited: bool = False, new_category: bool = False,
+                    header_only: bool = False, company_changed: bool = False
+                    ) -> dict[str, bytes]:
     first = Table((
         row(*ALGO_HEADER, header=True),
         row("1", "抖音推荐算法", "个性化推送类", "北京抖音信息服务有限公司",
@@ -80,8 +83,10 @@ def algorithm_lists(edited: bool = False, new_category: bool = False) -> dict[st
     ))
     second = Table((
         row(*ALGO_HEADER, header=True),
-        row("1", "抖音推荐算法", "个性化推送类", "北京抖音信息服务有限公司", "抖音（APP）",
-            "应用于信息推荐场景。", DOUYIN + "\n",
+        row("1", "抖音推荐算法", "个性化推送类",
+            "北京某某网络技术有限公司" if company_changed else "北京抖音信息服务有限公司",
+            "抖音（APP）", "应用于信息推荐场景。", DOUYIN + "\n",
+            "" if company_changed else
             "原主体名称“北京微播视界科技有限公司”变更为“北京抖音信息服务有限公司”"),
         row("2", "微信搜一搜算法", "智能体调度类" if new_category else "检索过滤类",
             "腾讯科技(深圳)有限公司", "微信（APP）",
@@ -92,6 +97,8 @@ def algorithm_lists(edited: bool = False, new_category: bool = False) -> dict[st
         row("1", "快手推荐算法", "个性化推送类", "北京快手科技有限公司", "快手（APP）",
             "应用于信息推荐场景。", KUAISHOU, ""),
     ))
+    if header_only:
+        second = Table(second.rows[:1])
     return {"alg1": make_docx([first]), "alg2": make_docx([second]), "alg3": make_docx([third])}
 
 
@@ -184,6 +191,17 @@ class Options:
     shrink: bool = False  # the 2nd deep-synthesis list loses one of its two rows
     new_category: bool = False  # a row of the 2nd algorithm list has an unheard-of 算法类别
     edited: bool = False  # 附件1 is re-uploaded, same URL, with a new 备注 for one row
+    unlinked: bool = False  # 附件2 is no longer on the in-place algorithm page
+    click_here: bool = False  # the algorithm page's link texts become 点击下载
+    header_only: bool = False  # 附件2 is re-uploaded with its header row alone
+    company_changed: bool = False  # 附件2 lists 抖音推荐算法's number under another company
+    slow_downloads: float = 0.0  # seconds each download waits before answering
+    # The site after the replica's last date, in layouts it does not show (see drift_files):
+    # an xlsx algorithm list with headers written differently, a corrupt new attachment, a
+    # deep-synthesis batch with an extra column and one whose 备案编号 column is misnamed, and
+    # the 2026年8月 generative-AI PDF with its on-device table, also announced in the column.
+    drift: bool = False
+    drift_fixed: bool = False  # the corrupt attachment is served whole again
 
 
 @dataclass
@@ -196,8 +214,9 @@ class TinySite:
         return [path for path, _ in self.requests]
 
 
-def _link(filepath: str, title: str) -> str:
-    return (f'<a href="{DOWNLOAD}?filepath={filepath}&amp;fText={quote(title)}">{title}</a>')
+def _link(filepath: str, title: str, text: str | None = None) -> str:
+    return (f'<a href="{DOWNLOAD}?filepath={filepath}&amp;fText={quote(title)}">'
+            f'{text or title}</a>')
 
 
 def _article(title: str, day: str, body: str, broken: bool) -> str:
@@ -222,6 +241,88 @@ def _column(items: list[tuple[str, str, str]], page: int, pages: int) -> str:
             f'</body></html>')
 
 
+DS3_PAGE = "/2026-08/20/c_1755000000000003.htm"
+DS4_PAGE = "/2026-08/20/c_1755000000000004.htm"
+GENAI_OWN_PAGE = "/2026-09/05/c_1757000000000005.htm"
+GENAI_2026 = "生成式人工智能服务已备案和已登记信息（2026年8月）"
+DRIFT_ALGO = "AAA/alg2026=", ALGO_TITLE.format("2026年8月")
+DRIFT_CORRUPT = "AAA/alg2026b=", ALGO_TITLE.format("2026年9月")
+ON_DEVICE_HEADER = ("序号", "属地", "大模型名称", "备案单位", "备案编号", "备案时间", "适用场景")
+XIAOHONGSHU = number("3101150000009", "02", "26", 11)
+DS_E = number("4403050000008", "01", "26", 21)
+DS_F = number("1101080000007", "01", "26", 23)
+
+
+def _drift_pages(options: Options, broken: bool) -> dict[str, str]:
+    ds3 = "国家互联网信息办公室关于发布第三批深度合成服务算法备案信息的公告"
+    ds4 = "国家互联网信息办公室关于发布第四批深度合成服务算法备案信息的公告"
+    own = "国家互联网信息办公室关于发布生成式人工智能服务已备案信息的公告（2026年7月至8月）"
+    return {
+        DS3_PAGE: _article(ds3, "2026-08-20", "<p>附件：" + _link(
+            "BBB/ds3=", DS_TITLE.format("2026年8月")) + "</p>", broken),
+        DS4_PAGE: _article(ds4, "2026-08-20", "<p>附件：" + _link(
+            "BBB/ds4=", DS_TITLE.format("2026年9月")) + "</p>", broken),
+        GENAI_OWN_PAGE: _article(own, "2026-09-05", "<p>附件：" + _link(
+            "DDD/genai2026=", GENAI_2026) + "</p>", broken),
+    }
+
+
+def drift_column_items() -> list[tuple[str, str, str]]:
+    return [
+        (f"https://www.cac.gov.cn{GENAI_OWN_PAGE}",
+         "国家互联网信息办公室关于发布生成式人工智能服务已备案信息的公告（2026年7月至8月）",
+         "2026-09-05"),
+        (f"https://www.cac.gov.cn{DS4_PAGE}",
+         "国家互联网信息办公室关于发布第四批深度合成服务算法备案信息的公告", "2026-08-20"),
+        (f"https://www.cac.gov.cn{DS3_PAGE}",
+         "国家互联网信息办公室关于发布第三批深度合成服务算法备案信息的公告", "2026-08-20"),
+    ]
+
+
+def drift_files(fixed: bool) -> dict[str, bytes]:
+    """The files of the drifted site, as CAC might publish them after the replica's date."""
+    from tests.xlsx_fixtures import SheetSpec, make_xlsx
+
+    # An xlsx list: a title merged across the sheet, headers with a colon, a full-width colon,
+    # a Kangxi radical (⽤, U+2F64) and a line break, 序号 as numbers, trailing empty rows.
+    title = ALGO_TITLE.format("2026年8月")
+    header: list[object] = ["序号：", "算法名称", "算法类别:", "主体\n名称", "应⽤产品", "主要用途",
+                            "备案编号", "备注"]
+    sheet: list[list[object]] = [
+        [title] + [None] * 7, header,
+        [1, "小红书推荐算法", "个性化推送类", "行吟信息科技（上海）有限公司", "小红书（APP）",
+         "应用于信息推荐场景。", XIAOHONGSHU, ""],
+        [None] * 8, [None] * 8]
+    algo_2026 = make_xlsx([SheetSpec("清单", sheet, merges=["A1:H1"])])  # type: ignore[arg-type]
+    corrupt = algorithm_lists()["alg3"]
+    # An extra column nobody maps; and a batch whose 备案编号 column is called 备案号码.
+    ds3 = make_docx([Table((
+        row(*DS_HEADER, "上线日期", header=True),
+        row("1", "智能配音算法", "服务提供者", "深圳某某声音科技有限公司", "某某配音（APP）",
+            "应用于语音合成场景。", DS_E, "", "2026-08-01"),
+    ))])
+    ds4 = make_docx([Table((
+        row(*(h if h != "备案编号" else "备案号码" for h in DS_HEADER), header=True),
+        row("1", "数字人算法", "服务提供者", "北京某某数字人科技有限公司", "某某数字人（APP）",
+            "应用于数字人生成场景。", DS_F, ""),
+    ))])
+    filings = [[str(n), "北京市", f"心影{n}", "北京心影随形科技有限公司",
+                f"Beijing-XinYing-20260318{n:04d}", "2026/4/10"] for n in range(1, 4)]
+    on_device = [[str(n), "广东省", f"端侧模型{n}", "广东某某智能科技有限公司",
+                  f"Guangdong-DuanCe-20260801{n:04d}", "2026/8/1", "手机等智能终端"]
+                 for n in range(1, 3)]
+    registrations = [["1", "上海市", "派生万物助手", "上海派生万物智能科技有限公司",
+                      "Shanghai-PaiSheng-20260512S0001", "2026/5/12"]]
+    genai = make_pdf([
+        PdfTable(GENAI_FILING_HEADER, filings, [5, 8, 16, 22, 30, 11]),
+        PdfTable(ON_DEVICE_HEADER, on_device, [3, 6, 14, 20, 28, 10, 5]),
+        PdfTable(GENAI_REGISTRATION_HEADER, registrations, [5, 8, 16, 22, 30, 11]),
+    ], title=GENAI_2026)
+    return {DRIFT_ALGO[0]: algo_2026,
+            DRIFT_CORRUPT[0]: corrupt if fixed else corrupt[: len(corrupt) // 2],
+            "BBB/ds3=": ds3, "BBB/ds4=": ds4, "DDD/genai2026=": genai}
+
+
 def _pages(options: Options) -> dict[str, str]:
     broken = options.broken_layout
     ds1_title = "国家互联网信息办公室关于发布深度合成服务算法备案信息的公告"
@@ -230,6 +331,7 @@ def _pages(options: Options) -> dict[str, str]:
     algo_title = "国家互联网信息办公室关于发布互联网信息服务算法备案信息的公告"
     return {
         "/wxzw/wxfb/A093702index_1.htm": _column([
+            *(drift_column_items() if options.drift else []),
             (f"https://www.cac.gov.cn{NEWS_PAGE}",
              "江西省网信办召开生成式人工智能服务备案工作座谈会", "2023-09-02"),
             (f"//www.cac.gov.cn{DS2_PAGE}", ds2_title, "2023-09-01"),
@@ -241,10 +343,15 @@ def _pages(options: Options) -> dict[str, str]:
         ], 2, 2),
         ALGO_PAGE: _article(algo_title, "2022-08-12", "".join([
             "<p>根据《互联网信息服务算法推荐管理规定》，现公开发布……</p>",
-            "<p>附件1：", _link("AAA/alg1~x=", ALGO_TITLE.format("2022年8月")), "</p>",
-            "<p>附件2：", _link("AAA/alg2~y=", ALGO_TITLE.format("2022年10月")), "</p>",
+            "<p>附件1：", _link("AAA/alg1~x=", ALGO_TITLE.format("2022年8月"),
+                              "点击下载" if options.click_here else None), "</p>",
+            *(["<p>附件2：", _link("AAA/alg2~y=", ALGO_TITLE.format("2022年10月"),
+                                 "点击下载" if options.click_here else None), "</p>"]
+              if not options.unlinked else []),
             *(["<p>附件3：", _link("AAA/alg3=", ALGO_TITLE.format("2023年1月")), "</p>"]
               if options.third_attachment else []),
+            *(["<p>附件4：", _link(*DRIFT_ALGO), "</p><p>附件5：", _link(*DRIFT_CORRUPT),
+               "</p>"] if options.drift else []),
         ]), broken),
         DS1_PAGE: _article(ds1_title, "2023-06-20",
                            "<p>根据《互联网信息服务深度合成管理规定》……</p><p>附件</p><p>"
@@ -260,7 +367,9 @@ def _pages(options: Options) -> dict[str, str]:
         GENAI_PAGE: _article("国家互联网信息办公室关于发布生成式人工智能服务已备案信息的公告",
                              "2024-04-02", "<p>附件1：" + _link(
                                  "DDD/genai=", "生成式人工智能服务已备案和已登记信息（2024年8月）")
-                             + "</p>", broken),
+                             + "</p>" + ("<p>附件2：" + _link("DDD/genai2026=", GENAI_2026)
+                                         + "</p>" if options.drift else ""), broken),
+        **(_drift_pages(options, broken) if options.drift else {}),
         CHAIN_PAGE: _article(chain_title, "2023-06-29", "<p>附件：" + _link(
             "CCC/chain=", "境内区块链信息服务备案清单（第十一批）") + "</p>", broken),
         NEWS_PAGE: _article("座谈会", "2023-09-02", "<p>会议指出……</p>", broken),
@@ -326,13 +435,17 @@ def injection_list() -> bytes:
 
 
 def _files(options: Options) -> dict[str, bytes]:
-    files = {**algorithm_lists(options.edited, options.new_category),
+    files = {**algorithm_lists(options.edited, options.new_category, options.header_only,
+                               options.company_changed),
              **deep_synthesis_lists(options.extra_header, options.shrink)}
     if options.hostile == "injection":
         files["ds2"] = injection_list()
     elif options.hostile and options.hostile != "foreign":
         files["ds2"] = hostile_file(options.hostile)
-    return {"AAA/alg1~x=": files["alg1"], "AAA/alg2~y=": files["alg2"],
+    if options.drift:
+        files.update(drift_files(options.drift_fixed))
+    return {**{k: v for k, v in files.items() if "/" in k},
+            "AAA/alg1~x=": files["alg1"], "AAA/alg2~y=": files["alg2"],
             "AAA/alg3=": files["alg3"],
             "BBB/ds1=": files["ds1"], "BBB/ds2=": files["ds2"],
             "DDD/genai=": genai_list(),
@@ -374,6 +487,8 @@ def _handler(site: TinySite) -> type[BaseHTTPRequestHandler]:
                     self._send(200, b'{"errno":500,"errmsg":"no file"}', "application/json")
                 return
             if parts.path == DOWNLOAD:
+                if options.slow_downloads:
+                    time.sleep(options.slow_downloads)  # a stalling server, not a test wait
                 if not self.headers.get("Referer"):
                     self._send(200, b"", "application/octet-stream")
                     return

@@ -76,6 +76,13 @@ class RawArchive:
             write_atomic(path, body)
         return digest
 
+    def verify(self, sha256: str) -> bool:
+        """Whether the object is there with the bytes its name says (reads only)."""
+        try:
+            return sha256_hex(self.object_path(sha256).read_bytes()) == sha256
+        except FileNotFoundError:
+            return False
+
     def intact(self, sha256: str) -> bool:
         """Whether the object is there with the bytes its name says. A corrupt one (a flipped
         bit on disk) is moved aside to raw/corrupt/, so that the next download of those bytes

@@ -160,7 +160,7 @@ def _exit_code(exc: CacFilingsError) -> int:
         return EXIT_USAGE  # an unknown --source, a broken source.yml: fix the setup, not data
     if isinstance(exc, DataDirError):
         return EXIT_DISK
-    if isinstance(exc, Interrupted):
+    if isinstance(exc, Stopped):
         return EXIT_SIGTERM if exc.signum == signal.SIGTERM else EXIT_SIGINT
     return EXIT_DATA if isinstance(exc, (ExtractionError, InvariantError, ArchiveError)) \
         else EXIT_FETCH
@@ -170,8 +170,17 @@ class DataDirError(CacFilingsError):
     """The data folder cannot be written: read-only, full, or not ours."""
 
 
-class Interrupted(CacFilingsError):
-    """The run was stopped by a signal (Ctrl-C, SIGTERM)."""
+class Interrupted(KeyboardInterrupt):
+    """The run was stopped by a signal (SIGTERM; Ctrl-C is KeyboardInterrupt itself). Not a
+    CacFilingsError: no stage may take it for a failure of its own and carry on."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+class Stopped(CacFilingsError):
+    """How an interrupted run is reported."""
 
     def __init__(self, signum: int) -> None:
         name = signal.Signals(signum).name
@@ -193,8 +202,9 @@ def _guarded(settings: Settings, reporter: Reporter, record: RunRecord) -> Itera
         yield
     except CacFilingsError as exc:
         raise _fail(settings, reporter, record, exc) from None
-    except KeyboardInterrupt:
-        raise _fail(settings, reporter, record, Interrupted(signal.SIGINT)) from None
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        raise _fail(settings, reporter, record, Stopped(signum)) from None
     except OSError as exc:
         where = exc.filename or settings.data_dir
         reason = exc.strerror or str(exc)
@@ -318,6 +328,13 @@ def _problem_line(row: dict[str, Any]) -> str:
                    row.get("gate")).line()
 
 
+def _took_over(reporter: Reporter, stopped: list[int]) -> None:
+    if stopped:
+        reporter.warn(f"the data folder's lock was held by leftover processes of a run that "
+                      f"died ({', '.join(map(str, stopped))}); they were stopped and the lock "
+                      "taken over")
+
+
 def _any_good_crawl(settings: Settings) -> bool:
     from cac_filings.archive import RawArchive
 
@@ -433,7 +450,8 @@ def run(
     with _guarded(settings, reporter, record):
         from cac_filings.sources import load_sources
 
-        with data_dir_lock(settings.data_dir, "run"):
+        with data_dir_lock(settings.data_dir, "run") as stopped:
+            _took_over(reporter, stopped)
             everything = load_sources()  # the build reads every source's batches
             crawl_errors = _crawl(settings, reporter, record,
                                   load_sources(names=source) if source else everything,
@@ -483,7 +501,8 @@ def crawl(
     with _guarded(settings, reporter, record):
         from cac_filings.sources import load_sources
 
-        with data_dir_lock(settings.data_dir, "crawl"):
+        with data_dir_lock(settings.data_dir, "crawl") as stopped:
+            _took_over(reporter, stopped)
             errors = _crawl(settings, reporter, record, load_sources(names=source),
                             _refresh(refresh_attachments, refresh_older_than))
         record.status = "crawled"
@@ -517,7 +536,8 @@ def build(
     with _guarded(settings, reporter, record):
         from cac_filings.sources import load_sources
 
-        with data_dir_lock(settings.data_dir, "build"):
+        with data_dir_lock(settings.data_dir, "build") as stopped:
+            _took_over(reporter, stopped)
             counts = _build(settings, reporter, record, publish=publish, gates=gates,
                             sources=load_sources())
         _finish(settings, reporter, record, [])
@@ -568,8 +588,8 @@ def diff(
                 detail = ", ".join(f"{f}: {_short((change.before or {}).get(f))} → "
                                    f"{_short((change.after or {}).get(f))}"
                                    for f in change.fields)
-                print(f"  {kind:<9} {change.list_kind:<15} {change.filing_number}  "
-                      f"{change.name or ''} · {change.company or ''}"
+                print(f"  {kind:<9} {change.list_kind:<15} {_short(change.filing_number, 60)}  "
+                      f"{_short(change.name or '', 60)} · {_short(change.company or '', 60)}"
                       + (f"  [{detail}]" if detail else ""))
             if limit and len(shown) > limit:
                 print(f"  … {len(shown) - limit} more {kind}")
@@ -581,9 +601,9 @@ def diff(
 
 
 def _short(value: Any, width: int = 40) -> str:
+    """A value for the terminal: control and bidi characters escaped, at most `width`."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    text = text.replace("\n", " ")
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return printable(text, width)
 
 
 def _write_out(target: Path, text: str) -> None:

@@ -127,6 +127,18 @@ def check_invariants(result: BuildResult, previous: dict[str, Any] | None,
                          "; ".join(dupes[:20]) or f"{len(tables['filings'])} filings"))
 
     if previous is not None:
+        # A batch once published stays published unless a maintainer accepts its removal:
+        # one whose file can no longer be read (a corrupt archive, a regression) refuses the
+        # release rather than vanish from it.
+        was = {i["batch_id"] for i in previous.get("inputs", ()) if i.get("is_current")}
+        now = {b["batch_id"] for b in tables["batches"] if b["is_current"]}
+        removed = {a["batch_id"] for a in result.accepted if a["gate"] == "batch_removed"}
+        lost = sorted(was - now - removed)
+        why = {p.batch_id: p.reason for p in result.problems if p.severity == "held_back"}
+        out.append(Assertion("published_batches_kept", not lost,
+                             "; ".join(f"{b} was published and is not in this release"
+                                       + (f": {why[b]}" if b in why else "") for b in lost)
+                             or f"every one of the {len(was)} published batches is kept"))
         before: dict[str, int] = previous.get("row_counts", {})
         emptied = [t for t, n in before.items() if n > 0 and len(tables.get(t, ())) == 0
                    and t not in {x.name for x in RUN_TABLES}]

@@ -16,6 +16,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cac_filings.config import utc_now
+from cac_filings.normalize import printable
+
+# Messages quote the site (titles, cells, errors): control and bidi characters are escaped
+# and very long ones cut, so that nothing from a file can rewrite the terminal.
+MAX_MESSAGE = 2000
 
 
 class Reporter:
@@ -35,12 +40,14 @@ class Reporter:
     def info(self, message: str) -> None:
         if self.quiet:
             return
+        message = printable(message, MAX_MESSAGE)
         if self.interactive:
             self.console.print(message, markup=False)
         else:
             self._line("INFO", message)
 
     def warn(self, message: str) -> None:
+        message = printable(message, MAX_MESSAGE)
         self.warnings.append(message)
         if self.interactive:
             # Messages quote the site (titles, cells, errors): never read them as markup.
@@ -49,6 +56,7 @@ class Reporter:
             self._line("WARN", message)
 
     def error(self, message: str) -> None:
+        message = printable(message, MAX_MESSAGE)
         if self.interactive:
             self.console.print(f"[bold red]error:[/bold red] {escape(message)}")
         else:

@@ -245,7 +245,9 @@ def parse_versions(selection: Selection, specs: dict[str, SourceSpec], kinds: Re
     sizes: list[int] = []
     for (source, sha), (label, size) in wanted.items():
         cached = cache.get(source, sha)
-        if cached is not None:
+        # Every build checks the archived bytes, cached or not: a corrupt object is a
+        # problem to report (and to fetch again), not a file to keep publishing.
+        if cached is not None and archive.verify(sha):
             found[(source, sha)] = cached
             continue
         tasks.append((source, sha, label, specs[source], kinds, str(archive.root)))
