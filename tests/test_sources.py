@@ -47,9 +47,13 @@ class FakeContext:
     json_fetched: list[str] = field(default_factory=list)
     # attachment URL → what an earlier crawl recorded for it
     remembered: dict[str, dict[str, Any]] = field(default_factory=dict)
+    statements: list[str] = field(default_factory=list)  # pages recorded as statements
 
     def known(self, attachment_url: str) -> dict[str, Any] | None:
         return self.remembered.get(attachment_url)
+
+    def statement(self, article: Article) -> None:
+        self.statements.append(article.url)
 
     def fetch_article(self, url: str, referer: str | None = None) -> Article:
         self.fetched.append((url, referer))
@@ -554,6 +558,7 @@ def test_generative_ai_lists_are_also_found_in_the_column(sources: dict[str, Sou
     ]
     assert refs[1].title == october  # read from the download title: the link says 点击下载
     assert GENAI_ANNUAL in [url for url, _ in ctx.fetched]  # read, but links no list
+    assert ctx.statements == [later.url, own.url, GENAI_ANNUAL]  # its totals are reconciled
     assert not any("座谈会" in m for m in ctx.messages)
 
 

@@ -196,6 +196,7 @@ class Options:
     header_only: bool = False  # 附件2 is re-uploaded with its header row alone
     company_changed: bool = False  # 附件2 lists 抖音推荐算法's number under another company
     slow_downloads: float = 0.0  # seconds each download waits before answering
+    vague_statement: bool = False  # the annual summary adds a total it states vaguely
     # The site after the replica's last date, in layouts it does not show (see drift_files):
     # an xlsx algorithm list with headers written differently, a corrupt new attachment, a
     # deep-synthesis batch with an extra column and one whose 备案编号 column is misnamed, and
@@ -323,6 +324,15 @@ def drift_files(fixed: bool) -> dict[str, bytes]:
             "BBB/ds3=": ds3, "BBB/ds4=": ds4, "DDD/genai2026=": genai}
 
 
+ANNUAL_PAGE = "/2025-01/08/c_1738034725920930.htm"
+ANNUAL_TITLE = "国家互联网信息办公室关于发布2024年生成式人工智能服务已备案信息的公告"
+# Totals as CAC states them in its annual summary: in Chinese numerals, and one of them (3
+# registrations in 2024, where the lists hold 2) that disagrees with the lists.
+ANNUAL_TEXT = ("截至2024年12月31日，共有四款生成式人工智能服务在国家网信办完成备案，其中2024年新增"
+               "备案三款；对于通过API接口或其他方式直接调用已备案模型能力的生成式人工智能应用或功能，"
+               "2024年共有3款生成式人工智能应用或功能在地方网信办完成登记。")
+
+
 def _pages(options: Options) -> dict[str, str]:
     broken = options.broken_layout
     ds1_title = "国家互联网信息办公室关于发布深度合成服务算法备案信息的公告"
@@ -332,6 +342,7 @@ def _pages(options: Options) -> dict[str, str]:
     return {
         "/wxzw/wxfb/A093702index_1.htm": _column([
             *(drift_column_items() if options.drift else []),
+            (f"https://www.cac.gov.cn{ANNUAL_PAGE}", ANNUAL_TITLE, "2025-01-08"),
             (f"https://www.cac.gov.cn{NEWS_PAGE}",
              "江西省网信办召开生成式人工智能服务备案工作座谈会", "2023-09-02"),
             (f"//www.cac.gov.cn{DS2_PAGE}", ds2_title, "2023-09-01"),
@@ -373,6 +384,10 @@ def _pages(options: Options) -> dict[str, str]:
         CHAIN_PAGE: _article(chain_title, "2023-06-29", "<p>附件：" + _link(
             "CCC/chain=", "境内区块链信息服务备案清单（第十一批）") + "</p>", broken),
         NEWS_PAGE: _article("座谈会", "2023-09-02", "<p>会议指出……</p>", broken),
+        ANNUAL_PAGE: _article(ANNUAL_TITLE, "2025-01-08", f"<p>{ANNUAL_TEXT}</p>" + (
+            "<p>截至2025年6月，已有超过300款生成式人工智能服务完成备案。</p>"
+            if options.vague_statement else "") + "<p>下一步，国家网信办将持续做好备案和登记"
+            "工作。</p>", broken),
     }
 
 

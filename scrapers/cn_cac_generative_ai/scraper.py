@@ -6,7 +6,8 @@ Two discovery routes, both read on every crawl:
 2. the 网信发布 column (urls.column): announcements titled like 关于发布…生成式人工智能服务
    已备案信息的公告（2025年7月至8月） link the same list (the same file, or a copy of it). The
    column still finds new lists if the in-place page stops growing. Annual summaries in the
-   column (2025-01-08) state totals and link no list: they are not batches.
+   column (2025-01-08) state totals and link no list: they are not batches, but the pages
+   are recorded as statements (ctx.statement), whose totals the build reconciles.
 Each list is one batch, genai/<period>; a file found on both routes is one batch version
 (the crawl downloads each route and compares the bytes). The file holds the 备案 table and,
 from 2024年8月, the 登记 table (and, from 2026年8月, the on-device table): their rows become
@@ -28,6 +29,9 @@ def discover(ctx: CrawlContext) -> list[BatchRef]:
         if item.url == in_place or not announcement.search(item.title):
             continue
         article = ctx.fetch_article(item.url, referer=item.page_url)
+        # Its text may state CAC's own totals (the annual summaries do): the build reads them
+        # and reconciles this dataset with them.
+        ctx.statement(article)
         for _, link, title, period in matching_attachments(ctx, article, WHAT):
             refs.append(ctx.batch(
                 batch_id=f"genai/{period}",

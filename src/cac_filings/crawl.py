@@ -50,12 +50,21 @@ class SourceContext:
         self._known = known or {}
         self.column_items: dict[str, list[dict[str, Any]]] = {}
         self.notes: list[str] = []
+        self.page_sha: dict[str, str] = {}
+        self.statements: list[dict[str, Any]] = []
 
     def fetch_article(self, url: str, referer: str | None = None) -> Article:
         fetched = self.fetcher.get(url, expect="html", referer=referer)
         assert fetched is not None
         self.pages += 1
+        self.page_sha[url] = fetched.sha256
         return parse_article(fetched.text, url)
+
+    def statement(self, article: Article) -> None:
+        entry = {"url": article.url, "title": article.title,
+                 "published_on": article.published_on, "sha256": self.page_sha[article.url]}
+        if entry not in self.statements:
+            self.statements.append(entry)
 
     def walk_column(self, first_page_url: str) -> Iterator[ColumnItem]:
         """Items of a column, newest first, following its numbered list pages to the end
@@ -289,7 +298,8 @@ def _crawl_source(
         return
     result.record["sources"][name].update(status="ok", pages=ctx.pages,
                                           column_items=ctx.column_items,
-                                          full_walk=remembered is None, notes=ctx.notes)
+                                          full_walk=remembered is None, notes=ctx.notes,
+                                          statements=ctx.statements)
     result.batches += len(entries)
     reporter.info(f"{name}: {len(entries)} batches, {ctx.pages} pages read")
 

@@ -232,6 +232,10 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
         "acceptance": {"gates": sorted(acceptance.gates), "reason": acceptance.reason,
                        "accepted": result.accepted} if acceptance.gates else None,
         "held_back": [p.line() for p in result.held_back],
+        "reconciliation": [{k: r[k] for k in ("statement_url", "statement_date", "as_of",
+                                              "year", "list_kind", "counted", "measure",
+                                              "official", "ours", "difference", "status")}
+                           for r in result.tables["reconciliation"]],
         "problems": [p.as_row() for p in result.problems],
         "warnings": result.warnings,
         "files": {p.relative_to(tmp).as_posix(): sha256_hex(p.read_bytes())

@@ -8,6 +8,7 @@ Column names are the public API described in DATA-CONTRACT.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import orjson
@@ -35,7 +36,8 @@ class Table:
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...] = ()
     indexes: tuple[tuple[str, ...], ...] = ()
-    # Columns copied, segmented for Chinese, into the <name>_fts full-text table.
+    # Columns copied, segmented for Chinese, into the <name>_fts full-text table; a name that
+    # is not a column is index-only text the build computes (pinyin: the company's pinyin).
     fts: tuple[str, ...] = ()
     facets: tuple[str, ...] = ()
     sort: str | None = None
@@ -48,6 +50,10 @@ class Table:
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    @cached_property
+    def column_types(self) -> dict[str, ColumnType]:
+        return {c.name: c.type for c in self.columns}
 
     def column(self, name: str) -> Column:
         for c in self.columns:
@@ -224,7 +230,7 @@ FILINGS = Table(
     ),
     primary_key=("list_kind", "filing_number"),
     indexes=(("company",), ("entity_code",), ("province",), ("last_batch_id",)),
-    fts=("name", "company", "products", "purpose", "filing_number"),
+    fts=("name", "company", "products", "purpose", "filing_number", "pinyin"),
     facets=("list_kind", "province", "role", "category", "status", "last_batch_id"),
     sort="filing_number",
     label_column="name",
@@ -299,7 +305,7 @@ CANCELLATIONS = Table(
     ),
     primary_key=("notice_id", "filing_number"),
     indexes=(("filing_number",), ("company",)),
-    fts=("name", "company"),
+    fts=("name", "company", "pinyin"),
     facets=("notice_title", "cancelled_month"),
     sort="notice_date",
     sort_desc=True,
@@ -424,15 +430,6 @@ PROBLEMS = Table(
     may_be_empty=True,
 )
 
-# The data tables are a pure function of the raw archive (byte-identical when rebuilt);
-# changes and releases also depend on the chain of earlier releases; problems on when the
-# build ran.
-DATA_TABLES: tuple[Table, ...] = (BATCHES, LISTINGS, FILINGS, PRODUCTS, COMPANIES,
-                                  CANCELLATIONS, LIST_KINDS)
-HISTORY_TABLES: tuple[Table, ...] = (CHANGES, RELEASES)
-RUN_TABLES: tuple[Table, ...] = (PROBLEMS,)
-TABLES: tuple[Table, ...] = DATA_TABLES + HISTORY_TABLES + RUN_TABLES
-
 _SQL_TYPES: dict[ColumnType, str] = {
     "text": "TEXT", "int": "INTEGER", "bool": "INTEGER", "date": "TEXT", "json": "TEXT",
 }
@@ -485,3 +482,185 @@ def data_dictionary_markdown() -> str:
             out.append(f"| `{c.name}` | {typ} | {c.en} | {c.zh} |")
         out.append("")
     return "\n".join(out)
+
+
+# ---------------------------------------------------------------- labels for codes
+
+# Problems detected in a source row, named in quality_flags: (English, 中文). The README's
+# list of quality flags and the `labels` table are generated from this.
+QUALITY_FLAGS: dict[str, tuple[str, str]] = {
+    "number_malformed": ("the number does not have its list's format (e.g. a 22-digit 网信算备 "
+                         "number)", "编号格式不符"),
+    "number_missing": ("the row has no number (it is in listings, not in filings)", "无编号"),
+    "check_digit_failed": ("a 网信算备 number whose check digit does not hold", "校验位不符"),
+    "region_unknown": ("a 网信算备 number whose region code is not a province",
+                       "行政区划代码未知"),
+    "truncated_number": ("a generative-AI number cut short (Jiangsu-SiWeiXiangLiangZhiSuanYun-)",
+                         "编号被截断"),
+    "number_date_invalid": ("the date in a generative-AI number is not a date",
+                            "编号中的日期无效"),
+    "province_token_unknown": ("the number's province token is not a province (Shinghai-…)",
+                               "编号省份标识未知"),
+    "province_token_mismatch": ("the number's province token disagrees with 属地 (属地 is used)",
+                                "编号省份标识与属地不符"),
+    "name_company_swapped": ("大模型名称 and 备案单位 were swapped in the list; corrected",
+                             "名称与单位互换（已更正）"),
+    "registration_in_filing_table": ("a 上线编号 (…S0001) in the 备案 table; moved to "
+                                     "genai_registration", "登记编号出现在备案表中（已移至登记）"),
+    "filing_number_in_registration_table": ("a 备案 number in the 登记 table; kept where it is",
+                                            "备案编号出现在登记表中"),
+    "registration_in_on_device_table": ("a 上线编号 (…S0001) in the on-device table; kept where "
+                                        "it is", "登记编号出现在端侧表中"),
+    "filed_on_unparsed": ("备案时间/登记时间 is not a date", "备案/登记时间无法识别"),
+    "unknown_category": ("算法类别 outside the source's known vocabulary", "算法类别未知"),
+    "company_missing": ("no company", "无主体名称"),
+    "duplicate_in_batch": ("a number listed twice in one file", "同一文件中编号重复"),
+    "company_changed": ("the number is listed under another company than before, and no 备注 "
+                        "names a rename", "编号对应的主体名称变化（备注未说明更名）"),
+    "role_truncated": ("a notice's 角色 cut short (服务提供)", "角色被截断"),
+    "category_truncated": ("a notice's 算法类别 cut short", "算法类别被截断"),
+    "role_unknown": ("a 角色 that is neither 服务提供者 nor 服务技术支持者 (kept in raw)",
+                     "角色未知"),
+    "cancellation_not_in_notices": ("the list's 备注 says 已注销 but no cancellation notice "
+                                    "names the number", "备注称已注销但无注销公告"),
+    "cancellation_not_in_list": ("a notice cancels the number but its latest list row does not "
+                                 "say 已注销", "注销公告已注销但清单未注明"),
+    "unknown_column": ("the row has a cell in a column no table spec names (kept in raw)",
+                       "含未知列（保留在原始行中）"),
+    "control_characters": ("a cell held control or bidi-override characters: dropped from the "
+                           "fields, kept in raw", "含控制字符（已从字段中去除，原始行保留）"),
+}
+
+# Codes of the other columns that hold codes: column → code → (English, 中文). List kinds are
+# data (each source's source.yml) and come from the registry.
+CODE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
+    "role": {"service_provider": ("service provider", "服务提供者"),
+             "technical_supporter": ("technical supporter", "服务技术支持者")},
+    "status": {"active": ("active", "有效"), "cancelled": ("cancelled", "已注销"),
+               "agrees": ("agrees", "一致"), "differs": ("differs", "不一致"),
+               "not_comparable": ("not comparable", "无法比较")},
+    "change": {"added": ("added", "新增"), "modified": ("modified", "修改"),
+               "cancelled": ("cancelled", "注销"), "removed": ("removed", "移除")},
+    "published_on_precision": {
+        "day": ("the announcement's date", "公告日期"),
+        "observed": ("first seen by cac-filings", "首次发现日期"),
+        "period": ("estimated from the list's period", "按清单月份估计")},
+    "lists": {"approvals": ("approvals", "备案清单"),
+              "cancellations": ("cancellations", "注销公告")},
+    "severity": {"held_back": ("held back", "暂缓发布"), "warning": ("warning", "警告")},
+    "stage": {"fetch": ("download", "下载"), "archive": ("archive", "存档"),
+              "extract": ("reading the file", "读取文件"), "check": ("check", "检查"),
+              "link": ("the site's page", "网站页面"), "statement": ("statement", "官方数据")},
+    "measure": {"cumulative": ("cumulative", "累计"),
+                "new_in_year": ("new in the year", "当年新增")},
+    "counted": {"filed": ("filed", "备案"), "registered": ("registered", "登记")},
+    "quality_flags": QUALITY_FLAGS,
+}
+
+LABELS = Table(
+    name="labels",
+    en="Labels of the codes the tables use (list kinds, roles, statuses, quality flags, …), in "
+       "English and Chinese",
+    zh="代码名称：各表所用代码（清单类型、角色、状态、数据质量标记等）的中英文名称",
+    columns=(
+        _c("column", "text", "The column that holds the code", "列", nullable=False),
+        _c("code", "text", "The code as stored", "代码", nullable=False),
+        _c("label_en", "text", "What it means, in English", "英文名称", nullable=False),
+        _c("label_zh", "text", "What it means, in Chinese", "中文名称", nullable=False),
+    ),
+    primary_key=("column", "code"),
+    sort="column",
+    label_column="label_en",
+)
+
+
+def label_rows(kinds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The labels table: every code above, and each list kind (its short labels)."""
+    rows = [{"column": "list_kind", "code": k["list_kind"], "label_en": k["label_en"],
+             "label_zh": k["label_zh"]} for k in kinds]
+    for column, codes in CODE_LABELS.items():
+        rows += [{"column": column, "code": code, "label_en": en, "label_zh": zh}
+                 for code, (en, zh) in codes.items()]
+    return sorted(rows, key=lambda r: (r["column"], r["code"]))
+
+
+def quality_flags_markdown() -> str:
+    lines = ["| flag | meaning | 说明 |", "|---|---|---|"]
+    lines += [f"| `{flag}` | {en} | {zh} |" for flag, (en, zh) in QUALITY_FLAGS.items()]
+    return "\n".join(lines) + "\n"
+
+
+OFFICIAL_COUNTS = Table(
+    name="official_counts",
+    en="Every total CAC states about its own lists (e.g. 截至2024年12月31日，共有302款…完成备案), "
+       "one row per figure",
+    zh="官方数据：网信办公告中关于备案数量的每一个数字",
+    columns=(
+        _c("statement_url", "text", "The page that states it (live site URL)", "公告网址",
+           nullable=False),
+        _c("statement_title", "text", "Title of that page", "公告标题"),
+        _c("statement_date", "date", "Date of the page", "公告日期"),
+        _c("as_of", "date", "The day the figure counts up to (截至…)", "截至日期"),
+        _c("year", "int", "The year counted, for figures new in a year (2024年新增…)", "年份"),
+        _c("list_kind", "text", "The list the figure counts", "清单类型"),
+        _c("counted", "text", "What is counted: filed (完成备案) or registered (完成登记)",
+           "统计对象：filed 备案、registered 登记", nullable=False),
+        _c("measure", "text", "cumulative (截至…共有/累计) or new_in_year (…年新增)",
+           "统计口径：cumulative 累计、new_in_year 当年新增", nullable=False),
+        _c("subject", "text", "What the sentence counts, as written (生成式人工智能服务 …)",
+           "统计事项（原文）"),
+        _c("official", "int", "The figure CAC states", "官方数字", nullable=False),
+        _c("sentence", "text", "The clause the figure comes from, as written", "原文",
+           nullable=False),
+    ),
+    primary_key=("statement_url", "counted", "measure", "as_of", "year"),
+    facets=("list_kind", "measure", "counted"),
+    sort="statement_date",
+    sort_desc=True,
+    label_column="sentence",
+    may_be_empty=True,
+)
+
+RECONCILIATION = Table(
+    name="reconciliation",
+    en="Each figure CAC states beside the same figure computed from this release, and the "
+       "difference",
+    zh="数据核对：官方数字与本数据集按同一口径计算的数字及差异",
+    columns=(
+        _c("statement_url", "text", "The page that states the figure", "公告网址",
+           nullable=False),
+        _c("statement_date", "date", "Date of the page", "公告日期"),
+        _c("as_of", "date", "The day the figure counts up to", "截至日期"),
+        _c("year", "int", "The year counted (figures new in a year)", "年份"),
+        _c("list_kind", "text", "The list counted", "清单类型"),
+        _c("counted", "text", "filed or registered", "统计对象", nullable=False),
+        _c("measure", "text", "cumulative or new_in_year", "统计口径", nullable=False),
+        _c("official", "int", "The figure CAC states", "官方数字", nullable=False),
+        _c("ours", "int", "The same figure from this release (see method)", "本数据集数字"),
+        _c("difference", "int", "ours − official (0: they agree; negative: rows missing here)",
+           "差异（本数据集 − 官方）"),
+        _c("status", "text", "agrees, differs, or not_comparable (the list is not in this "
+                             "release)", "核对结果", nullable=False),
+        _c("method", "text", "How ours is counted", "计算方法", nullable=False),
+        _c("batches", "json", "The batches ours comes from: JSON object batch_id → filings "
+                              "counted", "所涉批次"),
+        _c("sentence", "text", "The clause the figure comes from", "原文", nullable=False),
+    ),
+    primary_key=("statement_url", "counted", "measure", "as_of", "year"),
+    facets=("status", "list_kind"),
+    sort="statement_date",
+    sort_desc=True,
+    label_column="sentence",
+    may_be_empty=True,
+)
+
+
+# The data tables are a pure function of the raw archive (byte-identical when rebuilt);
+# changes and releases also depend on the chain of earlier releases; problems on when the
+# build ran.
+DATA_TABLES: tuple[Table, ...] = (BATCHES, LISTINGS, FILINGS, PRODUCTS, COMPANIES,
+                                  CANCELLATIONS, LIST_KINDS, LABELS, OFFICIAL_COUNTS,
+                                  RECONCILIATION)
+HISTORY_TABLES: tuple[Table, ...] = (CHANGES, RELEASES)
+RUN_TABLES: tuple[Table, ...] = (PROBLEMS,)
+TABLES: tuple[Table, ...] = DATA_TABLES + HISTORY_TABLES + RUN_TABLES

@@ -71,8 +71,12 @@ def search_text(value: str | None, column_type: str) -> str | None:
 
 
 def fts_texts(table: Table, row: dict[str, Any]) -> tuple[str | None, ...]:
-    """The segmented search text of a row's full-text columns, in `table.fts` order."""
-    return tuple(search_text(row[c], table.column(c).type) for c in table.fts)
+    """The segmented search text of a row's full-text columns, in `table.fts` order. A name
+    that is not a column of the table is an index-only text the build computed (`_pinyin`:
+    the company's pinyin, so that `baidu` finds Baidu's filings)."""
+    columns = table.column_types
+    return tuple(search_text(row[c], columns[c]) if c in columns else row.get("_" + c)
+                 for c in table.fts)
 
 
 def _collect_strings(value: object, out: list[str]) -> None:

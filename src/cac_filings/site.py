@@ -45,6 +45,8 @@ class Article:
     title: str
     published_on: str
     links: tuple[Link, ...]
+    # The body's text, one paragraph per `<p>`, paragraphs separated by a blank line.
+    text: str = ""
 
     @property
     def attachments(self) -> tuple[Link, ...]:
@@ -103,7 +105,9 @@ def parse_article(html: str, url: str) -> Article:
             continue
         links.append(Link(text=_text(anchor), url=canonical_url(href, url),
                           label=_attachment_label(anchor)))
-    return Article(url=url, title=title, published_on=published_on, links=tuple(links))
+    paragraphs = [_text(p) for p in body.css("p")] or [_text(body)]
+    return Article(url=url, title=title, published_on=published_on, links=tuple(links),
+                   text="\n\n".join(p for p in paragraphs if p))
 
 
 _LABEL_RE = re.compile(r"(附件\s*\d*)\s*[:：]?\s*$")

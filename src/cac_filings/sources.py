@@ -49,6 +49,8 @@ class SourceSpec:
     match: dict[str, str]
     folder: Path
     may_be_empty: bool = False  # a crawl that finds no batch is not an error
+    # What the totals CAC states count (statements.py's counted → a list kind of this source).
+    statements: dict[str, str] = field(default_factory=dict)
 
     @property
     def list_kind(self) -> str:
@@ -106,6 +108,11 @@ class CrawlContext(Protocol):
 
     def known(self, attachment_url: str) -> dict[str, Any] | None:
         """What an earlier crawl of this source recorded for this attachment URL."""
+        ...
+
+    def statement(self, article: Article) -> None:
+        """Record a page that may state CAC's own totals (read by the build, see
+        statements.py); the page was fetched, so its bytes are archived."""
         ...
 
 
@@ -197,7 +204,7 @@ class Source:
 
 
 _SPEC_KEYS = {"name", "title", "description", "list_kinds", "publisher", "urls", "schedule",
-              "tables", "categories", "match", "may_be_empty"}
+              "tables", "categories", "match", "may_be_empty", "statements"}
 
 
 def _load_spec(folder: Path, start: int = 0) -> SourceSpec:
@@ -241,6 +248,11 @@ def _load_spec(folder: Path, start: int = 0) -> SourceSpec:
             raise SourceConfigError(f"{path}: tables[{i}] requires {absent}, which no column "
                                     "maps to")
         tables.append(TableSpec(list_kind=kind, columns=columns, required=required))
+    statements = {str(k): str(v) for k, v in (raw.get("statements") or {}).items()}
+    strange = sorted(set(statements.values()) - own)
+    if strange:
+        raise SourceConfigError(f"{path}: statements count {strange}, which list_kinds does "
+                                "not declare")
     publisher = raw.get("publisher", "")
     if isinstance(publisher, dict):
         publisher = publisher.get("name", "")
@@ -257,6 +269,7 @@ def _load_spec(folder: Path, start: int = 0) -> SourceSpec:
         match={str(k): str(v) for k, v in (raw.get("match") or {}).items()},
         folder=folder,
         may_be_empty=bool(raw.get("may_be_empty", False)),
+        statements=statements,
     )
 
 

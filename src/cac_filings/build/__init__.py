@@ -42,6 +42,7 @@ from cac_filings.build.derive import (
     derive_filings,
     derive_products,
 )
+from cac_filings.build.official import official_counts, reconcile, reconciliation_warnings
 from cac_filings.build.rows import FileCheck, ParsedFile, Row, parse_file
 from cac_filings.build.select import BatchVersion, SelectedBatch, Selection, select_batches
 from cac_filings.config import utc_now
@@ -49,6 +50,7 @@ from cac_filings.errors import ArchiveError, ExtractionError
 from cac_filings.fingerprint import code_fingerprint
 from cac_filings.kinds import Registry
 from cac_filings.lock import held_lock_fds
+from cac_filings.schema import label_rows
 from cac_filings.sources import Source, SourceSpec, registry_of
 
 # A new version of a known batch may lose at most this share of that batch's rows.
@@ -524,6 +526,11 @@ def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | N
     batches = [batch_rows[k] for k in sorted(batch_rows)]
     notices = current_notices(listings, batch_rows, kinds)
     filings = derive_filings(listings, batch_rows, cancellation_dates(notices), kinds)
+    counts, unread = official_counts(selection.statements, archive, sources)
+    reconciled = reconcile(counts, filings, batches)
+    for statement in unread:
+        problems.append(Problem(f"statement {statement.url}", None, None, "statement",
+                                "warning", statement.reason, None, now, now))
     result = BuildResult(
         tables={
             "batches": batches,
@@ -533,6 +540,9 @@ def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | N
             "companies": derive_companies(filings, listings, batch_rows, kinds),
             "cancellations": derive_cancellations(notices, filings),
             "list_kinds": kinds.rows(),
+            "labels": label_rows(kinds.rows()),
+            "official_counts": counts,
+            "reconciliation": reconciled,
             "problems": [p.as_row() for p in sorted(problems, key=_problem_order)],
         },
         inputs=sorted(inputs, key=lambda i: (i["batch_id"], i["version"])),
@@ -545,6 +555,7 @@ def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | N
         accepted=accepted,
     )
     result.warnings.extend(choice.superseded)
+    result.warnings.extend(reconciliation_warnings(reconciled))
     result.warnings.extend(_quality_warnings(filings))
     current = {(b["batch_id"], b["version"]) for b in batches if b["is_current"]}
     unnumbered = sum(1 for r in listings if not r["filing_number"]

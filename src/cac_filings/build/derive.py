@@ -130,6 +130,7 @@ def derive_cancellations(notices: list[tuple[Row, Row]], filings: list[Row]) -> 
             "notice_date": batch["published_on"], "filing_number": row["filing_number"],
             "name": row["name"], "company": row["company"],
             "cancelled_month": row.get("_cancelled_month"),
+            "_pinyin": row.get("_pinyin"),
             "list_kinds": _json(sorted(kinds.get(row["filing_number"], ()))),
             "source_url": batch["attachment_url"],
         }

@@ -65,6 +65,8 @@ class SelectedBatch:
 class Selection:
     batches: list[SelectedBatch]
     crawl_ids: dict[str, str]  # source → the crawl it was read from
+    # Pages that may state CAC's totals: {source, url, title, published_on, sha256}.
+    statements: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _month_after(period: str) -> str:
@@ -114,9 +116,12 @@ def select_batches(archive: RawArchive, sources: list[Source],
     selected: list[SelectedBatch] = []
     crawl_ids: dict[str, str] = {}
     listed: set[str] = set()
+    statements: list[dict[str, Any]] = []
     for name in sorted(latest_ok):
         record = latest_ok[name]
         crawl_ids[name] = record["crawl_id"]
+        statements += [{"source": name, **page} for page in
+                       record["sources"][name].get("statements", ())]
         for current in record["entries"]:
             batch_id = current["batch_id"]
             listed.add(batch_id)
@@ -152,7 +157,7 @@ def select_batches(archive: RawArchive, sources: list[Source],
             entry=entry, versions=versions(batch_id), site_sha256=item["sha256"],
             linked=False, published_on=item.get("published_on"),
             published_on_precision=item.get("published_on_precision")))
-    return Selection(selected, crawl_ids)
+    return Selection(selected, crawl_ids, statements)
 
 
 def _files_of(entry: dict[str, Any]) -> list[tuple[str, str, int, str]]:
