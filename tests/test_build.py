@@ -420,3 +420,19 @@ def test_invariants_pass_on_a_good_build(settings: Settings, sources: list[Sourc
     assert all(a.ok for a in check_invariants(result, None))
     _, release = build_release(settings, sources, publish=False)
     assert not settings.published.exists() and release.path.is_dir()
+
+
+def test_the_release_is_a_valid_data_package(settings: Settings, sources: list[Source]) -> None:
+    frictionless = pytest.importorskip("frictionless")
+    release = write_release(settings, built(settings, sources))
+    package = json.loads((release.path / "datapackage.json").read_text())
+    csv = {r["name"]: r for r in package["resources"] if r["format"] == "csv"}
+    filings = csv["filings-csv"]["schema"]
+    assert [f["name"] for f in filings["fields"]] == next(
+        t for t in TABLES if t.name == "filings").column_names
+    assert filings["primaryKey"] == ["list_kind", "filing_number"]
+    assert {f["name"]: f["type"] for f in filings["fields"]}["products"] == "array"
+    assert {r["name"] for r in package["resources"] if r["format"] == "parquet"} == {
+        t.name for t in TABLES}
+    report = frictionless.validate(str(release.path / "datapackage.json"))
+    assert report.valid, report.flatten(["resource", "type", "message"])[:5]

@@ -25,6 +25,7 @@ from cac_filings import __version__
 from cac_filings.archive import RawArchive, sha256_hex
 from cac_filings.build import FILE_GATES, MAX_BATCH_SHRINK, Acceptance, BuildResult, build_tables
 from cac_filings.config import Settings, utc_now
+from cac_filings.datapackage import datapackage
 from cac_filings.diff import Change, count_changes, diff_filings
 from cac_filings.errors import InvariantError
 from cac_filings.metadata import datasette_metadata
@@ -46,7 +47,8 @@ from cac_filings.store import load_rows, write_csv, write_parquet, write_sqlite
 MAX_SHRINK = 0.2
 # Also written as CSV (csv/<table>.csv). listings (raw JSON per row) and changes (before/after
 # JSON) are Parquet and SQLite only: they are for programs more than spreadsheets.
-CSV_TABLES = ("batches", "filings", "products", "companies", "cancellations", "releases")
+CSV_TABLES = ("batches", "filings", "products", "companies", "cancellations", "releases",
+              "list_kinds", "labels", "official_counts", "reconciliation", "problems")
 
 
 @dataclass
@@ -213,6 +215,9 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
         encoding="utf-8")
     (tmp / "DATA-DICTIONARY.md").write_text(
         "# cac-filings data dictionary\n\n" + data_dictionary_markdown(), encoding="utf-8")
+    (tmp / "datapackage.json").write_text(json.dumps(datapackage(
+        tmp, release_id, created_at, {name: len(rows) for name, rows in result.tables.items()}),
+        ensure_ascii=False, indent=1), encoding="utf-8")
 
     manifest: dict[str, Any] = {
         "release_id": release_id,
