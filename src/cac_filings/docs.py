@@ -1,5 +1,5 @@
-"""Generated parts of README.md: the sources (from scrapers/*/source.yml) and the data
-dictionary (from schema.py). `make docs` rewrites them; a test fails when they are stale."""
+"""Generated parts of README.md: the sources (from scrapers/*/source.yml), the quality flags
+and the data dictionary (from schema.py). `make docs` rewrites them; a test fails when they are stale."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from cac_filings.schema import data_dictionary_markdown
+from cac_filings.schema import data_dictionary_markdown, quality_flags_markdown
 from cac_filings.sources import load_sources
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -25,7 +25,8 @@ def sources_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
-SECTIONS = {"sources": sources_markdown, "data-dictionary": data_dictionary_markdown}
+SECTIONS = {"sources": sources_markdown, "quality-flags": quality_flags_markdown,
+            "data-dictionary": data_dictionary_markdown}
 
 
 def render(text: str) -> str:
