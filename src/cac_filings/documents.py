@@ -176,7 +176,7 @@ class _Assembler:
             found = self.header_of(frag, index, cells)
             if found:
                 if (self.current is not None and not self.legacy_docx
-                        and header_key(cells) == self.key):
+                        and self.same_header(cells)):
                     # The header again: a page break, or a table split in two.
                     self.current.header_rows += len(pending)
                     self.current.repeated_headers += 1
@@ -225,6 +225,15 @@ class _Assembler:
                                         header_rows=len(pending), source_format=self.fmt,
                                         source_rows=len(pending) + extra, where=frag.where))
 
+    def same_header(self, cells: list[str]) -> bool:
+        """Whether a row repeats the current table's header (by meaning; a header of
+        punctuation alone, which means nothing, by its text)."""
+        if self.current is None:
+            return False
+        if any(self.key):
+            return header_key(cells) == self.key
+        return [c.split() for c in cells] == [c.split() for c in self.current.header]
+
     def continues(self, frag: Fragment, cells: list[str]) -> bool:
         """Whether a fragment that starts without a header continues the current table."""
         assert self.current is not None
@@ -254,7 +263,7 @@ class _Assembler:
                                + (f" ({why})" if why else ""))
 
     def row(self, table: RawTable, cells: list[str], auto: bool, page_top: bool) -> None:
-        if self.is_header is None and cells and header_key(cells) == self.key:
+        if self.is_header is None and not auto and self.same_header(cells):
             table.repeated_headers += 1
             return
         if not auto and not any(c.strip() for c in cells):
