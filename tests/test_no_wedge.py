@@ -190,7 +190,7 @@ def test_a_data_folder_that_cannot_be_written_is_one_line_and_status_6(
     published_id = os.readlink(data / "published")
     from cac_filings import archive
 
-    def refuse(path: Path, payload: bytes) -> None:
+    def refuse(path: Path, payload: bytes, **_: object) -> None:
         raise OSError(code, os.strerror(code), str(path))
 
     monkeypatch.setattr(archive, "write_atomic", refuse)

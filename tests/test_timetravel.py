@@ -25,7 +25,7 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import Replica, run_cli, start_replica
+from tests.conftest import Replica, invoke, run_cli, start_replica
 
 pytestmark = pytest.mark.replica
 
@@ -128,10 +128,10 @@ def stepped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Replica,
     try:
         for day in month_ends(dt.date(2023, 6, 30), catalog.default_as_of):
             httpx.get(f"{replica.www}/__replica__/as-of", params={"date": day.isoformat()})
-            done = run_cli("run", "--no-serve", "--quiet", "--refresh-attachments",
-                           *SOURCES, "--data-dir", str(data_dir), "--www-base", replica.www,
-                           "--beian-base", replica.beian, "--delay", "0")
-            assert done.returncode == 0, f"{day}: {done.stderr}"
+            done = invoke("run", "--no-serve", "--quiet", "--refresh-attachments",
+                          *SOURCES, "--data-dir", str(data_dir), "--www-base", replica.www,
+                          "--beian-base", replica.beian, "--delay", "0")
+            assert done.exit_code == 0, f"{day}: {done.stderr}"
             last = json.loads((data_dir / "runs.jsonl").read_text().splitlines()[-1])
             steps.append((day, last))
         yield replica, data_dir, steps

@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import errno
 import json
-import logging
 import signal
 import sys
 import time
@@ -706,9 +705,6 @@ def main_options(
 
 
 def main() -> None:
-    # pdfminer logs every recovered oddity of a broken PDF at WARNING; the reader reports
-    # what matters as errors naming the file.
-    logging.getLogger("pdfminer").setLevel(logging.ERROR)
     app()
 
 

@@ -1,5 +1,6 @@
 """Generated parts of README.md: the sources (from scrapers/*/source.yml), the quality flags
-and the data dictionary (from schema.py). `make docs` rewrites them; a test fails when they are stale."""
+and the data dictionary (from schema.py). `make docs` rewrites them; a test fails when they
+are stale."""
 
 from __future__ import annotations
 

@@ -94,6 +94,9 @@ class HeaderMatcher:
     def __init__(self, specs: tuple[TableSpec, ...]) -> None:
         self.specs = specs
         self._known = frozenset(h for s in specs for h in s.columns)
+        # A cell whose first visible character begins no known header cannot be one (unless
+        # that character is punctuation or a compatibility form, which header_text changes).
+        self._firsts = frozenset(h[0] for h in self._known if h)
         self._texts: dict[str, str | None] = {}
 
     def _text(self, cell: str) -> str | None:
@@ -102,7 +105,12 @@ class HeaderMatcher:
             return self._texts[cell]
         except KeyError:
             pass
-        text = header_text(cell) if len(cell) <= 2 * _LONGEST_HEADER else None
+        first = cell.lstrip()[:1]
+        if len(cell) > 2 * _LONGEST_HEADER or (
+                first and first not in self._firsts and first.isalnum()
+                and unicodedata.is_normalized("NFKC", first)):
+            return None  # data: never remembered (every name is different)
+        text = header_text(cell)
         found = text if text is not None and text in self._known else None
         if len(self._texts) < 100_000:
             self._texts[cell] = found

@@ -19,12 +19,10 @@ held-back new version of a known batch leaves the previous version current.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import multiprocessing
 import os
 import pickle
 import shutil
-import signal
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -45,11 +43,11 @@ from cac_filings.build.derive import (
 from cac_filings.build.official import official_counts, reconcile, reconciliation_warnings
 from cac_filings.build.rows import FileCheck, ParsedFile, Row, parse_file
 from cac_filings.build.select import BatchVersion, SelectedBatch, Selection, select_batches
+from cac_filings.children import detach_from_run
 from cac_filings.config import utc_now
 from cac_filings.errors import ArchiveError, ExtractionError
 from cac_filings.fingerprint import code_fingerprint
 from cac_filings.kinds import Registry
-from cac_filings.lock import held_lock_fds
 from cac_filings.schema import label_rows
 from cac_filings.sources import Source, SourceSpec, registry_of
 
@@ -145,24 +143,6 @@ def _parse(task: ParseTask) -> ParsedFile | str:
         return ("archive: " if isinstance(exc, ArchiveError) else "") + str(exc)
 
 
-def _worker_start() -> None:
-    """In each parse worker: never hold the data folder's lock (inherited by fork), die with
-    the run (a parent-death signal), and leave Ctrl-C to the run itself."""
-    for fd in held_lock_fds():
-        with contextlib.suppress(OSError):
-            os.close(fd)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass  # not Linux: the pool is torn down on every exit path of the run anyway
-    if os.getppid() == 1:
-        os._exit(1)  # the run died before this worker was ready
-
-
 def default_workers() -> int:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(1, min(4, cpus or 1))
@@ -177,7 +157,7 @@ def _run_tasks(tasks: list[ParseTask], sizes: list[int], workers: int
     # Largest files first, so that no worker is left with a big list at the end.
     order = sorted(range(len(tasks)), key=lambda i: -sizes[i])
     results: dict[int, ParsedFile | str] = {}
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_start,
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=detach_from_run,
                                mp_context=multiprocessing.get_context("fork"))
     try:
         futures = {i: pool.submit(_parse, tasks[i]) for i in order}
@@ -223,7 +203,8 @@ class ParseCache:
             return
         # A cache that cannot be written costs time, never data.
         with contextlib.suppress(OSError):
-            write_atomic(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+            write_atomic(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL),
+                         durable=False)
 
     def prune(self) -> None:
         if self.folder is None or not self.folder.parent.is_dir():
