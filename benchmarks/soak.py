@@ -5,10 +5,14 @@ For every seed, the replica is started with `--faults PROFILE --seed N` and a fu
 
   identical      exit 0, and the published data equals that of a clean run (without faults);
                  fetch times aside (release.content_fingerprint)
+  held back      exit 5 (a download kept failing: its batch is held back) or 1 (a source's
+                 pages could not be read): what was published is the clean run's, batch for
+                 batch, and every batch missing is named (a problems row, or its source in
+                 the run's error)
   failed cleanly a non-zero exit with an error message naming what failed, and nothing
                  published
-  BAD            anything else: data that differs from the clean run, a failure that still
-                 published, an exit 0 without a release, an unexplained failure
+  BAD            anything else: data that differs from the clean run, a batch missing without
+                 a word, an exit 0 without a release, an unexplained failure
 
 BAD must be 0. Usage:
   python benchmarks/soak.py                       # 20 seeds of the issue's profile
@@ -28,6 +32,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from cac_filings.release import content_fingerprint
 
 REPLICA = Path(__file__).resolve().parents[1].parent / "shared" / "cac-replica"
@@ -46,8 +52,48 @@ class Outcome:
     detail: str
 
 
+def _by_batch(release: Path) -> dict[str, list[dict[str, object]]]:
+    """Each current batch's listing rows, as published."""
+    current = {(b["batch_id"], b["version"]) for b in
+               pq.ParquetFile(release / "batches.parquet").read().to_pylist() if b["is_current"]}
+    rows: dict[str, list[dict[str, object]]] = {b: [] for b, _ in current}
+    for row in pq.ParquetFile(release / "listings.parquet").read().to_pylist():
+        if (row["batch_id"], row["version"]) in current:
+            rows[str(row["batch_id"])].append(row)
+    return rows
+
+
+def judge(exit_code: int, published: Path | None, clean: Path, error: str
+          ) -> tuple[str, str]:
+    """The outcome of a run under faults, against the clean run's release: (outcome,
+    detail), outcome one of identical, held back, failed cleanly, BAD."""
+    if published is None:
+        if exit_code != 0 and error:
+            return "failed cleanly", error[:160]
+        return "BAD", f"exit {exit_code} and nothing published, error={error!s:.120}"
+    if exit_code == 0:
+        if content_fingerprint(published) == content_fingerprint(clean):
+            return "identical", ""
+        return "BAD", "exit 0 but the data differs from the clean run's"
+    if exit_code not in (1, 5):
+        return "BAD", f"exit {exit_code}, yet published: {error!s:.120}"
+    ours, theirs = _by_batch(published), _by_batch(clean)
+    differ = [b for b in ours if ours[b] != theirs.get(b)]
+    problems = {str(p["batch_id"]) for p in
+                pq.ParquetFile(published / "problems.parquet").read().to_pylist()}
+    source_of = {i["batch_id"]: i["source"] for i in json.loads(
+        (clean / "manifest.json").read_text())["inputs"]}
+    unexplained = [b for b in theirs.keys() - ours.keys()
+                   if b not in problems and source_of.get(b, "?") not in error]
+    if differ or unexplained:
+        return "BAD", f"exit {exit_code}: batches differ {differ[:3]}, missing without a " \
+                      f"word {unexplained[:3]}"
+    missing = sorted(theirs.keys() - ours.keys())
+    return "held back", f"{len(missing)} batch(es) held back: {', '.join(missing)[:120]}"
+
+
 def one_run(seed: int | None, args: argparse.Namespace, work: Path,
-            reference: dict[str, str] | None) -> tuple[Outcome, dict[str, str] | None]:
+            reference: Path | None) -> tuple[Outcome, Path | None]:
     data = work / f"data-{'clean' if seed is None else seed}"
     log = work / f"requests-{'clean' if seed is None else seed}.jsonl"
     command = [sys.executable, str(REPLICA / "serve.py"), "--data", str(REPLICA / "data"),
@@ -79,21 +125,16 @@ def one_run(seed: int | None, args: argparse.Namespace, work: Path,
     requests = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() \
         else []
     faults = sum(1 for r in requests if r.get("fault"))
-    published = data / "published"
-    fingerprint = content_fingerprint(published.resolve()) if published.exists() else None
+    published = (data / "published").resolve() if (data / "published").exists() else None
     tail = done.stderr.strip().splitlines()
     error = str(last.get("error") or (tail[-1] if tail else ""))
-    if done.returncode == 0 and fingerprint is not None and (
-            reference is None or fingerprint == reference):
-        outcome, detail = "identical", ""
-    elif done.returncode != 0 and fingerprint is None and last.get("error"):
-        outcome, detail = "failed cleanly", str(last["error"])[:160]
+    if reference is None:
+        outcome, detail = ("identical", "") if done.returncode == 0 and published else (
+            "BAD", f"the clean run: exit {done.returncode}, {error!s:.120}")
     else:
-        outcome = "BAD"
-        detail = (f"exit {done.returncode}, published={fingerprint is not None}, "
-                  f"differs={fingerprint != reference}, error={error!s:.120}")
+        outcome, detail = judge(done.returncode, published, reference, error)
     return (Outcome(seed, outcome, done.returncode, int(last.get("retries") or 0),
-                    len(requests), faults, seconds, detail), fingerprint)
+                    len(requests), faults, seconds, detail), published)
 
 
 def main() -> int:
@@ -136,7 +177,7 @@ def main() -> int:
                   f"{result.requests:>8} {result.faults:>6} {result.seconds:>7.1f}  "
                   f"{result.detail}", flush=True)
     counts = {kind: sum(1 for o in outcomes if o.outcome == kind)
-              for kind in ("identical", "failed cleanly", "BAD")}
+              for kind in ("identical", "held back", "failed cleanly", "BAD")}
     print("\n" + ", ".join(f"{n} {kind}" for kind, n in counts.items())
           + f" of {len(outcomes)} seeds")
     return 1 if counts["BAD"] else 0

@@ -53,9 +53,13 @@ def replica(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replica]:
     process.wait(timeout=10)
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None,
-            timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """`cac-filings ARGS` in a subprocess, as a user would run it."""
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600,
+            process: bool = False) -> subprocess.CompletedProcess[str] | Invoked:
+    """`cac-filings ARGS` as a user would run it: in a subprocess with `process` (the true
+    end-to-end runs, one per command at least), else in this process (the same command,
+    without the cost of a new interpreter)."""
+    if not process:
+        return invoke(*args, env=env)
     return subprocess.run([sys.executable, "-m", "cac_filings.cli", *args], capture_output=True,
                           text=True, env=env, timeout=timeout)
 
@@ -92,6 +96,10 @@ class Invoked:
     exit_code: int
     stdout: str
     stderr: str
+
+    @property
+    def returncode(self) -> int:  # as a CompletedProcess names it
+        return self.exit_code
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> Invoked:

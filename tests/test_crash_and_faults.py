@@ -14,24 +14,29 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from benchmarks.soak import judge
 
 from cac_filings.release import content_fingerprint
-from tests.conftest import Replica, run_cli, start_replica
+from tests.conftest import Invoked, Replica, run_cli, start_replica
 
 pytestmark = pytest.mark.replica
 
 FAST = {"CAC_FILINGS_TIMEOUT": "1.5", "CAC_FILINGS_RETRY_BASE": "0.05"}
-PROFILE = "503=0.1,429=0.05,timeout=0.02,reset=0.03,truncate=0.03,waf=0.03,empty=0.03"
+# The soak's kinds of fault but 429 (its Retry-After of 2 s is waited for,
+# and the rate-limit test meets it), with stalls cut short by a short read timeout. The soak
+# (make soak) runs the whole profile for 20 seeds.
+QUICK_PROFILE = "503=0.12,timeout=0.03,reset=0.04,truncate=0.04,waf=0.04,empty=0.04"
 
 
 def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "cac_filings.cli", *args]
 
 
-def run_against(replica: Replica, data: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def run_against(replica: Replica, data: Path, *extra: str, timeout: float | None = None
+                ) -> subprocess.CompletedProcess[str] | Invoked:
+    env = {**os.environ, **FAST, **({"CAC_FILINGS_TIMEOUT": str(timeout)} if timeout else {})}
     return run_cli("run", "--no-serve", "--quiet", "--data-dir", str(data), "--www-base",
-                   replica.www, "--beian-base", replica.beian, "--delay", "0", *extra,
-                   env={**os.environ, **FAST})
+                   replica.www, "--beian-base", replica.beian, "--delay", "0", *extra, env=env)
 
 
 def wait_for(condition: object, process: subprocess.Popen[str], what: str) -> None:
@@ -166,36 +171,37 @@ def test_a_crawl_killed_halfway_resumes_without_fetching_again(
         process.wait(timeout=10)
 
 
-@pytest.fixture(params=[11, 12])
+@pytest.fixture(params=[12])  # make soak runs 20 seeds
 def faulty(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[Replica]:
     process, replica = start_replica(
-        tmp_path_factory.mktemp("faulty") / "requests.jsonl", "--faults", PROFILE, "--seed",
-        str(request.param), "--stall-seconds", "3")
+        tmp_path_factory.mktemp("faulty") / "requests.jsonl", "--faults", QUICK_PROFILE,
+        "--seed", str(request.param), "--stall-seconds", "3")
     yield replica
     process.terminate()
     process.wait(timeout=10)
 
 
-def test_a_run_under_faults_ends_as_a_clean_run_or_fails_cleanly(
+def test_a_run_under_faults_ends_as_a_clean_run_or_holds_back_or_fails_cleanly(
         faulty: Replica, clean: Path, tmp_path: Path) -> None:
-    done = run_against(faulty, tmp_path)
+    done = run_against(faulty, tmp_path, timeout=0.5)
     faults = [r for r in faulty.requests() if r["fault"]]
     assert faults, "the replica injected no fault"
-    if done.returncode == 0:
-        assert content_fingerprint((tmp_path / "published").resolve()) == \
-            content_fingerprint((clean / "published").resolve())
+    published = tmp_path / "published"
+    outcome, detail = judge(done.returncode, published.resolve() if published.exists()
+                            else None, (clean / "published").resolve(), done.stderr)
+    assert outcome in ("identical", "held back", "failed cleanly"), detail
+    if outcome == "identical":
         retries = json.loads((tmp_path / "runs.jsonl").read_text().splitlines()[-1])["retries"]
         assert retries >= len([f for f in faults if f["fault"] != "timeout"]) // 2
-    else:
-        assert done.returncode in (1, 3) and not (tmp_path / "published").exists()
+    elif outcome == "failed cleanly":
         assert "giving up" in done.stderr or "cap" in done.stderr
 
 
 def test_rate_limiting_is_survived(tmp_path_factory: pytest.TempPathFactory,
                                    clean: Path) -> None:
     process, replica = start_replica(tmp_path_factory.mktemp("limited") / "requests.jsonl",
-                                     "--rate-limit", "8")
+                                     "--rate-limit", "20")
     try:
         data = tmp_path_factory.mktemp("rate")
         done = run_against(replica, data)

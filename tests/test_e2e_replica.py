@@ -182,7 +182,8 @@ def test_chinese_search_in_datasette(published: Path) -> None:
 
 def test_rebuild_is_byte_identical(published: Path) -> None:
     first = (published / "published").resolve()
-    done = run_cli("build", "--data-dir", str(published), "--no-publish", "--quiet")
+    done = run_cli("build", "--data-dir", str(published), "--no-publish", "--quiet",
+                   process=True)
     assert done.returncode == 0, done.stderr
     second = max((p for p in (published / "releases").iterdir() if not p.name.startswith(".")),
                  key=lambda p: p.name)

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from cac_filings.schema import DATA_TABLES
-from tests.conftest import run_cli, serving
+from tests.conftest import Invoked, run_cli, serving
 from tests.tinysite import (
     BAIDU,
     BIANYING,
@@ -35,10 +35,12 @@ from tests.tinysite import (
 FAST_RETRIES = {"CAC_FILINGS_ATTEMPTS": "2", "CAC_FILINGS_RETRY_BASE": "0.01"}
 
 
-def run(site: TinySite, data_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def run(site: TinySite, data_dir: Path, *extra: str, process: bool = False
+        ) -> subprocess.CompletedProcess[str] | Invoked:
+    """`cac-filings run` against the tiny site (in this process unless `process`)."""
     return run_cli("run", "--no-serve", "--data-dir", str(data_dir), "--www-base", site.url,
                    "--beian-base", site.url, "--delay", "0", *extra,
-                   env={**os.environ, **FAST_RETRIES})
+                   env={**os.environ, **FAST_RETRIES}, process=process)
 
 
 def table(data_dir: Path, name: str) -> list[dict[str, Any]]:
@@ -61,7 +63,7 @@ def published(site: TinySite, tmp_path: Path) -> Path:
 
 
 def test_run_publishes_every_row(site: TinySite, tmp_path: Path) -> None:
-    done = run(site, tmp_path)
+    done = run(site, tmp_path, process=True)  # the command, end to end, as a user runs it
     assert done.returncode == 0, done.stderr
     assert "batches found      5" in done.stdout
     assert "rows               batches 5, listings 15, filings 14" in done.stdout
@@ -207,7 +209,7 @@ def test_an_unknown_column_is_kept_and_reported(published: Path, site: TinySite)
 
 
 def test_sources_command_lists_both_sources() -> None:
-    done = run_cli("sources")
+    done = run_cli("sources", process=True)
     assert done.returncode == 0
     lines = [line.split("\t") for line in done.stdout.splitlines()]
     assert [(line[0], line[1]) for line in lines] == [

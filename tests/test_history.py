@@ -84,7 +84,7 @@ def test_release_notes_and_feed(history: tuple[TinySite, Path]) -> None:
 def test_diff_command(history: tuple[TinySite, Path]) -> None:
     _, data = history
     first, second = releases(data)
-    done = run_cli("diff", "--data-dir", str(data))
+    done = run_cli("diff", "--data-dir", str(data), process=True)
     assert done.returncode == 0, done.stderr
     assert f"{first.name} → {second.name}: 1 added, 0 modified, 0 cancelled, 0 removed" in \
         done.stdout

@@ -594,7 +594,8 @@ def test_an_unknown_source_on_the_command_line_is_a_usage_error(tmp_path: Path) 
     from tests.conftest import run_cli
 
     done = run_cli("crawl", "--source", "cn_cac_nothing", "--data-dir", str(tmp_path),
-                   "--www-base", "http://127.0.0.1:9", "--beian-base", "http://127.0.0.1:9")
+                   "--www-base", "http://127.0.0.1:9", "--beian-base", "http://127.0.0.1:9",
+                   process=True)
     assert done.returncode == 2, done.stderr  # setup, not fetching (1) or data (3)
     assert "unknown source(s): cn_cac_nothing" in done.stderr
 

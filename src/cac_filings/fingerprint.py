@@ -23,12 +23,16 @@ def _files(root: Path) -> list[Path]:
                   if p.is_file() and p.suffix in _SUFFIXES and "__pycache__" not in p.parts)
 
 
-@cache
 def code_fingerprint() -> str:
     """sha256 (first 16 hex digits) of every source file of the package and the scrapers."""
+    return _fingerprint(str(scrapers_dir().resolve()))
+
+
+@cache
+def _fingerprint(scrapers_folder: str) -> str:
     digest = hashlib.sha256()
     package = Path(__file__).resolve().parent
-    scrapers = scrapers_dir().resolve()
+    scrapers = Path(scrapers_folder)
     roots = [package] + ([] if scrapers.is_relative_to(package) else [scrapers])
     for root in roots:
         for path in _files(root):
