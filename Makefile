@@ -38,8 +38,10 @@ lint: dev
 typecheck: dev
 	$(BIN)/mypy
 
+# Test files run on every core (pytest-xdist), each file on one worker, so that a module's
+# shared fixtures are built once.
 pytest: dev
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist loadfile
 
 docs: dev
 	$(BIN)/python -m cac_filings.docs

@@ -3,10 +3,10 @@
 Over the raw archive of a full replica run (every source: Word, PDF and any Excel files), the
 steps timed in the same run are:
 
-  floor     the least work that reads the files: for a docx, unzip and parse
-            word/document.xml with lxml; for an xlsx, unzip and parse every XML part with
-            lxml; for a PDF, open it with pypdfium2 and read every page's characters (the
-            text and each character's box) and every page object's type and bounds
+  floor     the least work that reads the files (as issue 13 defines it): for a docx or
+            xlsx, unzip and parse every XML part with lxml; for a PDF, open it with
+            pypdfium2 and read every page's characters (the text and each character's box)
+            and every page object's type and bounds
   build     what `cac-filings build` does, cold (nothing cached): extract, normalise, derive,
             the official totals, Parquet + CSV, SQLite with its full-text indexes, history,
             notes, checks and manifest, into a scratch data dir
@@ -80,11 +80,9 @@ def read_floor(files: list[bytes]) -> None:
     for body in files:
         if body.startswith(b"PK"):
             archive = zipfile.ZipFile(io.BytesIO(body))
-            names = archive.namelist()
-            parts = (["word/document.xml"] if "word/document.xml" in names
-                     else [n for n in names if n.endswith(".xml")])
-            for name in parts:
-                etree.fromstring(archive.read(name))
+            for name in archive.namelist():
+                if name.endswith((".xml", ".rels")):
+                    etree.fromstring(archive.read(name))
         elif body.startswith(b"%PDF"):
             pdf = pdfium.PdfDocument(body)
             for page in pdf:
