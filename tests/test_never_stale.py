@@ -90,3 +90,30 @@ def test_a_drifted_site_publishes_what_can_be_read_and_holds_back_the_rest(
         assert fixed.returncode == 0, fixed.stdout + fixed.stderr
         assert numbers(data, "algorithm/2026-09") == [KUAISHOU]
         assert table(data, "problems") == []
+
+
+def test_the_fingerprint_follows_the_code_that_builds(tmp_path: Path,
+                                                      monkeypatch: Any) -> None:
+    from cac_filings.fingerprint import code_fingerprint
+
+    scrapers = tmp_path / "scrapers"
+    shutil.copytree(scrapers_dir(), scrapers)
+    monkeypatch.setenv("CAC_FILINGS_SCRAPERS", str(scrapers))
+    before = code_fingerprint()
+    yml = scrapers / "cn_cac_algorithm" / "source.yml"
+    yml.write_text(yml.read_text(encoding="utf-8") + "\n# a mapping changed\n",
+                   encoding="utf-8")
+    monkeypatch.setenv("CAC_FILINGS_SCRAPERS", str(tmp_path / "other"))
+    shutil.copytree(scrapers, tmp_path / "other")
+    assert code_fingerprint() != before  # a source.yml edit: the next run rebuilds
+
+
+def test_the_code_that_only_serves_is_not_in_the_fingerprint(tmp_path: Path) -> None:
+    from cac_filings.fingerprint import _files
+
+    for name in ("build/rows.py", "web/pages.py", "datasette_plugin/templates/index.html",
+                 "serve.py", "schema.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    assert [p.relative_to(tmp_path).as_posix() for p in _files(tmp_path)] == [
+        "build/rows.py", "schema.py"]

@@ -1,4 +1,5 @@
-"""A fingerprint of the code that builds a release: the package and the scrapers folder.
+"""A fingerprint of the code that builds a release: the package (but the code that only serves
+it) and the scrapers folder.
 
 A run builds nothing when the inputs and this fingerprint equal the published release's. A
 version string would not do: it stays the same from commit to commit, so a parser fix would
@@ -14,13 +15,17 @@ from pathlib import Path
 from cac_filings.sources import scrapers_dir
 
 _SUFFIXES = {".py", ".yml", ".yaml", ".html", ".json", ".md", ".txt"}
+# Code that only serves a release (the pages, the status) builds nothing: a change to it does
+# not make the next run rebuild.
+_SERVING = {"web", "datasette_plugin", "serve.py", "status.py"}
 
 
 def _files(root: Path) -> list[Path]:
     if not root.is_dir():
         return []
     return sorted(p for p in root.rglob("*")
-                  if p.is_file() and p.suffix in _SUFFIXES and "__pycache__" not in p.parts)
+                  if p.is_file() and p.suffix in _SUFFIXES and "__pycache__" not in p.parts
+                  and p.relative_to(root).parts[0] not in _SERVING)
 
 
 def code_fingerprint() -> str:
