@@ -4,6 +4,8 @@ tests that need it are skipped cleanly when it is absent."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -12,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -112,3 +115,48 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> Invoked:
 
     result = CliRunner(env=env).invoke(app, list(args), catch_exceptions=False)
     return Invoked(result.exit_code, result.stdout, result.stderr)
+
+
+@pytest.fixture(scope="session")
+def tiny_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder after one clean `cac-filings run` against the tiny site, made once per
+    test process; tests that change it work on a copy (`published_site`)."""
+    from tests.test_e2e_tiny_site import run
+    from tests.tinysite import serve_site
+
+    data = tmp_path_factory.mktemp("tiny-release")
+    with serve_site() as site:
+        done = run(site, data)
+        assert done.returncode == 0, done.stderr
+    return data
+
+
+@pytest.fixture
+def published_site(tiny_release: Path, tmp_path: Path) -> Iterator[tuple[Any, Path]]:
+    """(a fresh tiny site, a copy of the clean data folder it was published into)."""
+    from tests.tinysite import serve_site
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_release, data, symlinks=True)
+    with serve_site() as site:
+        yield site, data
+
+
+FAST = {"CAC_FILINGS_TIMEOUT": "1.5", "CAC_FILINGS_RETRY_BASE": "0.05"}
+
+
+def run_against(replica: Replica, data: Path, *extra: str, timeout: float | None = None
+                ) -> subprocess.CompletedProcess[str] | Invoked:
+    """`cac-filings run` against a replica, with quick retries."""
+    env = {**os.environ, **FAST, **({"CAC_FILINGS_TIMEOUT": str(timeout)} if timeout else {})}
+    return run_cli("run", "--no-serve", "--quiet", "--data-dir", str(data), "--www-base",
+                   replica.www, "--beian-base", replica.beian, "--delay", "0", *extra, env=env)
+
+
+@pytest.fixture(scope="module")
+def clean(replica: Replica, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder after one clean run against the replica."""
+    data = tmp_path_factory.mktemp("clean")
+    done = run_against(replica, data)
+    assert done.returncode == 0, done.stderr
+    return data

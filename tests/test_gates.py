@@ -7,20 +7,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.test_e2e_tiny_site import run, table
-from tests.tinysite import DS_C, DS_D, TinySite, serve_site
-
-
-@pytest.fixture
-def published_site(tmp_path: Path) -> Iterator[tuple[TinySite, Path]]:
-    with serve_site() as site:
-        assert run(site, tmp_path).returncode == 0
-        yield site, tmp_path
+from tests.tinysite import DS_C, DS_D, TinySite
 
 
 def manifest(data: Path) -> dict[str, object]:

@@ -8,7 +8,6 @@ import asyncio
 import hashlib
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -18,7 +17,7 @@ from datasette.app import Datasette
 from cac_filings.normalize import normalize_company
 from cac_filings.release import content_fingerprint
 from tests.test_e2e_tiny_site import run, table
-from tests.tinysite import INJECTION_COMPANY, INJECTION_PRODUCT, TinySite, serve_site
+from tests.tinysite import INJECTION_COMPANY, INJECTION_PRODUCT, TinySite
 
 
 def snapshot(data_dir: Path) -> dict[str, str]:
@@ -29,14 +28,6 @@ def snapshot(data_dir: Path) -> dict[str, str]:
         if path.is_file() and not path.parent.name.startswith("."):
             files[str(path.relative_to(data_dir))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return files
-
-
-@pytest.fixture
-def published_site(tmp_path: Path) -> Iterator[tuple[TinySite, Path]]:
-    with serve_site() as site:
-        done = run(site, tmp_path)
-        assert done.returncode == 0, done.stderr
-        yield site, tmp_path
 
 
 @pytest.mark.parametrize(("kind", "stage", "severity", "message"), [

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,14 +29,6 @@ def run(site: TinySite, data: Path, *extra: str) -> tuple[int, str]:
     return done.exit_code, done.stdout + done.stderr
 
 
-@pytest.fixture
-def published(tmp_path: Path) -> Iterator[tuple[TinySite, Path]]:
-    with serve_site() as site:
-        code, output = run(site, tmp_path)
-        assert code == 0, output
-        yield site, tmp_path
-
-
 def current_batches(data: Path) -> dict[str, dict[str, object]]:
     return {b["batch_id"]: b for b in table(data, "batches") if b["is_current"]}
 
@@ -46,8 +37,8 @@ def current_batches(data: Path) -> dict[str, dict[str, object]]:
 
 
 def test_a_batch_whose_link_vanishes_stays_published_until_its_removal_is_accepted(
-        published: tuple[TinySite, Path]) -> None:
-    site, data = published
+        published_site: tuple[TinySite, Path]) -> None:
+    site, data = published_site
     before = content_fingerprint((data / "published").resolve())
     site.options.unlinked = True
     code, output = run(site, data)
@@ -71,8 +62,8 @@ def test_a_batch_whose_link_vanishes_stays_published_until_its_removal_is_accept
 
 
 def test_a_link_text_changed_to_click_here_loses_nothing(
-        published: tuple[TinySite, Path]) -> None:
-    site, data = published
+        published_site: tuple[TinySite, Path]) -> None:
+    site, data = published_site
     before = content_fingerprint((data / "published").resolve())
     site.options.click_here = True
     code, output = run(site, data)
@@ -81,8 +72,8 @@ def test_a_link_text_changed_to_click_here_loses_nothing(
 
 
 def test_a_reupload_with_only_its_header_row_is_held_back(
-        published: tuple[TinySite, Path]) -> None:
-    site, data = published
+        published_site: tuple[TinySite, Path]) -> None:
+    site, data = published_site
     site.options.header_only = True
     code, output = run(site, data, "--refresh-attachments")
     assert code == 5, output
@@ -93,8 +84,8 @@ def test_a_reupload_with_only_its_header_row_is_held_back(
 
 
 def test_a_number_listed_again_under_another_company_is_flagged_and_said(
-        published: tuple[TinySite, Path]) -> None:
-    site, data = published
+        published_site: tuple[TinySite, Path]) -> None:
+    site, data = published_site
     site.options.company_changed = True
     code, output = run(site, data, "--refresh-attachments")
     assert code == 0, output
@@ -111,8 +102,8 @@ def test_a_number_listed_again_under_another_company_is_flagged_and_said(
 
 
 def test_a_corrupt_archived_file_refuses_a_build_and_the_next_run_fetches_it_again(
-        published: tuple[TinySite, Path]) -> None:
-    site, data = published
+        published_site: tuple[TinySite, Path]) -> None:
+    site, data = published_site
     before = content_fingerprint((data / "published").resolve())
     published_id = os.readlink(data / "published")
     sha = next(b["file_sha256"] for b in table(data, "batches")
@@ -184,9 +175,9 @@ def last_run(data: Path) -> dict[str, object]:
 @pytest.mark.parametrize(("code", "says"), [(errno.EROFS, "the file system is read-only"),
                                             (errno.ENOSPC, "the disk is full")])
 def test_a_data_folder_that_cannot_be_written_is_one_line_and_status_6(
-        published: tuple[TinySite, Path], monkeypatch: pytest.MonkeyPatch, code: int,
+        published_site: tuple[TinySite, Path], monkeypatch: pytest.MonkeyPatch, code: int,
         says: str) -> None:
-    site, data = published
+    site, data = published_site
     published_id = os.readlink(data / "published")
     from cac_filings import archive
 

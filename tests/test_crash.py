@@ -1,6 +1,5 @@
-"""A bad night loses nothing: kill -9 in the middle of a build or a crawl, and runs under the
-replica's injected faults (503, 429, stalls, resets, truncated bodies, WAF pages, empty
-bodies). benchmarks/soak.py runs the fault profile for many seeds; here, a few."""
+"""A bad night loses nothing: kill -9 (or SIGTERM) in the middle of a build or a crawl.
+(Runs under injected faults are in test_faults.py.)"""
 
 from __future__ import annotations
 
@@ -10,18 +9,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from benchmarks.soak import judge
 
 from cac_filings.release import content_fingerprint
-from tests.conftest import Invoked, Replica, run_cli, start_replica
+from tests.conftest import run_against, run_cli, start_replica
 
 pytestmark = pytest.mark.replica
 
-FAST = {"CAC_FILINGS_TIMEOUT": "1.5", "CAC_FILINGS_RETRY_BASE": "0.05"}
 # The soak's kinds of fault but 429 (its Retry-After of 2 s is waited for,
 # and the rate-limit test meets it), with stalls cut short by a short read timeout. The soak
 # (make soak) runs the whole profile for 20 seeds.
@@ -32,27 +28,12 @@ def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "cac_filings.cli", *args]
 
 
-def run_against(replica: Replica, data: Path, *extra: str, timeout: float | None = None
-                ) -> subprocess.CompletedProcess[str] | Invoked:
-    env = {**os.environ, **FAST, **({"CAC_FILINGS_TIMEOUT": str(timeout)} if timeout else {})}
-    return run_cli("run", "--no-serve", "--quiet", "--data-dir", str(data), "--www-base",
-                   replica.www, "--beian-base", replica.beian, "--delay", "0", *extra, env=env)
-
-
 def wait_for(condition: object, process: subprocess.Popen[str], what: str) -> None:
     deadline = time.monotonic() + 60
     while not condition():  # type: ignore[operator]
         assert process.poll() is None, f"the process ended before {what}"
         assert time.monotonic() < deadline, f"no {what} within 60 s"
         time.sleep(0.005)
-
-
-@pytest.fixture(scope="module")
-def clean(replica: Replica, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data = tmp_path_factory.mktemp("clean")
-    done = run_against(replica, data)
-    assert done.returncode == 0, done.stderr
-    return data
 
 
 def test_kill_9_during_a_build_leaves_published_intact(clean: Path) -> None:
@@ -171,45 +152,3 @@ def test_a_crawl_killed_halfway_resumes_without_fetching_again(
         process.wait(timeout=10)
 
 
-@pytest.fixture(params=[12])  # make soak runs 20 seeds
-def faulty(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[Replica]:
-    process, replica = start_replica(
-        tmp_path_factory.mktemp("faulty") / "requests.jsonl", "--faults", QUICK_PROFILE,
-        "--seed", str(request.param), "--stall-seconds", "3")
-    yield replica
-    process.terminate()
-    process.wait(timeout=10)
-
-
-def test_a_run_under_faults_ends_as_a_clean_run_or_holds_back_or_fails_cleanly(
-        faulty: Replica, clean: Path, tmp_path: Path) -> None:
-    done = run_against(faulty, tmp_path, timeout=0.5)
-    faults = [r for r in faulty.requests() if r["fault"]]
-    assert faults, "the replica injected no fault"
-    published = tmp_path / "published"
-    outcome, detail = judge(done.returncode, published.resolve() if published.exists()
-                            else None, (clean / "published").resolve(), done.stderr)
-    assert outcome in ("identical", "held back", "failed cleanly"), detail
-    if outcome == "identical":
-        retries = json.loads((tmp_path / "runs.jsonl").read_text().splitlines()[-1])["retries"]
-        assert retries >= len([f for f in faults if f["fault"] != "timeout"]) // 2
-    elif outcome == "failed cleanly":
-        assert "giving up" in done.stderr or "cap" in done.stderr
-
-
-def test_rate_limiting_is_survived(tmp_path_factory: pytest.TempPathFactory,
-                                   clean: Path) -> None:
-    process, replica = start_replica(tmp_path_factory.mktemp("limited") / "requests.jsonl",
-                                     "--rate-limit", "20")
-    try:
-        data = tmp_path_factory.mktemp("rate")
-        done = run_against(replica, data)
-        assert done.returncode == 0, done.stderr
-        limited = [r for r in replica.requests() if str(r["fault"]).startswith("rate-")]
-        assert limited, "the run never hit the rate limit"
-        assert content_fingerprint((data / "published").resolve()) == \
-            content_fingerprint((clean / "published").resolve())
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
