@@ -86,6 +86,7 @@ def select_batches(archive: RawArchive, sources: list[Source],
     first_seen: dict[str, tuple[str, str]] = {}
     history: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)  # batch → sha → entry
     last_entry: dict[str, dict[str, Any]] = {}  # batch → the latest entry naming it
+    seen = 0
     for record in records:
         for name, crawled in record.get("sources", {}).items():
             if name not in names:
@@ -97,9 +98,12 @@ def select_batches(archive: RawArchive, sources: list[Source],
                 for sha, fetched_at, size, fmt in _files_of(entry):
                     known = history[entry["batch_id"]].get(sha)
                     if known is None or fetched_at < known["fetched_at"]:
+                        # `seen`: the order of the crawls (their ids have microseconds) breaks
+                        # ties between files fetched within one second.
                         history[entry["batch_id"]][sha] = entry | {
                             "file_sha256": sha, "fetched_at": fetched_at, "file_size": size,
-                            "file_format": fmt}
+                            "file_format": fmt, "_seen": known["_seen"] if known else seen}
+                    seen += 1
             if crawled.get("status") == "ok":
                 latest_ok[name] = record | {"entries": crawled["batches"]}
                 first_ok.setdefault(name, record["crawl_id"])
@@ -109,7 +113,7 @@ def select_batches(archive: RawArchive, sources: list[Source],
 
     def versions(batch_id: str) -> list[BatchVersion]:
         ordered = sorted(history[batch_id].values(),
-                         key=lambda e: (e["fetched_at"], e["file_sha256"]))
+                         key=lambda e: (e["fetched_at"], e["_seen"], e["file_sha256"]))
         return [BatchVersion(batch_id, n, e["file_sha256"], e["file_format"], e["file_size"],
                              e["fetched_at"], e) for n, e in enumerate(ordered, start=1)]
 
