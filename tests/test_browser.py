@@ -1,8 +1,9 @@
 """The Datasette site in a real browser: Playwright driving Debian's Chromium against
 `cac-filings serve` on a release built from the tiny self-made site.
 
-Screenshots of the home page, a search, a company page and the charts are kept in
-test-artifacts/ for a person to look at. Without /usr/bin/chromium the tests are skipped,
+Every page is opened at desktop width and at a phone's (390 px): its content is checked, no
+request may answer 500, nothing may be wider than the phone, and a screenshot of each is kept
+in test-artifacts/ for a person to look at. Without /usr/bin/chromium the tests are skipped,
 except where CAC_FILINGS_REQUIRE_BROWSER is set (CI installs Chromium and sets it).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +21,7 @@ import feedparser
 import httpx
 import pytest
 
+from cac_filings.web.urls import batch_url, company_url, filing_url
 from tests.conftest import serving
 from tests.test_e2e_tiny_site import run
 from tests.tinysite import BAIDU, DOUBAO, DOUYIN, KUAISHOU, WENXIN, TinySite, serve_site
@@ -93,8 +96,10 @@ def test_home_page(served: Served, page: Page) -> None:
     expect(page.locator("h1")).to_have_text("cac-filings · 中国算法备案数据")
     expect(page.locator("input[name=q]")).to_be_visible()
     release = os.readlink(served.data / "published").split("/")[-1]
-    expect(page.locator("#whats-new")).to_contain_text(release)
-    expect(page.locator("#whats-new")).to_contain_text("added 新增")
+    # What CAC published (its newest batch first, dated), apart from what this release changed.
+    expect(page.locator("#latest li").first).to_contain_text("2024-04-02")
+    expect(page.locator("#this-release")).to_contain_text(release)
+    expect(page.locator("#this-release")).to_contain_text("新增 added")
     for link in ("filings.parquet", "cac_filings.db", "csv/filings.csv", "DATA-DICTIONARY.md",
                  "CHANGES.md", "manifest.json"):
         expect(page.locator("#downloads").get_by_role("link", name=link, exact=True)
@@ -143,11 +148,14 @@ def test_a_search_without_hits_says_so(served: Served, page: Page) -> None:
 def test_facet_click(served: Served, page: Page) -> None:
     page.goto(served.url + "/cac_filings/filings")
     facet = page.locator("#facet-list_kind")
-    facet.get_by_role("link", name="deep_synthesis").click()
+    # Codes are shown with their labels (the labels table), the code on hover.
+    facet.get_by_role("link", name="深度合成 deep synthesis").click()
     page.wait_for_url("**list_kind=deep_synthesis**")
     expect(page.locator("h3").first).to_contain_text('where list_kind = "deep_synthesis"')
     cells = page.locator("td.col-list_kind").all_inner_texts()
-    assert cells and set(cells) == {"deep_synthesis"}
+    assert cells and set(cells) == {"深度合成 deep synthesis"}
+    assert set(page.locator("td.col-list_kind span").evaluate_all(
+        "spans => spans.map(s => s.title)")) == {"deep_synthesis"}
 
 
 def test_company_page(served: Served, page: Page) -> None:
@@ -206,8 +214,10 @@ def test_scraped_text_is_escaped_and_csv_is_safe(served: Served, page: Page) -> 
 
 def test_charts(served: Served, page: Page) -> None:
     page.goto(served.url + "/-/charts")
-    bars = page.locator("#chart-per-batch rect")
-    assert bars.count() >= 5
+    # How the registry grew: one cumulative line per list.
+    lines = page.locator("#chart-growth path[data-list-kind]")
+    assert lines.count() >= 3
+    expect(page.locator("#chart-growth figcaption")).to_contain_text("深度合成 deep synthesis")
     expect(page.locator("#chart-provinces")).to_contain_text("北京市")
     shot(page, "charts")
 
@@ -224,6 +234,104 @@ def test_canned_queries(served: Served, page: Page) -> None:
     expect(page.locator("table.rows-and-columns")).to_contain_text(DOUYIN)
 
 
+# ---------------------------------------------------------------- every page, two widths
+
+WIDTHS = {"desktop": 1280, "phone": 390}
+# name, path, status, a selector on the page, text it must show
+PAGES = [
+    ("home", "/", 200, "#figures", "已注销 cancelled"),
+    ("latest", "/-/latest", 200, "#batches", "公告日期 the announcement's date"),
+    ("search", "/-/search?q=百度", 200, "#results-filings", "百度搜索算法"),
+    ("search-pinyin", "/-/search?q=baidu", 200, "#results-filings", "文心一言"),
+    ("search-nothing", "/-/search?q=北京抖音不存在", 200, "#no-results",
+     "北京抖音信息服务有限公司"),
+    ("filing", filing_url("algorithm", DOUYIN), 200, "#facts", "北京抖音信息服务有限公司"),
+    ("filing-genai", filing_url("genai_filing", WENXIN), 200, "#number", "Beijing"),
+    ("company", company_url("北京抖音信息服务有限公司"), 200, "#filings", "抖音推荐算法"),
+    ("batch", batch_url("algorithm/2022-10"), 200, "#rows", "微信搜一搜算法"),
+    ("charts", "/-/charts", 200, "#chart-growth", "深度合成 deep synthesis"),
+    ("status", "/-/status", 200, "#sources", "cn_cac_algorithm"),
+    ("reconciliation", "/-/reconciliation", 200, "h1", "Against CAC's own totals"),
+    ("downloads", "/-/downloads", 200, "#group-1", "备案 filings"),
+    ("changes-md", "/-/docs/CHANGES.md", 200, "article", "cac-filings release"),
+    ("dictionary-md", "/-/docs/DATA-DICTIONARY.md", 200, "article", "companies"),
+    ("database", "/cac_filings", 200, "#queries", "How the registry grew"),
+    ("filings-table", "/cac_filings/filings", 200, "table.rows-and-columns", "抖音推荐算法"),
+    ("companies-table", "/cac_filings/companies", 200, "table.rows-and-columns",
+     "北京百度网讯科技有限公司"),
+    ("canned-query", "/cac_filings/genai_by_province", 200, "h1", "Generative AI by province"),
+    ("canned-sql", "/cac_filings/registry_growth", 200, "table.rows-and-columns", "cumulative"),
+    ("not-found", company_url("没有这家公司"), 404, "#not-found", "没有这家公司"),
+    ("datasette-404", "/no-such-database", 404, "h1", "未找到 Not found"),
+]
+
+
+@pytest.fixture(params=list(WIDTHS))
+def sized(request: pytest.FixtureRequest, browser: Browser) -> Iterator[tuple[str, Page]]:
+    width = WIDTHS[request.param]
+    context = browser.new_context(viewport={"width": width, "height": 900}, locale="zh-CN",
+                                  is_mobile=request.param == "phone")
+    yield request.param, context.new_page()
+    context.close()
+
+
+@pytest.mark.parametrize(("name", "path", "status", "selector", "text"), PAGES,
+                         ids=[p[0] for p in PAGES])
+def test_every_page_at_both_widths(served: Served, sized: tuple[str, Page], name: str,
+                                   path: str, status: int, selector: str, text: str) -> None:
+    width_name, page = sized
+    failed: list[str] = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 500
+            else None)
+    response = page.goto(served.url + path)
+    assert response is not None and response.status == status, (path, response)
+    expect(page.locator(selector).first).to_be_attached()
+    expect(page.locator("section.content")).to_contain_text(text)
+    assert page.title() and "cac_filings_" not in page.title()  # no release id in titles
+    assert not failed, failed
+    if width_name == "phone":  # nothing sideways: wide tables scroll in their own box
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= WIDTHS["phone"] + 1, (path, width)
+    shot(page, f"{name}-{width_name}")
+
+
+def test_cards_keep_their_labels_on_a_phone(served: Served, browser: Browser) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 900}, is_mobile=True)
+    page = context.new_page()
+    label = ("el => getComputedStyle(el, '::before').content")
+    page.goto(served.url + "/-/search?q=百度")
+    cells = page.locator("#results-filings + .table-wrapper tbody tr").first.locator("td")
+    assert cells.nth(0).evaluate(label) == '"名称 name"'
+    assert cells.nth(3).evaluate(label) == '"公布 published"'
+    page.goto(served.url + "/cac_filings/filings")
+    first = page.locator("table.rows-and-columns tbody tr").first.locator("td.col-list_kind")
+    assert first.evaluate(label) == '"清单类型 list_kind"'
+    context.close()
+
+
+def test_two_clicks_to_a_filing_and_its_company_and_the_data_package(
+        served: Served, page: Page) -> None:
+    page.goto(served.url + "/")
+    expect(page.locator("#latest")).to_contain_text("公告日期 the announcement's date")
+    page.locator("#newest-filings li a").first.click()  # one click: a filing
+    page.wait_for_url("**/-/filing/**")
+    expect(page.locator("#facts")).to_contain_text("备案编号 Number")
+    expect(page.locator("#source-file")).to_have_attribute("href", re.compile("cac.gov.cn"))
+    page.locator("#facts dd a").first.click()  # two: its company
+    page.wait_for_url("**/-/company/**")
+    expect(page.locator("#filings")).to_be_visible()
+    page.goto(served.url + "/")
+    with page.expect_download() as parquet:
+        page.locator("#downloads").get_by_role("link", name="filings.parquet", exact=True).click()
+    assert Path(parquet.value.path()).read_bytes()[:4] == b"PAR1"
+    with page.expect_download() as package:
+        page.locator("#downloads").get_by_role("link", name="datapackage.json",
+                                               exact=True).click()
+    described = json.loads(Path(package.value.path()).read_text(encoding="utf-8"))
+    assert {"name": "filings", "path": "filings.parquet"}.items() <= next(
+        r for r in described["resources"] if r["name"] == "filings").items()
+
+
 def test_serve_picks_up_a_new_release(served: Served, page: Page) -> None:
     served.site.options.third_attachment = True
     done = run(served.site, served.data)
@@ -231,7 +339,7 @@ def test_serve_picks_up_a_new_release(served: Served, page: Page) -> None:
     release = os.readlink(served.data / "published").split("/")[-1]
     time.sleep(1.1)  # the watcher looks at most once a second
     page.goto(served.url + "/")
-    expect(page.locator("#whats-new")).to_contain_text(release)
+    expect(page.locator("#this-release")).to_contain_text(release)
     page.goto(served.url + "/-/search?q=快手")
     rows = search_rows(page, "filings")
     assert any(KUAISHOU in row for row in rows), (rows, page.content()[:3000])
@@ -246,7 +354,7 @@ def test_the_database_is_served_immutable(served: Served) -> None:
     databases = httpx.get(served.url + "/-/databases.json").json()
     (database,) = [d for d in databases if d["route"] == "cac_filings"]
     assert database["is_mutable"] is False
-    # the published release's file, named by release so a swap is a new database
+    # the published release's file, under one name whatever the release (bookmarks last)
     published = (served.data / "published").resolve()
     assert Path(database["path"]) == published / "cac_filings.db"
-    assert database["name"] == f"cac_filings_{published.name}"
+    assert database["name"] == "cac_filings"

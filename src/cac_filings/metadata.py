@@ -22,55 +22,84 @@ LICENSE = "CC BY 4.0 (compilation); source documents are official CAC publicatio
 LICENSE_URL = "https://creativecommons.org/licenses/by/4.0/"
 
 
+# Canned queries: short titles and descriptions in both languages. None names a particular
+# list: list kinds come from the list_kinds table (lists approvals/cancellations, rules
+# suanbei/genai), and the pages show each code's label (the labels table).
 QUERIES: dict[str, dict[str, Any]] = {
     "new_in_latest_release": {
-        "title": "New in the latest release 最新发布的变化",
-        "description": "What the latest release added, modified, cancelled or removed, by list "
-                       "and company. The release notes (CHANGES.md) say the same in prose.",
-        "sql": "select c.change, c.list_kind, c.company, c.name, c.filing_number, c.fields, "
-               "c.before, c.after from changes c where c.release_id = "
-               "(select max(release_id) from releases) order by c.change, c.list_kind, "
-               "c.company, c.filing_number",
+        "title": "最新数据版本的变化 · What the latest release changed",
+        "description": "本数据集最新版本相对上一版本新增、修改、注销、移除的备案（前 1000 条；"
+                       "全部见 changes 表）。What the latest release of this dataset added, "
+                       "modified, cancelled or removed (the first 1,000; the changes table "
+                       "has them all). This is not what CAC published lately: see /-/latest.",
+        "sql": "select c.change, c.list_kind, c.filing_number, c.name, c.company, c.fields "
+               "from changes c where c.release_id = (select max(release_id) from releases) "
+               "order by c.change, c.list_kind, c.company, c.filing_number limit 1000",
     },
     "company_filings": {
-        "title": "A company's filings 主体的全部备案",
-        "description": "Every filing of one company in every list, with former names; enter "
-                       "the company's name exactly (or use /-/company/<name>).",
+        "title": "某一主体的全部备案 · A company's filings",
+        "description": "输入主体全称（含曾用名）。Every filing of one company in every list, "
+                       "under its former names too; enter the full name (or open "
+                       "/-/company/<name>).",
         "sql": "select f.list_kind, f.name, f.filing_number, f.category, f.role, f.status, "
-               "f.cancelled_on, f.first_batch_id, f.last_batch_id, f.company from filings f "
+               "f.first_published_on, f.cancelled_on, f.company from filings f "
                "where f.company = :company or f.company in (select value from companies, "
                "json_each(companies.former_names) where companies.company = :company) "
-               "order by f.list_kind, f.first_batch_id, f.filing_number",
+               "order by f.first_published_on desc, f.list_kind, f.filing_number",
     },
     "genai_by_province": {
-        "title": "Generative-AI services by province 生成式人工智能服务（按省份）",
-        "description": "Generative-AI filings (备案) and registrations (登记) per province "
-                       "(属地; 国资委 for central state-owned enterprises). Choose a province "
-                       "to list its services, or leave it empty for the counts.",
-        "sql": "select province, sum(list_kind = 'genai_filing') as filings, "
-               "sum(list_kind = 'genai_registration') as registrations, count(*) as total, "
-               "group_concat(case when :province != '' then name end, '、') as services "
-               "from filings where list_kind like 'genai%' and (:province = '' or province = "
-               ":province) group by province order by total desc",
+        "title": "生成式人工智能（按省份） · Generative AI by province",
+        "description": "生成式人工智能各清单（备案、登记、端侧……）按属地统计；"
+                       "填写省份可列出服务名称。"
+                       "Generative-AI filings, registrations and every other list under the "
+                       "generative-AI rules, per province (属地; 国资委 for central "
+                       "state-owned enterprises). Enter a province to list its services.",
+        "sql": "with per_list as (select f.province, k.label_zh || ' ' || k.label_en as list, "
+               "count(*) as n from filings f join list_kinds k on k.list_kind = f.list_kind "
+               "where k.rules = 'genai' and k.lists = 'approvals' and (:province = '' or "
+               "f.province = :province) group by f.province, k.list_kind order by "
+               "k.sort_order) select province, sum(n) as total, group_concat(list || ': ' || "
+               "n, '; ') as by_list, case when :province != '' then (select "
+               "group_concat(f.name, '、') from filings f join list_kinds k on "
+               "k.list_kind = f.list_kind where k.rules = 'genai' and k.lists = 'approvals' "
+               "and f.province = per_list.province) end as services from per_list "
+               "group by province order by total desc, province",
     },
     "cancelled_filings": {
-        "title": "Cancelled filings 已注销的备案",
-        "description": "Filings that a cancellation notice names or whose list says 已注销, "
-                       "with the notice where there is one.",
+        "title": "已注销的备案 · Cancelled filings",
+        "description": "注销公告列出的、或清单备注为“已注销”的备案，附注销公告。Filings a "
+                       "cancellation notice names or whose list says 已注销, with the notice "
+                       "where there is one.",
         "sql": "select f.list_kind, f.name, f.company, f.filing_number, f.cancelled_on, "
                "x.notice_title, x.cancelled_month, f.remarks from filings f left join "
                "cancellations x on x.filing_number = f.filing_number where f.status = "
                "'cancelled' order by f.cancelled_on desc, f.company",
     },
     "batches_over_time": {
-        "title": "Batches over time 历次批次",
-        "description": "Every batch (current version) with its rows, per list and period: "
-                       "the growth of the registry.",
-        "sql": "select period, list_kind, batch_id, batch_no, published_on, row_count, "
-               "sum(row_count) over (partition by list_kind order by period) as cumulative, "
-               "title from batches where is_current order by period, list_kind",
+        "title": "历次批次 · Every batch",
+        "description": "网信办公布的每一批清单（当前版本），最新在前，附公布日期及其精度。Every "
+                       "batch CAC published (its current version), newest first, with its "
+                       "publication date and how that date is known.",
+        "sql": "select published_on, published_on_precision, list_kind, batch_id, batch_no, "
+               "title, row_count, file_format, attachment_url from batches where is_current "
+               "order by published_on desc, batch_id desc",
+    },
+    "registry_growth": {
+        "title": "备案数量增长 · How the registry grew",
+        "description": "各清单按首次公布日期的新增与累计备案数。New and cumulative filings "
+                       "per list, by the date CAC first published them (the growth chart's "
+                       "numbers).",
+        "sql": "select f.first_published_on, f.list_kind, count(*) as new, sum(count(*)) over "
+               "(partition by f.list_kind order by f.first_published_on) as cumulative "
+               "from filings f join list_kinds k on k.list_kind = f.list_kind "
+               "where k.lists = 'approvals' and f.first_published_on is not null "
+               "group by f.first_published_on, f.list_kind "
+               "order by f.first_published_on desc, k.sort_order",
     },
 }
+
+# The table pages' default order where it is not the schema's: the newest filings first.
+NEWEST_FIRST = {"filings": "first_published_on"}
 
 
 def datasette_metadata(release_id: str, created_at: str) -> dict[str, Any]:
@@ -81,7 +110,9 @@ def datasette_metadata(release_id: str, created_at: str) -> dict[str, Any]:
             "columns": {c.name: f"{c.en} · {c.zh}" for c in table.columns},
             "facets": list(table.facets),
         }
-        if table.sort:
+        if table.name in NEWEST_FIRST:
+            entry["sort_desc"] = NEWEST_FIRST[table.name]
+        elif table.sort:
             entry["sort_desc" if table.sort_desc else "sort"] = table.sort
         if table.label_column:
             entry["label_column"] = table.label_column
@@ -101,7 +132,9 @@ def datasette_metadata(release_id: str, created_at: str) -> dict[str, Any]:
         "source_url": SOURCE_URL,
         "databases": {
             DATABASE: {
-                "description": f"Release {release_id} (last updated {created_at})",
+                "title": "cac-filings 数据库 database",
+                "description": f"数据版本 Release {release_id}（更新于 last updated "
+                               f"{created_at}）",
                 "tables": tables,
                 "queries": QUERIES,
             }

@@ -3,27 +3,34 @@
 - Search in Chinese: the *_fts tables hold text segmented for Chinese (see search.py), so the
   search box's query is segmented the same way: Datasette turns `?_search=` into
   `MATCH escape_fts(:search)`, and this replaces escape_fts for cac_filings.
-- Pages: /-/search (all tables, ranked), /-/company/<name>, /-/charts, Atom feeds under
-  /-/feeds/, and /-/downloads/<file> (the published release's files).
-- The published release is swapped in when a new one is published (web.ReleaseWatcher), with
-  its metadata; Datasette's CSV exports are made safe for spreadsheets.
-Templates are in templates/ in this package; Jinja escapes every value.
+- Pages (routes.py): /-/latest, /-/search, /-/filing/…, /-/company/…, /-/batch/…, /-/charts,
+  /-/status, /-/reconciliation, /-/downloads, /-/docs/…, Atom feeds under /-/feeds/.
+- Datasette's own pages: codes shown with their labels (the release's `labels` table),
+  companies, filings and batches linked to their pages, words in Chinese and English
+  (templates/ overrides Datasette's templates), cards that keep their labels on a phone.
+- The published release is swapped in when a new one is published (web.release), always as
+  the database `cac_filings`; Datasette's CSV exports are made safe for spreadsheets.
+Jinja escapes every value; scraped text never becomes markup.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, quote
 
-from datasette import Response, hookimpl
-from datasette.utils.asgi import AsgiFileDownload
+from datasette import hookimpl
+from markupsafe import Markup, escape
 
-from cac_filings import web
-from cac_filings.schema import DATABASE
+from cac_filings.datasette_plugin.routes import ROUTES, View
+from cac_filings.schema import DATABASE, TABLES
 from cac_filings.search import fts_query
+from cac_filings.web import latest, urls
+from cac_filings.web.db import json_list
+from cac_filings.web.exports import neutralise_csv
+from cac_filings.web.release import Release, keep_current, release_of
 
 ASGI = Callable[[dict[str, Any], Callable[[], Awaitable[Any]],
                  Callable[[dict[str, Any]], Awaitable[None]]], Awaitable[None]]
@@ -32,131 +39,169 @@ ASGI = Callable[[dict[str, Any], Callable[[], Awaitable[Any]],
 # After Datasette's own prepare_connection, so that this definition of escape_fts wins.
 @hookimpl(trylast=True)  # type: ignore[untyped-decorator]
 def prepare_connection(conn: sqlite3.Connection, database: str, datasette: Any) -> None:
-    if web.is_served_name(database):
+    if database == DATABASE:
         conn.create_function("escape_fts", 1, fts_query, deterministic=True)
+
+
+@hookimpl  # type: ignore[untyped-decorator]
+def startup(datasette: Any) -> None:
+    # Datasette prints every 404's traceback, with its local variables, when rich is
+    # installed (it comes with typer): 0.4 s of the event loop per unknown address. Errors
+    # that are not a 4xx still print their traceback (traceback.print_exc).
+    import datasette.handle_exception as handler
+
+    handler.rich = None
 
 
 @hookimpl  # type: ignore[untyped-decorator]
 def get_metadata(datasette: Any, key: str, database: str | None, table: str | None
                  ) -> dict[str, Any]:
-    release = web.current_release()
-    if release is None or web.WATCHER is None:
-        return {}
-    # The release's metadata names the database cac_filings; served, it has its own name.
-    metadata = dict(release.metadata)
-    databases = dict(metadata.get("databases", {}))
-    if DATABASE in databases:
-        databases[web.WATCHER.name] = {"title": DATABASE, **databases.pop(DATABASE)}
-    metadata["databases"] = databases
-    return metadata
+    release = release_of(datasette)
+    return release.metadata if release else {}
 
 
-@hookimpl  # type: ignore[untyped-decorator]
-def extra_template_vars(datasette: Any, request: Any) -> dict[str, Any]:
-    release = web.current_release()
-    if release is None:
-        path = _database_path(datasette)
-        release = _release_at(path.parent) if path else None
-    return {"cac_release": release,
-            "cac_list_labels": release.list_labels if release else {},
-            "cac_company_url": web.company_url}
+# ---------------------------------------------------------------- labels and links
 
-
-def _database_path(datasette: Any) -> Path | None:
-    try:
-        database = web.served_database(datasette)
-    except KeyError:
-        return None
-    return Path(database.path) if database.path else None
-
-
-def _release_at(folder: Path) -> web.Release | None:
-    """The release a database file belongs to (when Datasette was started on it directly)."""
-    try:
-        return web.Release.load(folder)
-    except (OSError, ValueError):
-        return None
-
-
-def _base_url(request: Any) -> str:
-    return f"{request.scheme}://{request.host}"
-
-
-async def search_page(request: Any, datasette: Any) -> Response:
-    query = request.args.get("q", "").strip()
-    results = await web.search(datasette, query) if query else None
-    if request.url_vars.get("format") == "json":
-        return Response.json(results or {"query": query, "sections": [], "total": 0})
-    return Response.html(await datasette.render_template(
-        "cac_search.html", {"query": query, "results": results}, request=request))
-
-
-async def company_page(request: Any, datasette: Any) -> Response:
-    name = unquote(request.url_vars["name"])
-    found = await web.company(datasette, name)
+def label_html(release: Release | None, column: str, code: object) -> Markup:
+    """A code as a reader sees it: its label in both languages, the code on hover."""
+    if code is None or code == "":
+        return Markup("")
+    found = release.label(column, code) if release else None
     if found is None:
-        return Response.html(await datasette.render_template(
-            "cac_company.html", {"found": None, "name": name}, request=request), status=404)
-    return Response.html(await datasette.render_template(
-        "cac_company.html", {"found": found, "name": name}, request=request))
+        return Markup(escape(str(code)))
+    return Markup('<span class="cac-code" title="{}">{}</span>').format(str(code), found.text)
 
 
-async def charts_page(request: Any, datasette: Any) -> Response:
-    data = await web.chart_data(datasette)
-    return Response.html(await datasette.render_template("cac_charts.html", {
-        "per_period_svg": web.stacked_bars_svg(data["per_period"], data["kinds"]),
-        "province_svg": web.horizontal_bars_svg(data["provinces"]),
-        "data": data}, request=request))
+def _link(href: str, text: object) -> Markup:
+    return Markup('<a href="{}">{}</a>').format(href, str(text))
 
 
-ATOM = "application/atom+xml; charset=utf-8"
+def _short_zh(text: str) -> str:
+    """A column's Chinese description cut to its name: 清单类型（见 list_kinds 表）… → 清单类型."""
+    for mark in ("（", "：", "(", " "):
+        text = text.split(mark)[0]
+    return text
 
 
-async def approvals_feed(request: Any, datasette: Any) -> Response:
-    args = request.args
-    body = await web.approvals_feed(datasette, _base_url(request), args.get("company"),
-                                    args.get("province"), args.get("q"))
-    return Response(body, content_type=ATOM)
+_COLUMN_ZH = {c.name: _short_zh(c.zh) for t in reversed(TABLES) for c in t.columns}
+_TABLES = {t.name: t for t in TABLES}
+_BOOLEANS = {c.name for t in TABLES for c in t.columns if c.type == "bool"}
 
 
-async def cancellations_feed(request: Any, datasette: Any) -> Response:
-    return Response(await web.cancellations_feed(datasette, _base_url(request)),
-                    content_type=ATOM)
+def column_zh(column: str) -> str:
+    return _COLUMN_ZH.get(column, "")
 
 
-async def download(request: Any, datasette: Any) -> Response | AsgiFileDownload:
-    name = request.url_vars["path"]
-    release = web.current_release()
-    folder = release.path if release else (_database_path(datasette) or Path(".")).parent
-    path = folder / name
-    if not web.DOWNLOADS.fullmatch(name) or not path.is_file():
-        return Response.text("no such file in the published release", status=404)
-    types = {".parquet": "application/vnd.apache.parquet", ".csv": "text/csv; charset=utf-8",
-             ".db": "application/vnd.sqlite3", ".md": "text/markdown; charset=utf-8",
-             ".json": "application/json", ".atom": ATOM}
-    # Streamed from disk (the SQLite file is tens of MB), with its content-disposition.
-    return AsgiFileDownload(path, filename=path.name,
-                            content_type=types.get(path.suffix, "text/plain"))
+def column_label(column: str) -> str:
+    """A column's name for a reader: Chinese, then the name as stored."""
+    zh = _COLUMN_ZH.get(column)
+    return f"{zh} {column}" if zh else column
+
+
+def table_label(table: str) -> str:
+    """备案 filings: a table's Chinese name, then its name."""
+    found = _TABLES.get(table)
+    return f"{found.zh.split('：')[0]} {table}" if found else table
+
+
+def table_description(table: str) -> str:
+    found = _TABLES.get(table)
+    return f"{found.en} · {found.zh}" if found else ""
+
+
+BATCH_COLUMNS = ("batch_id", "first_batch_id", "last_batch_id")
+LIST_COLUMNS = {"list_kinds": "list_kind", "quality_flags": "quality_flags"}
 
 
 @hookimpl  # type: ignore[untyped-decorator]
-def register_routes(datasette: Any) -> list[tuple[str, Callable[..., Awaitable[Response]]]]:
-    return [
-        (r"^/-/search(\.(?P<format>json))?$", search_page),
-        (r"^/-/company/(?P<name>[^/]+)$", company_page),
-        (r"^/-/charts$", charts_page),
-        (r"^/-/feeds/new\.atom$", approvals_feed),
-        (r"^/-/feeds/cancellations\.atom$", cancellations_feed),
-        (r"^/-/downloads/(?P<path>(?:csv/)?[A-Za-z_.-]+)$", download),
-    ]
+def render_cell(row: Any, value: Any, column: str, table: str | None, database: str,
+                datasette: Any) -> Markup | None:
+    if database != DATABASE or value is None or value == "":
+        return None
+    release = release_of(datasette)
+    if release is None:
+        return None
+    keys = row.keys() if hasattr(row, "keys") else ()
+    if column == "company" and isinstance(value, str):
+        return _link(urls.company_url(value), value)
+    if column == "filing_number" and isinstance(value, str) and "list_kind" in keys and (
+            row["list_kind"] not in release.cancellation_kinds):
+        return _link(urls.filing_url(str(row["list_kind"]), value), value)
+    if column in BATCH_COLUMNS and isinstance(value, str):
+        version = row["version"] if column == "batch_id" and "version" in keys else None
+        return Markup('<a href="{}" title="{}">{}</a>').format(
+            urls.batch_url(value, version if isinstance(version, int) else None), value,
+            release.batch_label(value))
+    if column in LIST_COLUMNS:
+        items = json_list(value)
+        return Markup("、").join(label_html(release, LIST_COLUMNS[column], item)
+                                for item in items) if items else Markup("—")
+    if column == "products":
+        products = [p for p in json_list(value) if isinstance(p, dict)]
+        return Markup("、").join(
+            Markup("{}（{}）").format(p.get("name"), p["type"]) if p.get("type") else
+            Markup("{}").format(p.get("name")) for p in products) if products else Markup("—")
+    if column == "former_names":
+        names = json_list(value)
+        return Markup("、").join(_link(urls.company_url(str(n)), n) for n in names) if names \
+            else Markup("—")
+    if column in _BOOLEANS and value in (0, 1):
+        return Markup("是 yes") if value else Markup("否 no")
+    if isinstance(value, str) and release.label(column, value) is not None:
+        return label_html(release, column, value)
+    return None
+
+
+def facet_label(release: Release | None, column: str, value: object, shown: object) -> str:
+    """A facet value with its label (list columns: the label of each item's code)."""
+    if release is not None and column in BATCH_COLUMNS and isinstance(value, str):
+        return release.batch_label(value)
+    found = release.label(LIST_COLUMNS.get(column, column), value) if release else None
+    return found.text if found else str(shown)
+
+
+# ---------------------------------------------------------------- templates
+
+@hookimpl  # type: ignore[untyped-decorator]
+def extra_template_vars(template: str, datasette: Any, request: Any, view_name: str
+                        ) -> Callable[[], Awaitable[dict[str, Any]]]:
+    async def inner() -> dict[str, Any]:
+        release = release_of(datasette)
+        found: dict[str, Any] = {
+            "cac_release": release,
+            "cac_label": lambda column, code: label_html(release, column, code),
+            "cac_label_text": (lambda column, code: release.label_text(column, code))
+            if release else (lambda column, code: "" if code is None else str(code)),
+            "cac_column": column_label,
+            "cac_column_zh": column_zh,
+            "cac_table": table_label,
+            "cac_table_description": table_description,
+            "cac_facet_label": lambda column, value, shown: facet_label(release, column,
+                                                                         value, shown),
+            "cac_urls": urls,
+        }
+        if view_name == "index" and release is not None:
+            found["cac_home"] = await latest.home(datasette, release)
+        return found
+    return inner
+
+
+@hookimpl  # type: ignore[untyped-decorator]
+def register_routes(datasette: Any) -> list[tuple[str, View]]:
+    return ROUTES
 
 
 @hookimpl  # type: ignore[untyped-decorator]
 def menu_links(datasette: Any, actor: Any) -> list[dict[str, str]]:
-    return [{"href": "/-/search", "label": "Search 搜索"},
-            {"href": "/-/charts", "label": "Charts 图表"},
-            {"href": "/-/feeds/new.atom", "label": "Feed of new approvals"}]
+    return [{"href": "/-/latest", "label": "最新公布 Latest from CAC"},
+            {"href": "/-/search", "label": "搜索 Search"},
+            {"href": "/-/charts", "label": "图表 Charts"},
+            {"href": "/-/downloads", "label": "下载 Downloads"},
+            {"href": "/-/status", "label": "运行状态 Status"},
+            {"href": "/-/feeds/new.atom", "label": "订阅新增备案 Feed of new approvals"}]
 
+
+# ---------------------------------------------------------------- every request
 
 @hookimpl  # type: ignore[untyped-decorator]
 def asgi_wrapper(datasette: Any) -> Callable[[ASGI], ASGI]:
@@ -166,14 +211,23 @@ def asgi_wrapper(datasette: Any) -> Callable[[ASGI], ASGI]:
             if scope.get("type") != "http":
                 await app(scope, receive, send)
                 return
-            if web.WATCHER is not None:
-                web.WATCHER.refresh(datasette)
+            await keep_current(datasette)
+            scope = _ascii_path(scope)
             if not _is_csv(scope):
                 await app(scope, receive, send)
                 return
             await _csv_safe(app, scope, receive, send)
         return wrapped
     return wrap
+
+
+def _ascii_path(scope: dict[str, Any]) -> dict[str, Any]:
+    """Datasette routes on raw_path decoded as ASCII; a client that sends UTF-8 unencoded
+    (curl does) would make that fail: such bytes are percent-encoded as a browser would."""
+    raw = scope.get("raw_path")
+    if not isinstance(raw, bytes) or raw.isascii():
+        return scope
+    return {**scope, "raw_path": quote(raw, safe="/?=&%~:@!$'()*+,;").encode("ascii")}
 
 
 def _is_csv(scope: dict[str, Any]) -> bool:
@@ -198,8 +252,8 @@ async def _csv_safe(app: ASGI, scope: dict[str, Any], receive: Callable[[], Awai
             chunks.append(message.get("body", b""))
             if not message.get("more_body"):
                 body = b"".join(chunks)
-                if start.get("status") == 200:
-                    body = web.neutralise_csv(body)
+                if start.get("status") == 200:  # tens of MB when streamed: not on the loop
+                    body = await asyncio.to_thread(neutralise_csv, body)
                 headers = [(k, v) for k, v in start.get("headers", [])
                            if k.lower() != b"content-length"]
                 headers.append((b"content-length", str(len(body)).encode()))
