@@ -152,7 +152,9 @@ def test_the_feed_is_well_formed_xml_whatever_the_cells_hold() -> None:
     change = Change("algorithm", "网信算备110108823483901230031号", "added", (),
                     None, {"category": nasty, "purpose": "a & b"}, nasty, "=HYPERLINK(\"x\")")
     feed = atom_feed("20260101T000000Z", "2026-01-01T00:00:00Z", [change],
-                     {("algorithm", change.filing_number): "https://www.cac.gov.cn/a?x=1&y=<2>"},
+                     {("algorithm", change.filing_number): {
+                         "source_url": "https://www.cac.gov.cn/a?x=1&y=<2>",
+                         "first_published_on": "2022-08-12"}},
                      registry_of(load_sources()))
     root = ET.fromstring(feed)  # raises on a stray control character or unescaped markup
     ns = {"a": "http://www.w3.org/2005/Atom"}
@@ -162,3 +164,5 @@ def test_the_feed_is_well_formed_xml_whatever_the_cells_hold() -> None:
     assert link is not None and link.get("href") == "https://www.cac.gov.cn/a?x=1&y=<2>"
     assert "类别: 甲<b>&\"算法\"</b>" in (entry.findtext("a:summary", namespaces=ns) or "")
     assert root.findtext("a:subtitle", namespaces=ns) == "Release 20260101T000000Z"
+    # Dated by CAC's publication of the batch, not by the build.
+    assert entry.findtext("a:updated", namespaces=ns) == "2022-08-12T00:00:00Z"

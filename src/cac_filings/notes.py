@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+Row = dict[str, Any]
+
 from cac_filings.diff import Change, count_changes
 from cac_filings.kinds import Registry
 
@@ -125,25 +127,30 @@ def changes_markdown(release_id: str, previous_id: str | None, created_at: str,
 
 
 def atom_feed(release_id: str, created_at: str, changes: list[Change],
-              sources: dict[tuple[str, str], str], kinds: Registry) -> str:
-    """An Atom feed of the filings added in this release. `sources` maps (list_kind,
-    number) to the attachment URL that lists it."""
-    entries: list[AtomEntry] = []
+              filings: dict[tuple[str, str], Row], kinds: Registry) -> str:
+    """An Atom feed of the filings added in this release, newest publication first, each
+    dated by the day CAC published its batch (`filings` maps (list_kind, number) to the
+    filing's row: its first_published_on and source_url)."""
+    entries: list[tuple[str, AtomEntry]] = []
     for change in changes:
         if change.change != "added":
             continue
         after = change.after or {}
-        key = (change.list_kind, change.filing_number)
+        filing = filings.get((change.list_kind, change.filing_number), {})
+        published = filing.get("first_published_on")
+        day = f"{published}T00:00:00Z" if published else created_at
         kind = kinds[change.list_kind].label if change.list_kind in kinds else None
         summary = "; ".join(([kind] if kind else []) + [
             f"{label}: {after[field]}" for field, label in (
             ("category", "类别"), ("role", "角色"), ("scenario", "适用场景"),
             ("purpose", "主要用途"), ("province", "省份")) if after.get(field)])
-        entries.append(AtomEntry(
+        entries.append((day, AtomEntry(
             f"urn:cac-filings:filing:{change.list_kind}:{change.filing_number}",
-            f"{change.name or change.filing_number} — {change.company or ''}", created_at,
-            sources.get(key, "https://www.cac.gov.cn/"), change.list_kind,
-            change.filing_number + ("; " + summary if summary else "")))
+            f"{change.name or change.filing_number} — {change.company or ''}", day,
+            str(filing.get("source_url") or "https://www.cac.gov.cn/"), change.list_kind,
+            change.filing_number + ("; " + summary if summary else ""))))
+    entries.sort(key=lambda e: e[0], reverse=True)
     return atom_document(FEED_ID, "cac-filings: new algorithm filings approved by the CAC "
-                                  "新增算法备案", "https://www.cac.gov.cn/", entries,
-                         updated=created_at, subtitle=f"Release {release_id}")
+                                  "新增算法备案", "https://www.cac.gov.cn/",
+                         [e for _, e in entries], updated=created_at,
+                         subtitle=f"Release {release_id}")

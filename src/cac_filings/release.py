@@ -275,9 +275,8 @@ def _write_notes(tmp: Path, result: BuildResult, changes: list[Change], release_
     (tmp / "CHANGES.md").write_text(
         changes_markdown(release_id, previous_id, created_at, changes, result.kinds,
                          result.problems), encoding="utf-8")
-    sources = {(f["list_kind"], f["filing_number"]): f["source_url"]
-               for f in result.tables["filings"]}
-    (tmp / "feed.atom").write_text(atom_feed(release_id, created_at, changes, sources,
+    filings = {(f["list_kind"], f["filing_number"]): f for f in result.tables["filings"]}
+    (tmp / "feed.atom").write_text(atom_feed(release_id, created_at, changes, filings,
                                              result.kinds), encoding="utf-8")
     (tmp / "metadata.json").write_text(
         json.dumps(datasette_metadata(release_id, created_at), ensure_ascii=False, indent=2),

@@ -35,7 +35,7 @@ class Table:
     zh: str
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...] = ()
-    indexes: tuple[tuple[str, ...], ...] = ()
+    indexes: tuple[tuple[str, ...], ...] = ()  # columns, each "name" or "name desc"
     # Columns copied, segmented for Chinese, into the <name>_fts full-text table; a name that
     # is not a column is index-only text the build computes (pinyin: the company's pinyin).
     fts: tuple[str, ...] = ()
@@ -229,7 +229,11 @@ FILINGS = Table(
            nullable=False, tracked=False),
     ),
     primary_key=("list_kind", "filing_number"),
-    indexes=(("company",), ("entity_code",), ("province",), ("last_batch_id",)),
+    # Newest first, with the key in Datasette's order for ties (its next-page condition
+    # assumes list_kind, filing_number ascending within one date).
+    indexes=(("company",), ("entity_code",), ("province",), ("last_batch_id",),
+             ("first_published_on desc", "list_kind", "filing_number"),
+             ("list_kind", "first_published_on desc", "filing_number")),
     fts=("name", "company", "products", "purpose", "filing_number", "pinyin"),
     facets=("list_kind", "province", "role", "category", "status", "last_batch_id"),
     sort="filing_number",
@@ -451,10 +455,13 @@ def sqlite_ddl(table: Table) -> list[str]:
         cols.append("PRIMARY KEY (" + ", ".join(map(quote_identifier, table.primary_key)) + ")")
     stmts = [f"CREATE TABLE {quote_identifier(table.name)} (\n  " + ",\n  ".join(cols) + "\n)"]
     for idx in table.indexes:
-        name = f"idx_{table.name}_" + "_".join(idx)
+        # A column may be "name desc": the index keeps it in descending order.
+        parts = [c.split() for c in idx]
+        name = f"idx_{table.name}_" + "_".join("_".join(p) for p in parts)
         stmts.append(
             f"CREATE INDEX {quote_identifier(name)} ON {quote_identifier(table.name)} ("
-            + ", ".join(map(quote_identifier, idx)) + ")"
+            + ", ".join(quote_identifier(p[0]) + (" DESC" if p[1:] == ["desc"] else "")
+                        for p in parts) + ")"
         )
     if table.fts:
         # Text is indexed pre-segmented (see search.segment_text): every CJK character is a
@@ -554,6 +561,13 @@ CODE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
     "measure": {"cumulative": ("cumulative", "累计"),
                 "new_in_year": ("new in the year", "当年新增")},
     "counted": {"filed": ("filed", "备案"), "registered": ("registered", "登记")},
+    "category_code": {"01": ("generative or synthetic (生成合成类; every deep-synthesis filing)",
+                             "生成合成类"),
+                      "02": ("personalised push", "个性化推送类"),
+                      "03": ("ranking and selection", "排序精选类"),
+                      "04": ("search and filtering", "检索过滤类 / 信息检索类"),
+                      "05": ("content filtering (content safety)", "检索过滤类 / 内容过滤类"),
+                      "06": ("scheduling and decision", "调度决策类")},
     "quality_flags": QUALITY_FLAGS,
 }
 

@@ -39,7 +39,8 @@ def _last_lines(path: Path, n: int) -> list[dict[str, Any]]:
 
 
 def _crawl_history(raw: Path) -> dict[str, dict[str, Any]]:
-    """Per source: the last check, the last good one, and when a batch was first seen."""
+    """Per source: the last check, the last good one, the last error, and the newest batch
+    of the last crawl that found any new (by period: a first crawl finds them all)."""
     found: dict[str, dict[str, Any]] = {}
     seen: set[str] = set()
     try:
@@ -56,11 +57,13 @@ def _crawl_history(raw: Path) -> dict[str, dict[str, Any]]:
                 info["last_error"] = None
             else:
                 info["last_error"] = source.get("error")
-            for entry in source.get("batches", ()):
-                if entry.get("batch_id") not in seen:
-                    seen.add(entry["batch_id"])
-                    info["last_new_batch"] = {"batch_id": entry["batch_id"],
-                                              "seen": record.get("started_at")}
+            new = [e for e in source.get("batches", ()) if e.get("batch_id") not in seen]
+            seen.update(e["batch_id"] for e in new)
+            if new:
+                newest = max(new, key=lambda e: (str(e.get("period")), str(e["batch_id"])))
+                info["last_new_batch"] = {"batch_id": newest["batch_id"],
+                                          "period": newest.get("period"),
+                                          "seen": record.get("started_at")}
     return found
 
 
@@ -71,6 +74,12 @@ def tracker_status(data_dir: Path, release: Path | None) -> dict[str, Any]:
         manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))
     inputs = [i for i in manifest.get("inputs", ()) if i.get("is_current")]
     source_of = {i["batch_id"]: i["source"] for i in manifest.get("inputs", ())}
+    # A batch never published (held back from its first version) is the source's by its
+    # list kind.
+    kind_source = {k["list_kind"]: k["source"] for k in manifest.get("list_kinds", ())}
+    for p in manifest.get("problems", ()):
+        if p["batch_id"] not in source_of and p.get("list_kind") in kind_source:
+            source_of[p["batch_id"]] = kind_source[p["list_kind"]]
     crawls = _crawl_history(data_dir / "raw")
     rows = Counter[str]()
     batches = Counter[str]()
