@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-Row = dict[str, Any]
-
 from cac_filings.diff import Change, count_changes
 from cac_filings.kinds import Registry
 
 if TYPE_CHECKING:
     from cac_filings.build import Problem
+
+Row = dict[str, Any]
 
 HEADINGS = {"added": "Added 新增", "modified": "Modified 修改", "cancelled": "Cancelled 注销",
             "removed": "Removed 移除"}
