@@ -14,14 +14,13 @@ ARGS   ?=
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet --disable-pip-version-check -e .
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
@@ -30,7 +29,9 @@ dev: $(VENV)/.dev-installed
 run: install
 	$(BIN)/cac-filings run --port $(PORT) $(ARGS)
 
-test: dev lint typecheck pytest
+# Lint and type-check run beside the tests (-j): the suite does not wait for them.
+test: dev
+	$(MAKE) --no-print-directory -j3 lint typecheck pytest
 
 lint: dev
 	$(BIN)/ruff check src scrapers tests benchmarks

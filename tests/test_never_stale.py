@@ -117,3 +117,19 @@ def test_the_code_that_only_serves_is_not_in_the_fingerprint(tmp_path: Path) -> 
         (tmp_path / name).write_text("x")
     assert [p.relative_to(tmp_path).as_posix() for p in _files(tmp_path)] == [
         "build/rows.py", "schema.py"]
+
+
+def test_a_new_version_of_a_reading_library_changes_the_fingerprint(monkeypatch: Any) -> None:
+    from cac_filings import fingerprint
+
+    before = fingerprint.code_fingerprint()
+    real = fingerprint._version
+    monkeypatch.setattr(fingerprint, "_version",
+                        lambda name: "99.0" if name == "pypdfium2" else real(name))
+    fingerprint._fingerprint.cache_clear()
+    try:
+        assert fingerprint.code_fingerprint() != before  # an upgrade re-parses every file
+    finally:
+        monkeypatch.undo()
+        fingerprint._fingerprint.cache_clear()
+    assert fingerprint.code_fingerprint() == before

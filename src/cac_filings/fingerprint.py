@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from functools import cache
+from importlib import metadata
 from pathlib import Path
 
 from cac_filings.sources import scrapers_dir
@@ -18,6 +19,10 @@ _SUFFIXES = {".py", ".yml", ".yaml", ".html", ".json", ".md", ".txt"}
 # Code that only serves a release (the pages, the status) builds nothing: a change to it does
 # not make the next run rebuild.
 _SERVING = {"web", "datasette_plugin", "serve.py", "status.py"}
+# The libraries whose output the build's tables depend on: a new pypdfium2 may read a PDF's
+# characters differently, a new pypinyin romanise a name differently, so an upgrade rebuilds
+# (and re-parses: the parse cache is keyed by this fingerprint).
+_LIBRARIES = ("pypdfium2", "python-calamine", "lxml", "pypinyin", "pyarrow", "orjson")
 
 
 def _files(root: Path) -> list[Path]:
@@ -29,7 +34,8 @@ def _files(root: Path) -> list[Path]:
 
 
 def code_fingerprint() -> str:
-    """sha256 (first 16 hex digits) of every source file of the package and the scrapers."""
+    """sha256 (first 16 hex digits) of every source file of the package and the scrapers, and
+    of the versions of the libraries that read the files."""
     return _fingerprint(str(scrapers_dir().resolve()))
 
 
@@ -43,4 +49,13 @@ def _fingerprint(scrapers_folder: str) -> str:
         for path in _files(root):
             digest.update(path.relative_to(root).as_posix().encode() + b"\0")
             digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for library in _LIBRARIES:
+        digest.update(f"{library}=={_version(library)}".encode() + b"\0")
     return digest.hexdigest()[:16]
+
+
+def _version(library: str) -> str:
+    try:
+        return metadata.version(library)
+    except metadata.PackageNotFoundError:
+        return "absent"
