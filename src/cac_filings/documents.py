@@ -18,9 +18,13 @@ tables the author wrote, by one set of rules:
   second part of a split Word table) when it has that table's number of columns; else it is
   an error: those rows belong to no header;
 - blank rows are counted, not read; a row of one text right above a header is that table's
-  title, counted with its header rows;
-- at the top of a PDF page, a row whose 序号 is empty continues the row cut by the page break
-  and is merged back into it, cell by cell.
+  title, counted with its header rows, unless a data row of the table before it comes right
+  above it in the same fragment: above a repeated header it is then a row of that table (its
+  one field kept, and flagged by the build), above another table's header an error (the
+  next table's title, or a row of one field? nothing says);
+- at the top of a PDF page (also right below a header repeated there), a row whose 序号 is
+  empty continues the row cut by the page break and is merged back into it, cell by cell,
+  whatever its number of texts (the rest of a cut row often has one: a wrapped number).
 
 Every row a fragment holds is accounted for as header (or title), data, repeated header, blank
 or merged; the reader's own count of the rows (`Fragment.source_rows`: Word's `<w:tr>`
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from cac_filings.errors import ExtractionError
 from cac_filings.formats import sniff_format
@@ -96,6 +101,9 @@ HeaderTest = Callable[[list[str]], object]
 
 _SERIAL = "序号"
 
+# What a row placed in a table was counted as (RawTable's counts).
+RowKind = Literal["data", "blank", "repeated", "merged"]
+
 
 def extract_tables(body: bytes, source: str, is_header: HeaderTest | None = None
                    ) -> list[RawTable]:
@@ -156,32 +164,42 @@ class _Assembler:
         numbered = frag.numbered or [False] * len(frag.rows)
         # Rows waiting for what follows them: blank or title rows (and the upper rows of a
         # marked multi-row header) are the next table's title when a header follows, else
-        # the rows they are.
-        pending: list[tuple[list[str], bool]] = []
+        # the rows they are. (cells, auto, position in the fragment)
+        pending: list[tuple[list[str], bool, int]] = []
         continuing = False  # this fragment's rows go to self.current
-        page_top = False  # the next row is the first at the top of a PDF page
+        # The next row is the first at the top of a PDF page (below a header repeated there).
+        page_top = frag.page_top
+        # The last row placed from this fragment was a data row of self.current: rows of one
+        # text after it are rows of that table, never the title of a header below them.
+        after_data = False
         last: RawTable | None = None
 
         def place_pending() -> None:
-            nonlocal page_top
+            nonlocal after_data
             table = self.current
             assert table is not None
-            for cells, auto in pending:
-                self.row(table, cells, auto, page_top)
-                page_top = False
+            for cells, auto, _ in pending:
+                after_data = self.row(table, cells, auto) == "data"
             table.source_rows += len(pending)
             pending.clear()
 
         for index, (cells, auto) in enumerate(zip(frag.rows, numbered, strict=True)):
+            at_top, page_top = page_top, False
             found = self.header_of(frag, index, cells)
             if found:
                 if (self.current is not None and not self.legacy_docx
                         and self.same_header(cells)):
                     # The header again: a page break, or a table split in two.
+                    if after_data:
+                        place_pending()  # rows of the table above its repeated header
                     self.current.header_rows += len(pending)
                     self.current.repeated_headers += 1
                     self.current.source_rows += len(pending) + 1
+                    # Repeated at the top of a page: the row below it is the page's first.
+                    page_top = at_top
                 else:
+                    if pending and after_data:
+                        raise self.title_or_row(frag, pending[0])
                     match = found if isinstance(found, HeaderMatch) else None
                     table = RawTable(index=len(self.tables), header=cells,
                                      header_rows=1 + len(pending), source_format=self.fmt,
@@ -189,27 +207,34 @@ class _Assembler:
                                      where=frag.where)
                     self.tables.append(table)
                     self.current, self.key = table, header_key(cells)
+                    after_data = False
                 pending.clear()
-                continuing, page_top, last = True, False, self.current
+                continuing, last = True, self.current
                 continue
+            # At a page top, a row whose 序号 is empty continues the row cut by the page break,
+            # whatever its number of texts: never a title.
+            cut = at_top and not auto and self.continuation(cells)
             if not continuing:
-                if index < frag.marked_header_rows or (_is_title(cells) and not auto):
-                    pending.append((cells, auto))  # wait and see
+                if not cut and (index < frag.marked_header_rows
+                                or (_is_title(cells) and not auto)):
+                    pending.append((cells, auto, index))  # wait and see
                     continue
                 if self.current is None or not self.continues(frag, cells):
-                    raise self.no_header(frag, cells, pending)
+                    raise self.no_header(frag, [c for c, _, _ in pending], cells)
                 continuing = True
-                page_top = frag.page_top and bool(self.current.rows)
             current = self.current
             assert current is not None
-            if not auto and _is_title(cells) and (pending or any(c.strip() for c in cells)):
+            if (not cut and not auto and _is_title(cells)
+                    and (pending or any(c.strip() for c in cells))):
                 # A title line inside a table may open the next table (its header follows).
-                pending.append((cells, auto))
+                pending.append((cells, auto, index))
                 continue
             place_pending()
-            self.row(current, cells, auto, page_top)
+            kind = self.merge(current, cells) if cut else self.row(current, cells, auto)
             current.source_rows += 1
-            page_top, last = False, current
+            after_data, last = kind in ("data", "merged"), current
+            if kind == "repeated":
+                page_top = at_top  # a header repeated at the page top (no header test)
         if pending and continuing:
             place_pending()
             last = self.current
@@ -250,33 +275,56 @@ class _Assembler:
                                                "the one before it: rows in between were missed")
         return True
 
-    def no_header(self, frag: Fragment, cells: list[str],
-                  pending: list[tuple[list[str], bool]]) -> ExtractionError:
+    def no_header(self, frag: Fragment, above: list[list[str]], cells: list[str]
+                  ) -> ExtractionError:
         if self.is_header is None:
             return ExtractionError(self.source, f"{frag.where} has no header row")
         # The row that was meant to be the header: the first with several texts.
-        candidates = [c for c, _ in pending if len(_texts(c)) > 1] + [cells]
+        candidates = [c for c in above if len(_texts(c)) > 1] + [cells]
         explain = getattr(self.is_header, "explain", None)
         why = explain(candidates[0]) if callable(explain) else None
         return ExtractionError(self.source, f"{frag.where} has no header row naming the list's "
                                             f"columns; its first row is {candidates[0][:12]}"
                                + (f" ({why})" if why else ""))
 
-    def row(self, table: RawTable, cells: list[str], auto: bool, page_top: bool) -> None:
+    def title_or_row(self, frag: Fragment, first: tuple[list[str], bool, int]
+                     ) -> ExtractionError:
+        """A row of one text between a table's rows and the header of another table: the
+        next table's title, or a row of this one with one field? Neither is guessed."""
+        cells, _, index = first
+        text = " ".join(sorted(_texts(cells)))
+        return ExtractionError(self.source, f"{frag.where} row {index + 1} holds one text "
+                                            f"({text!r}) between the rows of the table above "
+                                            "and the header of another table: a title or a "
+                                            "row of one field?")
+
+    def continuation(self, cells: list[str]) -> bool:
+        """Whether a row at the top of a PDF page is the rest of the current table's last row,
+        cut by the page break: its 序号 is empty, it has text, and it has that row's width.
+        Only in tables whose first column is 序号, where no real row lacks one."""
+        table = self.current
+        return (table is not None and bool(table.rows) and self.key[:1] == (_SERIAL,)
+                and not cells[0].strip() and any(c.strip() for c in cells)
+                and len(cells) == len(table.rows[-1].cells))
+
+    def merge(self, table: RawTable, cells: list[str]) -> RowKind:
+        """The rest of a row cut by a page break, joined back into it cell by cell."""
+        last = table.rows[-1]
+        last.cells = [a + b for a, b in zip(last.cells, cells, strict=True)]
+        table.merged_rows += 1
+        return "merged"
+
+    def row(self, table: RawTable, cells: list[str], auto: bool) -> RowKind:
+        """One row of the table: "repeated" (its header again), "blank" or "data"."""
         if self.is_header is None and not auto and self.same_header(cells):
             table.repeated_headers += 1
-            return
+            return "repeated"
         if not auto and not any(c.strip() for c in cells):
             table.blank_rows += 1
-            return
-        if (page_top and table.rows and not cells[0].strip() and self.key[:1] == (_SERIAL,)
-                and len(cells) == len(table.rows[-1].cells)):
-            last = table.rows[-1]
-            last.cells = [a + b for a, b in zip(last.cells, cells, strict=True)]
-            table.merged_rows += 1
-            return
+            return "blank"
         table.rows.append(RawRow(cells=cells, row_number=len(table.rows) + 1,
                                  auto_numbered=auto))
+        return "data"
 
 
 def assemble_tables(fragments: list[Fragment], source: str, fmt: str,
