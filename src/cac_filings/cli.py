@@ -8,8 +8,11 @@ schedulers to alert on:
   2  usage or setup error
   3  the release was refused (a failed release check): nothing new was published
   4  another cac-filings process holds the data folder's lock (runs never overlap)
-  5  published, but some batches are held back or need a maintainer (see `problems`)
+  5  published, but some batches are held back, or a warning is new since the published
+     release (see `problems`; a warning it already reported does not fail every later run)
   6  the data folder cannot be written (read-only, full disk, no permission)
+  70 internal error (a bug): one line, recorded in runs.jsonl; CAC_FILINGS_DEBUG=1 prints
+     the traceback
   130, 143  interrupted (Ctrl-C, SIGTERM); nothing half-written is published
 """
 
@@ -18,15 +21,20 @@ from __future__ import annotations
 import csv
 import errno
 import json
+import os
+import re
 import signal
+import sqlite3
 import sys
 import time
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import click
 import typer
 
 from cac_filings import __version__
@@ -46,6 +54,7 @@ if TYPE_CHECKING:
     from cac_filings.sources import Source
 
 EXIT_FETCH, EXIT_USAGE, EXIT_DATA, EXIT_BUSY, EXIT_HELD_BACK, EXIT_DISK = 1, 2, 3, 4, 5, 6
+EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
 
 app = typer.Typer(
@@ -83,7 +92,8 @@ Accept = Annotated[list[str] | None, typer.Option(
     "--accept", help="Publish although this gate failed, after review: GATE for every batch "
                      "it stops, or GATE:BATCH_ID for one (repeatable: no_large_drop, "
                      "no_table_emptied, known_categories, no_duplicate_in_batch, "
-                     "pdf_rows_whole, batch_shrink, batch_removed); recorded in "
+                     "pdf_rows_whole, batch_shrink, batch_removed: a published batch no "
+                     "longer linked, or whose source was retired); recorded in "
                      "manifest.json.", show_default=False)]
 AcceptReason = Annotated[str | None, typer.Option(
     "--accept-reason", help="Why the failed gates were accepted (recorded with them).",
@@ -105,7 +115,8 @@ class RunRecord:
     command: str
     started_at: str = field(default_factory=utc_now)
     finished_at: str | None = None
-    status: str = "running"  # published | nothing-new | built | crawled | failed
+    # published | nothing-new | built | crawled | failed | internal-error
+    status: str = "running"
     exit_code: int = 0
     crawl_id: str | None = None
     release_id: str | None = None
@@ -118,6 +129,7 @@ class RunRecord:
     changes: dict[str, int] | None = None
     held_back: list[str] | None = None
     problems: list[str] | None = None
+    new_warnings: list[str] | None = None  # the problems' warnings not reported before
     duration_s: float | None = None
     error: str | None = None
 
@@ -159,6 +171,8 @@ def _exit_code(exc: CacFilingsError) -> int:
         return EXIT_USAGE  # an unknown --source, a broken source.yml: fix the setup, not data
     if isinstance(exc, DataDirError):
         return EXIT_DISK
+    if isinstance(exc, InternalError):
+        return EXIT_INTERNAL
     if isinstance(exc, Stopped):
         return EXIT_SIGTERM if exc.signum == signal.SIGTERM else EXIT_SIGINT
     return EXIT_DATA if isinstance(exc, (ExtractionError, InvariantError, ArchiveError)) \
@@ -167,6 +181,43 @@ def _exit_code(exc: CacFilingsError) -> int:
 
 class DataDirError(CacFilingsError):
     """The data folder cannot be written: read-only, full, or not ours."""
+
+
+class InternalError(CacFilingsError):
+    """An exception no stage expected: a bug, said in one line (the traceback with
+    CAC_FILINGS_DEBUG=1)."""
+
+
+# SQLite's primary result codes for a file that cannot be written: SQLITE_PERM, SQLITE_READONLY,
+# SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN.
+_SQLITE_CANNOT_WRITE = {3: errno.EACCES, 8: errno.EROFS, 10: errno.EIO, 13: errno.ENOSPC,
+                        14: errno.EACCES}
+# How the SQLite writer's process reports such an error (children.Child: "writing PATH failed:
+# sqlite3.OperationalError: database or disk is full").
+_CHILD_SQLITE_RE = re.compile(r"^writing (?P<path>.+?) failed: sqlite3\.\w+: (?P<what>.+)$")
+_SQLITE_MESSAGES = {"database or disk is full": errno.ENOSPC,
+                    "attempt to write a readonly database": errno.EROFS,
+                    "disk I/O error": errno.EIO, "unable to open database file": errno.EACCES}
+
+
+def _as_os_error(exc: Exception) -> OSError | None:
+    """A failure to write a file, whatever raised it: an OSError, SQLite's own error (in this
+    process or in the writer's), as an OSError naming the file where it is known."""
+    if isinstance(exc, OSError):
+        return exc
+    if isinstance(exc, sqlite3.Error):
+        code = _SQLITE_CANNOT_WRITE.get(getattr(exc, "sqlite_errorcode", -1) & 0xFF) \
+            or _SQLITE_MESSAGES.get(str(exc))
+        return OSError(code, str(exc)) if code else None
+    if isinstance(exc, RuntimeError):
+        match = _CHILD_SQLITE_RE.match(str(exc))
+        code = _SQLITE_MESSAGES.get(match["what"]) if match else None
+        return OSError(code, match["what"], match["path"]) if match and code else None
+    return None
+
+
+def _debug() -> bool:
+    return os.environ.get("CAC_FILINGS_DEBUG", "").strip() not in ("", "0")
 
 
 class Interrupted(KeyboardInterrupt):
@@ -204,19 +255,34 @@ def _guarded(settings: Settings, reporter: Reporter, record: RunRecord) -> Itera
     except KeyboardInterrupt as exc:
         signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
         raise _fail(settings, reporter, record, Stopped(signum)) from None
-    except OSError as exc:
-        where = exc.filename or settings.data_dir
-        reason = exc.strerror or str(exc)
-        hint = {errno.EROFS: "the file system is read-only",
-                errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
-                errno.EACCES: "permission denied", errno.EPERM: "permission denied"}.get(
-                    exc.errno or 0, reason)
-        raise _fail(settings, reporter, record, DataDirError(
-            f"cannot write to {where}: {hint} ({reason}); nothing already published was "
-            "touched — free space or fix the permissions of the data folder "
-            f"({settings.data_dir}) and run again")) from None
+    except (click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort):
+        raise  # the command's own exit or usage error
+    except Exception as exc:
+        found = _as_os_error(exc)
+        if found is not None:
+            raise _fail(settings, reporter, record, _cannot_write(settings, found)) from None
+        if _debug():
+            traceback.print_exc(file=sys.stderr)
+        record.status = "internal-error"
+        raise _fail(settings, reporter, record, InternalError(
+            f"internal error: {type(exc).__name__}: {printable(str(exc), 300)}; nothing already "
+            "published was touched (a bug: please report it with this line; "
+            "CAC_FILINGS_DEBUG=1 shows the traceback)")) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _cannot_write(settings: Settings, exc: OSError) -> DataDirError:
+    where = exc.filename or settings.data_dir
+    reason = exc.strerror or str(exc)
+    hint = {errno.EROFS: "the file system is read-only",
+            errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+            errno.EACCES: "permission denied", errno.EPERM: "permission denied"}.get(
+                exc.errno or 0, reason)
+    return DataDirError(
+        f"cannot write to {where}: {hint} ({reason}); nothing already published was "
+        "touched — free space or fix the permissions of the data folder "
+        f"({settings.data_dir}) and run again")
 
 
 @dataclass(frozen=True)
@@ -258,7 +324,9 @@ def _gates(accept: list[str] | None, reason: str | None, max_shrink: float | Non
 def _fail(settings: Settings, reporter: Reporter, record: RunRecord,
           exc: CacFilingsError) -> typer.Exit:
     reporter.error(str(exc))
-    record.status, record.exit_code, record.error = "failed", _exit_code(exc), str(exc)
+    if record.status != "internal-error":
+        record.status = "failed"
+    record.exit_code, record.error = _exit_code(exc), str(exc)
     _log_run(settings, record)
     return typer.Exit(code=record.exit_code)
 
@@ -266,10 +334,11 @@ def _fail(settings: Settings, reporter: Reporter, record: RunRecord,
 def _finish(settings: Settings, reporter: Reporter, record: RunRecord,
             crawl_errors: list[str]) -> None:
     """The exit status of a run that got to the end: 1 when a source could not be crawled
-    (the others were published), 5 when batches are held back or need a maintainer."""
+    (the others were published), 5 when batches are held back or a warning is new (one the
+    published release already reported stays in `problems` but fails no later run)."""
     if crawl_errors:
         record.exit_code, record.error = EXIT_FETCH, "crawl failed: " + " | ".join(crawl_errors)
-    elif record.problems:
+    elif record.held_back or record.new_warnings:
         record.exit_code = EXIT_HELD_BACK
     _log_run(settings, record)
 
@@ -300,9 +369,11 @@ def _crawl(settings: Settings, reporter: Reporter, record: RunRecord, sources: l
     return result.errors
 
 
-def _nothing_new(settings: Settings, sources: list[Source]) -> dict[str, Any] | None:
+def _nothing_new(settings: Settings, sources: list[Source], gates: Gates
+                 ) -> dict[str, Any] | None:
     """The published release's manifest when a build now would consider the same file
-    versions with the same code (its fingerprint): it would publish nothing new."""
+    versions and statements with the same code (its fingerprint) and the same thresholds: it
+    would publish nothing new."""
     from cac_filings.archive import RawArchive
     from cac_filings.build import build_candidates
     from cac_filings.fingerprint import code_fingerprint
@@ -311,8 +382,16 @@ def _nothing_new(settings: Settings, sources: list[Source]) -> dict[str, Any] | 
     published = published_manifest(settings)
     if published is None or published.get("code_fingerprint") != code_fingerprint():
         return None
-    if any(p.get("stage") == "archive" for p in published.get("problems") or ()):
+    if any(p.get("stage") == "archive" and p.get("severity") == "held_back"
+           for p in published.get("problems") or ()):
         return None  # a corrupt archived file may have been downloaded again since
+    from cac_filings.build import MAX_BATCH_SHRINK
+    from cac_filings.release import MAX_SHRINK
+
+    used = published.get("thresholds") or {}
+    if (used.get("max_shrink", MAX_SHRINK), used.get("max_batch_shrink", MAX_BATCH_SHRINK)) \
+            != (gates.max_shrink, gates.max_batch_shrink):
+        return None  # another threshold may let a held-back version through, or hold one
     if build_candidates(RawArchive(settings.raw_dir), sources, published) != published.get(
             "candidates"):
         return None
@@ -366,6 +445,7 @@ def _build(settings: Settings, reporter: Reporter, record: RunRecord, publish: b
     record.release_id, record.changes = release.release_id, release.manifest["changes"]
     record.held_back = [p.line() for p in result.held_back]
     record.problems = [p.line() for p in result.problems]
+    record.new_warnings = [p.line() for p in result.new_warnings]
     record.status = "published" if release.published else "built"
     reporter.info(f"built release {release.release_id} in {time.monotonic() - started:.2f}s: "
                   + ", ".join(f"{n} {t}" for t, n in counts.items()))
@@ -391,7 +471,8 @@ def _summary(settings: Settings, reporter: Reporter, record: RunRecord,
         lines += [f"    - {printable(line, 500)}" for line in record.held_back]
     others = [p for p in record.problems or () if p not in (record.held_back or ())]
     if others:
-        lines.append(f"  to look at         {len(others)} (table problems; exit status 5):")
+        lines.append(f"  to look at         {len(others)} (table problems"
+                     + ("; new ones: exit status 5):" if record.new_warnings else "):"))
         lines += [f"    - {printable(line, 500)}" for line in others]
     if record.error:
         lines.append(f"  failed             {printable(record.error, 300)}")
@@ -455,7 +536,7 @@ def run(
             crawl_errors = _crawl(settings, reporter, record,
                                   load_sources(names=source) if source else everything,
                                   _refresh(refresh_attachments, refresh_older_than))
-            unchanged = None if gates.accept else _nothing_new(settings, everything)
+            unchanged = None if gates.accept else _nothing_new(settings, everything, gates)
             if crawl_errors and not _any_good_crawl(settings):
                 pass  # nothing was ever crawled whole: nothing to build; exit 1 below
             elif unchanged is not None:
@@ -463,6 +544,7 @@ def run(
                 held = unchanged.get("held_back") or []
                 record.held_back = held
                 record.problems = [_problem_line(p) for p in unchanged.get("problems") or ()]
+                record.new_warnings = []  # all of them reported by that release
                 print(f"nothing new: {record.batches} batches unchanged since release "
                       f"{record.release_id}; no release made"
                       + (f"; {len(held)} batch version(s) still held back" if held else ""),

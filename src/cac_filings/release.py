@@ -230,6 +230,9 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
         "assertions": [a.as_dict() for a in assertions],
         "acceptance": {"gates": sorted(acceptance.gates), "reason": acceptance.reason,
                        "accepted": result.accepted} if acceptance.gates else None,
+        # The thresholds it was checked with: a run with others builds again ("nothing
+        # new" compares them).
+        "thresholds": {"max_shrink": max_shrink, "max_batch_shrink": result.max_batch_shrink},
         "held_back": [p.line() for p in result.held_back],
         "reconciliation": [{k: r[k] for k in ("statement_url", "statement_date", "as_of",
                                               "year", "list_kind", "counted", "measure",
@@ -345,10 +348,13 @@ def build_release(settings: Settings, sources: list[Source], *, publish: bool = 
     gc.disable()
     try:
         check_acceptance(acceptance or Acceptance())
+        previous = published_manifest(settings)
         result = build_tables(RawArchive(settings.raw_dir), sources,
-                              previous=published_manifest(settings), acceptance=acceptance,
+                              previous=previous, acceptance=acceptance,
                               max_batch_shrink=max_batch_shrink,
-                              cache_dir=settings.data_dir / "cache")
+                              cache_dir=settings.data_dir / "cache",
+                              previous_release=settings.published.resolve() if previous
+                              else None)
         release = write_release(settings, result, publish=publish, acceptance=acceptance,
                                 max_shrink=max_shrink)
     finally:

@@ -19,6 +19,7 @@ held-back new version of a known batch leaves the previous version current.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import multiprocessing
 import os
 import pickle
@@ -118,6 +119,9 @@ class BuildResult:
     accepted: list[dict[str, str]] = field(default_factory=list)  # gates accepted, per batch
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per build phase
+    max_batch_shrink: float = MAX_BATCH_SHRINK  # the batch_shrink threshold it was built with
+    # Problem.key of every problem the published release already reported
+    reported_before: set[tuple[str, str | None, str, str | None]] = field(default_factory=set)
 
     def count(self, table: str) -> int:
         return len(self.tables[table])
@@ -125,6 +129,14 @@ class BuildResult:
     @property
     def held_back(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "held_back"]
+
+    @property
+    def new_warnings(self) -> list[Problem]:
+        """Warnings the published release did not report yet (exit status 5 says them once;
+        a warning that stays, such as an unknown column not mapped yet, stays in `problems`
+        without failing every later run)."""
+        return [p for p in self.problems
+                if p.severity != "held_back" and p.key not in self.reported_before]
 
 
 # ---------------------------------------------------------------- parsing, cached
@@ -260,6 +272,9 @@ class _Previous:
     current: dict[str, str]  # batch_id → sha of its current version
     rows: dict[tuple[str, str], int]  # (batch_id, sha) → data rows
     first_seen: dict[tuple[str, str | None, str, str | None], str]  # Problem.key → first_seen
+    # (batch_id, sha) → data rows per list kind (releases before 0.2 did not record them)
+    rows_by_kind: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    release_id: str | None = None
 
     @classmethod
     def of(cls, manifest: dict[str, Any] | None) -> _Previous:
@@ -271,7 +286,14 @@ class _Previous:
             rows={(i["batch_id"], i["sha256"]): i["row_count"] for i in inputs
                   if i.get("row_count") is not None},
             first_seen={(p["batch_id"], p.get("file_sha256"), p["stage"], p.get("gate")):
-                        p.get("first_seen") or "" for p in problems})
+                        p.get("first_seen") or "" for p in problems},
+            rows_by_kind={(i["batch_id"], i["sha256"]): dict(i["rows_by_kind"]) for i in inputs
+                          if i.get("rows_by_kind") is not None},
+            release_id=(manifest or {}).get("release_id"))
+
+    def published(self, batch_id: str, sha: str) -> bool:
+        """Whether this file was published as a version of this batch (not of another)."""
+        return (batch_id, sha) in self.rows or self.current.get(batch_id) == sha
 
 
 def _file_gates(batch: SelectedBatch, version: BatchVersion, check: FileCheck,
@@ -289,16 +311,38 @@ def _file_gates(batch: SelectedBatch, version: BatchVersion, check: FileCheck,
         failed.append(("no_duplicate_in_batch",
                        f"{len(check.duplicates)} number(s) listed twice in the file "
                        f"(quality flag duplicate_in_batch): {'; '.join(check.duplicates[:20])}"))
-    before_sha = previous.current.get(batch.batch_id)
-    before = previous.rows.get((batch.batch_id, before_sha)) if before_sha else None
-    if (before and version.sha256 == batch.site_sha256 and version.sha256 != before_sha
-            and (check.data_rows == 0 or (before - check.data_rows) / before
-                 > max_batch_shrink)):
-        failed.append(("batch_shrink",
-                       f"the new version has {check.data_rows} rows where the published one "
-                       f"has {before} (more than {max_batch_shrink:.0%} lost; if CAC really "
-                       f"removed them, rerun with --accept batch_shrink:{batch.batch_id})"))
+    failed += _shrink_gate(batch, version, check, previous, max_batch_shrink)
     return failed
+
+
+def _shrink_gate(batch: SelectedBatch, version: BatchVersion, check: FileCheck,
+                 previous: _Previous, max_batch_shrink: float) -> list[tuple[str, str]]:
+    """Gate batch_shrink: a new version of a published batch losing more than
+    `max_batch_shrink` of the published version's rows, or all of them, in any one of its
+    lists (a file can hold several: the generative-AI file has a 备案 and a 登记 table). Every
+    new version is judged, whichever crawl fetched it."""
+    before_sha = previous.current.get(batch.batch_id)
+    if not before_sha or version.sha256 == before_sha:
+        return []
+    total = previous.rows.get((batch.batch_id, before_sha))
+    by_kind = previous.rows_by_kind.get((batch.batch_id, before_sha))
+    pairs: list[tuple[str | None, int, int]]
+    if by_kind is None:  # a release that recorded totals only
+        pairs = [(None, total or 0, check.data_rows)]
+    else:
+        pairs = [(kind, n, check.kinds.get(kind, 0)) for kind, n in sorted(by_kind.items())]
+    lost = [(kind, before, now) for kind, before, now in pairs
+            if before and (now == 0 or (before - now) / before > max_batch_shrink)]
+    if not lost:
+        return []
+    if len(pairs) == 1:
+        what = f"the new version has {lost[0][2]} rows where the published one has {lost[0][1]}"
+    else:
+        what = "the new version has " + ", ".join(
+            f"{now} {kind} rows where the published one has {before}"
+            for kind, before, now in lost)
+    return [("batch_shrink", f"{what} (more than {max_batch_shrink:.0%} lost; if CAC really "
+                             f"removed them, rerun with --accept batch_shrink:{batch.batch_id})")]
 
 
 @dataclass
@@ -306,6 +350,10 @@ class _Chosen:
     batch: SelectedBatch
     current: BatchVersion
     readable: list[tuple[BatchVersion, ParsedFile]]
+    # Versions published before that cannot be read now (a corrupt object, a parse that
+    # fails since): carried forward from the published release's tables, with the problem
+    # that says so.
+    carried: list[tuple[BatchVersion, Problem]] = field(default_factory=list)
 
 
 @dataclass
@@ -318,6 +366,18 @@ class Choice:
     # Versions the site no longer serves that cannot be read: not published, said once in
     # the run's warnings (they are history, not something a maintainer can still fix).
     superseded: list[str] = field(default_factory=list)
+
+
+def _judged_before(batch: SelectedBatch, version: BatchVersion, previous: _Previous) -> bool:
+    """Whether the file gates need not judge this version again: it is the batch's current
+    version in the published release, or an older version of it published then that is not
+    about to become current. A file published for another batch, or published as history
+    and now served by the site (a version a failed crawl fetched, say), is judged again."""
+    current = previous.current.get(batch.batch_id)
+    if version.sha256 == current:
+        return True
+    return (previous.published(batch.batch_id, version.sha256)
+            and version.sha256 != batch.site_sha256)
 
 
 def _judge(batch: SelectedBatch, version: BatchVersion, result: ParsedFile | str,
@@ -333,8 +393,8 @@ def _judge(batch: SelectedBatch, version: BatchVersion, result: ParsedFile | str
         return [("check", f"the file has {check.source_rows} rows, of which "
                           f"{check.physical_rows} are accounted for ({check.data_rows} data "
                           "rows)", "every_row_in_listings")]
-    if version.sha256 in previous.shas:
-        return []  # published before: its gates were passed or accepted then
+    if _judged_before(batch, version, previous):
+        return []  # its gates were passed or accepted when it was published
     refused: list[tuple[str, str, str | None]] = []
     for gate, reason in _file_gates(batch, version, check, previous, max_batch_shrink):
         if acceptance.accepts(gate, batch.batch_id):
@@ -352,18 +412,22 @@ def choose_versions(selection: Selection, parsed: dict[tuple[str, str], ParsedFi
 
     The current version is the one the site serves, when it can be published; else the one
     the published release had (a held-back new version leaves the previous one current); else
-    none, and the batch is absent."""
+    none, and the batch is absent. A version published before never vanishes: refused by a
+    file gate now (it was about to become current), it stays as history; unreadable now, it
+    is carried forward from the published release."""
     choice = Choice()
     for batch in selection.batches:
         kind = batch.entry.get("list_kind")
 
         def problem(version: BatchVersion | None, stage: str, severity: str, reason: str,
                     gate: str | None = None, *, _batch: SelectedBatch = batch,
-                    _kind: Any = kind) -> None:
-            choice.problems.append(Problem(
+                    _kind: Any = kind) -> Problem:
+            found = Problem(
                 _batch.batch_id, version.version if version else None,
                 version.sha256 if version else _batch.site_sha256, stage, severity, reason,
-                gate, list_kind=_kind))
+                gate, list_kind=_kind)
+            choice.problems.append(found)
+            return found
 
         if not batch.linked:
             if acceptance.accepts("batch_removed", batch.batch_id):
@@ -374,24 +438,37 @@ def choose_versions(selection: Selection, parsed: dict[tuple[str, str], ParsedFi
                     f"(if CAC withdrew it, rerun with --accept batch_removed:{batch.batch_id})",
                     "batch_removed")
         readable: list[tuple[BatchVersion, ParsedFile]] = []
-        refused: list[tuple[BatchVersion, list[tuple[str, str, str | None]]]] = []
-        why: list[tuple[str, str, str | None]]
+        eligible: set[str] = set()  # the versions that may be current
+        carried: list[tuple[BatchVersion, Problem]] = []
         for version in batch.versions:
             result = parsed[(batch.source, version.sha256)]
             why = _judge(batch, version, result, previous, acceptance, max_batch_shrink, choice)
-            if why:
-                refused.append((version, why))
-            else:
+            if not why:
                 assert isinstance(result, ParsedFile)
                 readable.append((version, result))
-        for version, why in refused:
-            if version.sha256 == batch.site_sha256 or version.sha256 in previous.shas:
-                for stage, reason, gate in why:
-                    problem(version, stage, "held_back", reason, gate)
+                eligible.add(version.sha256)
+                continue
+            published = previous.published(batch.batch_id, version.sha256)
+            gates_only = isinstance(result, ParsedFile) and all(
+                gate in FILE_GATES for _, _, gate in why)
+            if published and gates_only:
+                assert isinstance(result, ParsedFile)
+                readable.append((version, result))  # history, as published; never current
+            if version.sha256 == batch.site_sha256:
+                found = [problem(version, stage, "held_back", reason, gate)
+                         for stage, reason, gate in why]
+            elif published:
+                found = [problem(version, stage, "warning",
+                                 f"{reason}; published before, so carried forward as release "
+                                 f"{previous.release_id} published it", gate)
+                         for stage, reason, gate in why]
             else:
                 choice.superseded.append(f"{batch.batch_id} v{version.version} (no longer "
                                          f"served by the site) is not published: {why[0][1]}")
-        by_sha = {v.sha256: (v, p) for v, p in readable}
+                continue
+            if published and not gates_only:
+                carried.append((version, found[0]))
+        by_sha = {v.sha256: (v, p) for v, p in readable if v.sha256 in eligible}
         current = by_sha.get(batch.site_sha256 or "") or by_sha.get(
             previous.current.get(batch.batch_id, ""))
         if batch.fetch_error:
@@ -404,14 +481,14 @@ def choose_versions(selection: Selection, parsed: dict[tuple[str, str], ParsedFi
         for column in current[1].check.unknown_columns:
             problem(current[0], "extract", "warning",
                     f"{column}: its cells are kept in raw; map it in the source's source.yml")
-        choice.chosen.append(_Chosen(batch, current[0], readable))
+        choice.chosen.append(_Chosen(batch, current[0], readable, carried))
     return choice
 
 
 # ---------------------------------------------------------------- the whole build
 
 def _input(batch: SelectedBatch, version: BatchVersion, is_current: bool,
-           row_count: int | None) -> dict[str, Any]:
+           rows: list[Row]) -> dict[str, Any]:
     """What a release records about each file it was built from (manifest.json `inputs`)."""
     e = batch.entry
     return {"batch_id": batch.batch_id, "version": version.version, "sha256": version.sha256,
@@ -420,7 +497,41 @@ def _input(batch: SelectedBatch, version: BatchVersion, is_current: bool,
             "published_on": batch.published_on,
             "published_on_precision": batch.published_on_precision,
             "title": e["title"], "announcement_url": e["announcement_url"],
-            "row_count": row_count}
+            "row_count": len(rows),
+            "rows_by_kind": dict(sorted(Counter(r["list_kind"] for r in rows).items()))}
+
+
+class _PublishedTables:
+    """The published release's batches and listings, read only when a version published
+    before must be carried forward from them."""
+
+    def __init__(self, release: Path | None) -> None:
+        self.release = release
+        self._rows: dict[tuple[str, str], list[Row]] | None = None
+
+    def rows_of(self, batch_id: str, sha: str) -> list[Row] | None:
+        """The listing rows the published release has for this file of this batch."""
+        if self._rows is None:
+            self._rows = self._load()
+        return self._rows.get((batch_id, sha))
+
+    def _load(self) -> dict[tuple[str, str], list[Row]]:
+        from cac_filings.schema import BATCHES, LISTINGS
+        from cac_filings.store import load_rows
+
+        if self.release is None or not (self.release / "manifest.json").is_file():
+            return {}
+        versions = {(b["batch_id"], b["version"]): b["file_sha256"]
+                    for b in load_rows(self.release, BATCHES)}
+        found: dict[tuple[str, str], list[Row]] = {key: [] for key in
+                                                   ((b, s) for (b, _), s in versions.items())}
+        for row in load_rows(self.release, LISTINGS):
+            sha = versions.get((row["batch_id"], row["version"]))
+            if sha is not None:
+                # As the build holds them: dates as ISO text.
+                found[(row["batch_id"], sha)].append(
+                    {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in row.items()})
+        return found
 
 
 def candidates_of(selection: Selection) -> list[dict[str, Any]]:
@@ -437,7 +548,13 @@ def candidates_of(selection: Selection) -> list[dict[str, Any]]:
             found.append({"batch_id": batch.batch_id, "version": None, "sha256": None,
                           "site": False, "linked": batch.linked,
                           "fetch_error": batch.fetch_error, "published_on": None})
-    return sorted(found, key=lambda c: (c["batch_id"], c["version"] or 0))
+    found.sort(key=lambda c: (c["batch_id"], c["version"] or 0))
+    # The pages that state CAC's totals: a new or edited statement is new to publish too.
+    statements = sorted(({"statement_url": page["url"], "sha256": page.get("sha256"),
+                          "source": page["source"], "published_on": page.get("published_on")}
+                         for page in selection.statements),
+                        key=lambda c: (c["statement_url"], c["sha256"] or ""))
+    return found + statements
 
 
 def build_candidates(archive: RawArchive, sources: list[Source],
@@ -447,10 +564,12 @@ def build_candidates(archive: RawArchive, sources: list[Source],
 
 def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | None = None,
                  previous: dict[str, Any] | None = None, acceptance: Acceptance | None = None,
-                 max_batch_shrink: float = MAX_BATCH_SHRINK, cache_dir: Path | None = None
-                 ) -> BuildResult:
+                 max_batch_shrink: float = MAX_BATCH_SHRINK, cache_dir: Path | None = None,
+                 previous_release: Path | None = None) -> BuildResult:
     """The tables of a release from the raw archive. `previous` is the published release's
-    manifest (what was published decides what is new, and what may not vanish)."""
+    manifest (what was published decides what is new, and what may not vanish), and
+    `previous_release` its folder (a version published before that cannot be read now is
+    carried forward from its tables)."""
     started = time.perf_counter()
     acceptance = acceptance or Acceptance()
     kinds = registry_of(sources)
@@ -464,18 +583,8 @@ def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | N
     choice = choose_versions(selection, parsed, before, acceptance, max_batch_shrink)
     chosen, problems, accepted = choice.chosen, choice.problems, choice.accepted
     now = utc_now()
-    for p in problems:
-        p.first_seen = before.first_seen.get(p.key) or now
-        p.last_tried = now
-    # Published inputs that the archive no longer holds at all.
-    considered = {b.batch_id for b in selection.batches}
-    for item in (previous or {}).get("inputs", []):
-        if item.get("is_current") and item["batch_id"] not in considered and any(
-                s.spec.name == item["source"] for s in sources):
-            problems.append(Problem(item["batch_id"], item["version"], item["sha256"],
-                                    "archive", "warning", "published, but neither the crawl "
-                                    "records nor the archive know it any more", None, now,
-                                    now))
+    problems += _vanished(previous, selection, sources, acceptance, accepted, now)
+    published_tables = _PublishedTables(previous_release)
 
     batch_rows: dict[tuple[str, int], Row] = {}
     listings: list[Row] = []
@@ -483,11 +592,23 @@ def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | N
     inputs: list[dict[str, Any]] = []
     for item in chosen:
         batch, e = item.batch, item.batch.entry
-        for version, parsed_file in item.readable:
+        files = [(version, parsed_file.rows, parsed_file.check)
+                 for version, parsed_file in item.readable]
+        for version, why in item.carried:
+            rows = published_tables.rows_of(batch.batch_id, version.sha256)
+            if rows is None:
+                why.severity = "held_back"
+                why.reason += (f" — but {previous_release or 'the published release'} does not "
+                               "hold it: it is not in this release")
+                continue
+            rows = [r | {"version": version.version} for r in rows]
+            files.append((version, rows, FileCheck(data_rows=len(rows))))
+        files.sort(key=lambda f: f[0].version)
+        for version, file_rows, check in files:
             is_current = version is item.current
-            for row in parsed_file.rows:
-                listings.append({"batch_id": batch.batch_id, "version": version.version, **row})
-            checks.append((batch.batch_id, version.version, parsed_file.check))
+            for row in file_rows:
+                listings.append({**row, "batch_id": batch.batch_id, "version": version.version})
+            checks.append((batch.batch_id, version.version, check))
             batch_rows[(batch.batch_id, version.version)] = {
                 "batch_id": batch.batch_id, "version": version.version,
                 "list_kind": e["list_kind"], "period": e["period"], "batch_no": e["batch_no"],
@@ -500,9 +621,9 @@ def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | N
                 "file_sha256": version.sha256,
                 "file_format": version.file_format, "file_size": version.file_size,
                 "fetched_at": version.fetched_at, "is_current": is_current,
-                "is_linked": batch.linked, "row_count": len(parsed_file.rows),
+                "is_linked": batch.linked, "row_count": len(file_rows),
             }
-            inputs.append(_input(batch, version, is_current, len(parsed_file.rows)))
+            inputs.append(_input(batch, version, is_current, file_rows))
     listings.sort(key=lambda r: (r["batch_id"], r["version"], r["row_number"]))
     batches = [batch_rows[k] for k in sorted(batch_rows)]
     notices = current_notices(listings, batch_rows, kinds)
@@ -512,6 +633,9 @@ def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | N
     for statement in unread:
         problems.append(Problem(f"statement {statement.url}", None, None, "statement",
                                 "warning", statement.reason, None, now, now))
+    for p in problems:
+        p.first_seen = before.first_seen.get(p.key) or now
+        p.last_tried = now
     result = BuildResult(
         tables={
             "batches": batches,
@@ -534,6 +658,8 @@ def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | N
         fingerprint=fingerprint,
         problems=sorted(problems, key=_problem_order),
         accepted=accepted,
+        max_batch_shrink=max_batch_shrink,
+        reported_before=set(before.first_seen),
     )
     result.warnings.extend(choice.superseded)
     result.warnings.extend(reconciliation_warnings(reconciled))
@@ -552,6 +678,33 @@ def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | N
     result.timings = {"extract_normalise": parsed_at - started,
                       "derive": time.perf_counter() - parsed_at}
     return result
+
+
+def _vanished(previous: dict[str, Any] | None, selection: Selection, sources: list[Source],
+              acceptance: Acceptance, accepted: list[dict[str, str]], now: str
+              ) -> list[Problem]:
+    """Batches the published release has that this build does not consider at all: their
+    source was retired (its folder left scrapers/) or the archive no longer knows them. Each
+    refuses the release (gate published_batches_kept) until a maintainer accepts its removal
+    with --accept batch_removed:BATCH_ID."""
+    considered = {b.batch_id for b in selection.batches}
+    names = {s.spec.name for s in sources}
+    problems = []
+    for item in (previous or {}).get("inputs", []):
+        batch_id = item["batch_id"]
+        if not item.get("is_current") or batch_id in considered:
+            continue
+        if acceptance.accepts("batch_removed", batch_id):
+            accepted.append({"gate": "batch_removed", "batch_id": batch_id})
+            continue
+        retired = item["source"] not in names
+        where = (f"its source {item['source']} is no longer in scrapers/" if retired else
+                 "neither the crawl records nor the archive know it any more")
+        problems.append(Problem(
+            batch_id, item["version"], item["sha256"], "link" if retired else "archive",
+            "held_back", f"published, but {where} (if it was removed on purpose, rerun with "
+                         f"--accept batch_removed:{batch_id})", "batch_removed", now, now))
+    return problems
 
 
 def _problem_order(p: Problem) -> tuple[str, int, str, str]:
