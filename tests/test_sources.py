@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,10 @@ class FakeContext:
     def fetch_article(self, url: str, referer: str | None = None) -> Article:
         self.fetched.append((url, referer))
         return self.articles[url]
+
+    def article_batches(self, url: str, read: Callable[[Article], list[BatchRef]],
+                        referer: str | None = None) -> list[BatchRef]:
+        return read(self.fetch_article(url, referer))  # failures raise here, as they are
 
     def walk_column(self, first_page_url: str) -> Iterator[ColumnItem]:
         self.walked.append(first_page_url)
@@ -222,7 +226,6 @@ def test_minimal_source_folder_loads(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("yml", "scraper", "message"), [
-    (VALID_YML + "extra: 1\n", VALID_SCRAPER, r"unknown keys \['extra'\]"),
     (VALID_YML.split("tables:")[0], VALID_SCRAPER, r"missing keys \['tables'\]"),
     (VALID_YML.replace("name: {name}\n", ""), VALID_SCRAPER, r"missing keys \['name'\]"),
     (VALID_YML.replace("{name}", "cn_other"), VALID_SCRAPER,
@@ -241,7 +244,7 @@ def test_minimal_source_folder_loads(tmp_path: Path) -> None:
      r"tables\[0\] is for list kind 'other', which list_kinds does not declare"),
     (VALID_YML.replace("required: [filing_number]", "required: [name]"), VALID_SCRAPER,
      r"tables\[0\] requires \['name'\], which no column maps to"),
-], ids=["unknown-key", "missing-tables", "missing-name", "name-not-folder", "no-discover",
+], ids=["missing-tables", "missing-name", "name-not-folder", "no-discover",
         "discover-not-callable", "not-a-mapping", "invalid-yaml", "table-without-columns",
         "unknown-rules", "kind-without-label", "table-of-another-kind", "required-unmapped"])
 def test_malformed_source_folder_raises(tmp_path: Path, yml: str, scraper: str,

@@ -203,6 +203,13 @@ class Options:
     # the 2026年8月 generative-AI PDF with its on-device table, also announced in the column.
     drift: bool = False
     drift_fixed: bool = False  # the corrupt attachment is served whole again
+    # One page or file failing on its own: a page path (DS2_PAGE) or a download's filepath
+    # ("BBB/ds2=") → "500" (HTTP 500), "waf" (the WAF block page) or "layout" (an article
+    # without its #BodyLabel).
+    failing: dict[str, str] = field(default_factory=dict)
+    # Extra 附件 lines on the in-place algorithm page: (filepath, title) → a file of the tiny
+    # site's (a key of algorithm_lists(): "alg1", "alg2", "alg3").
+    extra_algo_links: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 @dataclass
@@ -363,6 +370,8 @@ def _pages(options: Options) -> dict[str, str]:
               if options.third_attachment else []),
             *(["<p>附件4：", _link(*DRIFT_ALGO), "</p><p>附件5：", _link(*DRIFT_CORRUPT),
                "</p>"] if options.drift else []),
+            *(f"<p>附件：{_link(filepath, title)}</p>"
+              for filepath, title in options.extra_algo_links),
         ]), broken),
         DS1_PAGE: _article(ds1_title, "2023-06-20",
                            "<p>根据《互联网信息服务深度合成管理规定》……</p><p>附件</p><p>"
@@ -459,6 +468,8 @@ def _files(options: Options) -> dict[str, bytes]:
         files["ds2"] = hostile_file(options.hostile)
     if options.drift:
         files.update(drift_files(options.drift_fixed))
+    files.update({filepath: files[name] for (filepath, _), name
+                  in options.extra_algo_links.items()})
     return {**{k: v for k, v in files.items() if "/" in k},
             "AAA/alg1~x=": files["alg1"], "AAA/alg2~y=": files["alg2"],
             "AAA/alg3=": files["alg3"],
@@ -481,6 +492,19 @@ def _handler(site: TinySite) -> type[BaseHTTPRequestHandler]:
                 self.send_header(key, value)
             self.end_headers()
             self.wfile.write(body)
+
+        def _failing(self, how: str | None, layout: str | None = None) -> bool:
+            """Answer as `how` says (Options.failing), or return False to answer normally."""
+            if how == "500":
+                self._send(500, b"<html><body>500 Internal Server Error</body></html>")
+            elif how == "waf":
+                self._send(200, WAF_PAGE)
+            elif how == "layout" and layout is not None:
+                broken = _pages(Options(**{**vars(site.options), "broken_layout": True}))
+                self._send(200, broken[layout].encode("utf-8"))
+            else:
+                return False
+            return True
 
         def do_GET(self) -> None:  # the stdlib's name
             site.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
@@ -508,11 +532,15 @@ def _handler(site: TinySite) -> type[BaseHTTPRequestHandler]:
                     self._send(200, b"", "application/octet-stream")
                     return
                 filepath = parse_qs(parts.query).get("filepath", [""])[0]
+                if self._failing(options.failing.get(filepath)):
+                    return
                 body = _files(options).get(filepath)
                 if body is None:
                     self._send(200, JSP_MISSING)
                 else:
                     self._send(200, body, "application/octet-stream")
+                return
+            if self._failing(options.failing.get(parts.path), layout=parts.path):
                 return
             page = _pages(options).get(parts.path)
             if page is None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from cac_filings.config import canonical_url
 from cac_filings.errors import PageLayoutError
-from cac_filings.site import batch_number
+from cac_filings.site import Article, batch_number
 from cac_filings.sources import BatchRef, CrawlContext, beian_notices, matching_attachments
 
 BATCH_NOTICE = 3
@@ -49,19 +49,19 @@ def discover(ctx: CrawlContext) -> list[BatchRef]:
     refs: list[BatchRef] = []
     for url in [*column, *sorted(noticed.keys() - column.keys())]:
         item = column.get(url)
-        article = ctx.fetch_article(url, referer=item.page_url if item else None)
-        found = matching_attachments(ctx, article, "a deep-synthesis list")
-        for _, link, title, period in found:
-            refs.append(ctx.batch(
-                period=period,
-                batch_no=batch_number(article.title),
-                title=title,
-                announcement_url=url,
-                announcement_title=article.title,
-                published_on=article.published_on,
-                published_on_precision="day",
-                attachment_url=link.url,
-            ))
-        if not found:
-            raise PageLayoutError(url, "announcement links no 深度合成服务算法备案清单")
+        # One announcement per batch: if one cannot be read, the others are read all the same.
+        refs += ctx.article_batches(url, lambda article: announcement_batches(ctx, article),
+                                    referer=item.page_url if item else None)
     return refs
+
+
+def announcement_batches(ctx: CrawlContext, article: Article) -> list[BatchRef]:
+    """The list an announcement links; an announcement that links none is a PageLayoutError."""
+    found = matching_attachments(ctx, article, "a deep-synthesis list")
+    if not found:
+        raise PageLayoutError(article.url, "announcement links no 深度合成服务算法备案清单")
+    return [ctx.batch(period=period, batch_no=batch_number(article.title), title=title,
+                      announcement_url=article.url, announcement_title=article.title,
+                      published_on=article.published_on, published_on_precision="day",
+                      attachment_url=link.url)
+            for _, link, title, period in found]

@@ -16,6 +16,7 @@ the genai_filing, genai_registration and genai_on_device lists.
 
 from __future__ import annotations
 
+from cac_filings.site import Article
 from cac_filings.sources import BatchRef, CrawlContext, in_place_page_batches, matching_attachments
 
 WHAT = "a generative-AI list"
@@ -28,19 +29,19 @@ def discover(ctx: CrawlContext) -> list[BatchRef]:
     for item in ctx.walk_column(ctx.spec.url("column")):
         if item.url == in_place or not announcement.search(item.title):
             continue
-        article = ctx.fetch_article(item.url, referer=item.page_url)
-        # Its text may state CAC's own totals (the annual summaries do): the build reads them
-        # and reconciles this dataset with them.
-        ctx.statement(article)
-        for _, link, title, period in matching_attachments(ctx, article, WHAT):
-            refs.append(ctx.batch(
-                batch_id=f"genai/{period}",
-                period=period,
-                title=title,
-                announcement_url=item.url,
-                announcement_title=article.title,
-                published_on=article.published_on,
-                published_on_precision="day",
-                attachment_url=link.url,
-            ))
+        # One announcement of many: if it cannot be read, the others are read all the same.
+        refs += ctx.article_batches(item.url, lambda article: own_page_batches(ctx, article),
+                                    referer=item.page_url)
     return refs
+
+
+def own_page_batches(ctx: CrawlContext, article: Article) -> list[BatchRef]:
+    """The lists an announcement of the column links (none for an annual summary)."""
+    # Its text may state CAC's own totals (the annual summaries do): the build reads them
+    # and reconciles this dataset with them.
+    ctx.statement(article)
+    return [ctx.batch(batch_id=f"genai/{period}", period=period, title=title,
+                      announcement_url=article.url, announcement_title=article.title,
+                      published_on=article.published_on, published_on_precision="day",
+                      attachment_url=link.url)
+            for _, link, title, period in matching_attachments(ctx, article, WHAT)]

@@ -8,7 +8,7 @@ attachments.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,8 +18,15 @@ from cac_filings.archive import RawArchive
 from cac_filings.config import TIMESTAMP_FORMAT, Settings, utc_now
 from cac_filings.errors import CacFilingsError, FetchError, PageLayoutError
 from cac_filings.fetch import Fetcher, FetchStats
+from cac_filings.headers import header_text
 from cac_filings.report import Reporter
-from cac_filings.site import Article, ColumnItem, parse_article, parse_column_page
+from cac_filings.site import (
+    Article,
+    ColumnItem,
+    parse_article,
+    parse_column_page,
+    strip_attachment_label,
+)
 from cac_filings.sources import BatchRef, Source, SourceSpec
 
 _PERIOD_RE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
@@ -49,9 +56,13 @@ class SourceContext:
         self.remembered = remembered
         self._known = known or {}
         self.column_items: dict[str, list[dict[str, Any]]] = {}
-        self.notes: list[str] = []
+        self.notes: list[str] = [f"warning: {w}" for w in spec.warnings]
         self.page_sha: dict[str, str] = {}
         self.statements: list[dict[str, Any]] = []
+        # Articles that could not be read: {url, error}, in the order they failed.
+        self.page_errors: list[dict[str, str]] = []
+        # Routes an earlier crawl found on those articles, kept for this crawl (_carried_refs).
+        self.carried: list[BatchRef] = []
 
     def fetch_article(self, url: str, referer: str | None = None) -> Article:
         fetched = self.fetcher.get(url, expect="html", referer=referer)
@@ -59,6 +70,21 @@ class SourceContext:
         self.pages += 1
         self.page_sha[url] = fetched.sha256
         return parse_article(fetched.text, url)
+
+    def article_batches(self, url: str, read: Callable[[Article], list[BatchRef]],
+                        referer: str | None = None) -> list[BatchRef]:
+        """The batches `read` finds on one article; an article that fails (HTTP, WAF, layout)
+        is recorded and gives none this crawl (its earlier batches are carried forward by
+        the crawl), and the source's other articles are read all the same."""
+        try:
+            return read(self.fetch_article(url, referer=referer))
+        except (FetchError, PageLayoutError) as exc:
+            if self.fetcher.clock() > self.fetcher.deadline:
+                raise  # the run's time is up: stop the source, not just this page
+            self.page_errors.append({"url": url, "error": str(exc)})
+            self.warn(f"{exc} — this article is skipped; the batches an earlier crawl found "
+                      "on it keep their archived files, and it is read again on the next run")
+            return []
 
     def statement(self, article: Article) -> None:
         entry = {"url": article.url, "title": article.title,
@@ -133,9 +159,11 @@ class SourceContext:
 
 
 def _group_refs(refs: list[BatchRef]) -> list[list[BatchRef]]:
-    """The routes to each batch, in discovery order: CAC links one list from more than one
+    """The routes to each batch id, in discovery order: CAC links one list from more than one
     page (the in-place page and its own announcement). Exact duplicates (an item listed
-    twice) are dropped; a route with a publication day comes first (its date is the best)."""
+    twice) are dropped; a route with a publication day comes first (its date is the best).
+    Whether the routes of one batch id are one attachment is decided once their files are
+    known (`_attachments`): two different files are never merged into one batch."""
     groups: dict[str, list[BatchRef]] = {}
     for ref in refs:
         if not _PERIOD_RE.fullmatch(ref.period):
@@ -216,6 +244,16 @@ def remembered_columns(records: list[dict[str, Any]], refresh: Refresh, now: dat
             if not refresh.due(last_full.get(name), now)}
 
 
+def last_good_sources(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per source, what its last successful crawl recorded (its batches, statements)."""
+    found: dict[str, dict[str, Any]] = {}
+    for record in records:
+        for name, source in record.get("sources", {}).items():
+            if source.get("status") == "ok":
+                found[name] = source
+    return found
+
+
 def crawl(
     settings: Settings,
     sources: list[Source],
@@ -232,6 +270,7 @@ def crawl(
     records = archive.crawls()  # every earlier crawl record, read once
     known = known_attachments(records)
     remembered = remembered_columns(records, refresh, datetime.now(UTC))
+    last_good = last_good_sources(records)
     crawl_id = new_crawl_id()
     record: dict[str, Any] = {
         "crawl_id": crawl_id, "started_at": utc_now(), "finished_at": None,
@@ -245,7 +284,7 @@ def crawl(
     try:
         for source in sources:
             _crawl_source(source, fetcher, archive, known, reporter, result, refresh,
-                          remembered.get(source.spec.name))
+                          remembered.get(source.spec.name), last_good.get(source.spec.name))
             archive.save_crawl(record)
     finally:
         result.stats = fetcher.stats
@@ -259,6 +298,34 @@ def crawl(
     return result
 
 
+def _carried_refs(ctx: SourceContext, previous: dict[str, Any] | None
+                  ) -> dict[tuple[str, str], str]:
+    """The routes the source's last good crawl found on the articles that failed now, as
+    (attachment URL, announcement URL) → the page's error; their BatchRefs are in
+    `ctx.carried`. They go through the crawl like the routes found now, but are not
+    downloaded: the batch keeps its archived file (the build keeps its published version
+    and says why). The statements those pages made are kept too."""
+    if not ctx.page_errors or previous is None:
+        return {}
+    failed = {page["url"]: page["error"] for page in ctx.page_errors}
+    carried: dict[tuple[str, str], str] = {}
+    fields = BatchRef.__dataclass_fields__
+    for entry in previous.get("batches", ()):
+        for route in [entry, *entry.get("routes", ())]:
+            page = route["announcement_url"]
+            if page not in failed or (route["attachment_url"], page) in carried:
+                continue
+            carried[(route["attachment_url"], page)] = failed[page]
+            ctx.carried.append(BatchRef(**{k: v for k, v in (entry | route).items()
+                                           if k in fields}))
+            ctx.log(f"{entry['batch_id']}: {route['attachment_url']} kept from the last good "
+                    f"crawl: its page {page} could not be read")
+    for statement in previous.get("statements", ()):
+        if statement.get("url") in failed and statement not in ctx.statements:
+            ctx.statements.append(statement)
+    return carried
+
+
 def _crawl_source(
     source: Source,
     fetcher: Fetcher,
@@ -268,6 +335,7 @@ def _crawl_source(
     result: CrawlResult,
     refresh: Refresh,
     remembered: dict[str, list[dict[str, Any]]] | None,
+    previous: dict[str, Any] | None = None,
 ) -> None:
     name = source.spec.name
     ctx = SourceContext(source.spec, fetcher, reporter, remembered, known)
@@ -275,20 +343,25 @@ def _crawl_source(
     result.record["sources"][name] = {"status": "failed", "batches": entries, "error": None}
     try:
         reporter.info(f"{name}: discovering batches")
-        groups = _group_refs(source.discover(ctx))
+        refs = source.discover(ctx)
+        carried = _carried_refs(ctx, previous)
+        groups = _group_refs([*refs, *ctx.carried])
         if not groups and not source.spec.may_be_empty:
+            failed = (f" ({len(ctx.page_errors)} article(s) could not be read, the first: "
+                      f"{ctx.page_errors[0]['error']})" if ctx.page_errors else "")
             raise PageLayoutError(source.spec.urls.get("announcement")
                                   or source.spec.urls.get("column", name),
-                                  "discovery found no batches at all")
+                                  "discovery found no batches at all" + failed)
         with reporter.progress(f"{name}: attachments", total=len(groups)) as advance:
             for routes in groups:
-                entry = _fetch_batch(routes, fetcher, archive, known, result, refresh, ctx)
+                entry = _fetch_batch(routes, fetcher, archive, known, result, refresh, ctx,
+                                     carried)
                 entries.append(entry)
                 if entry["downloaded"]:
                     # Saved as it grows: a run killed now has archived this file for the next
                     # run, which does not download it again.
                     archive.save_crawl(result.record)
-                if entry.get("fetch_error"):
+                if entry.get("fetch_error") and not entry.get("page_error"):
                     result.failed_attachments += 1
                 advance(routes[0].title)
     except CacFilingsError as exc:
@@ -296,46 +369,170 @@ def _crawl_source(
         result.errors.append(f"{name}: {exc}")
         reporter.error(f"{name}: {exc}")
         return
+    for page in ctx.page_errors:
+        # The source was crawled, this article was not: said like a source's failure (exit
+        # status 1, the run's error line), while the source's other batches are refreshed.
+        result.errors.append(f"{name}: {page['error']} (this article only; the source's "
+                             "other batches were crawled)")
     result.record["sources"][name].update(status="ok", pages=ctx.pages,
                                           column_items=ctx.column_items,
                                           full_walk=remembered is None, notes=ctx.notes,
-                                          statements=ctx.statements)
+                                          statements=ctx.statements,
+                                          page_errors=ctx.page_errors)
     result.batches += len(entries)
     reporter.info(f"{name}: {len(entries)} batches, {ctx.pages} pages read")
 
 
+def _title_key(title: str | None) -> str:
+    """A list's title as compared between routes: its meaning, without a 附件N： label."""
+    return header_text(strip_attachment_label(title or ""))
+
+
+def _attachments(fetched: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The distinct attachments among the routes of one batch id. Two routes are one
+    attachment when they link the same URL, or give the same bytes, or are the same list
+    (the same title) linked from two pages — CAC links a list from its in-place page and from
+    its own announcement, sometimes as a second upload. Anything else (two files on one page,
+    or two differently titled files) is two attachments."""
+    parent = list(range(len(fetched)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i, a in enumerate(fetched):
+        for j in range(i):
+            b = fetched[j]
+            if (a["attachment_url"] == b["attachment_url"]
+                    or (a["file_sha256"] is not None and a["file_sha256"] == b["file_sha256"])
+                    or (a["announcement_url"] != b["announcement_url"]
+                        and _title_key(a["title"]) == _title_key(b["title"]))):
+                parent[root(i)] = root(j)
+    found: dict[int, list[dict[str, Any]]] = {}
+    for i, e in enumerate(fetched):
+        found.setdefault(root(i), []).append(e)
+    return list(found.values())
+
+
+_ROUTE_KEYS = ("attachment_url", "announcement_url", "announcement_title", "published_on",
+               "published_on_precision", "file_sha256", "fetched_at", "checked_at",
+               "fetch_error", "page_error")
+
+
 def _fetch_batch(routes: list[BatchRef], fetcher: Fetcher, archive: RawArchive,
                  known: dict[str, dict[str, Any]], result: CrawlResult, refresh: Refresh,
-                 ctx: SourceContext) -> dict[str, Any]:
+                 ctx: SourceContext, carried: dict[tuple[str, str], str] | None = None
+                 ) -> dict[str, Any]:
     """The crawl entry of one batch: its main route's file (or, when that download failed,
-    the first route that worked), and the other routes with what they serve."""
-    fetched = [_fetch_attachment(ref, fetcher, archive, known, result, refresh)
+    the first route that worked; a route found now before one kept from an article that
+    failed), dated by its best-dated route, and the other routes with what they serve."""
+    carried = carried or {}
+    fetched = [_fetch_attachment(ref, fetcher, archive, known, result, refresh,
+                                 carried.get((ref.attachment_url, ref.announcement_url)))
                for ref in routes]
     good = [e for e in fetched if not e.get("fetch_error")]
-    main = good[0] if good else fetched[0]
+    main = (good or fetched)[0]
     entry = dict(main)
+    # The announcement's date, whichever route's file is the batch's (a route with a
+    # publication day comes first).
+    entry.update(published_on=routes[0].published_on,
+                 published_on_precision=routes[0].published_on_precision)
     if len(fetched) > 1:
-        entry["routes"] = [{k: e.get(k) for k in ("attachment_url", "announcement_url",
-                                                  "announcement_title", "published_on",
-                                                  "published_on_precision", "file_sha256",
-                                                  "fetched_at", "checked_at", "fetch_error")}
+        entry["routes"] = [{k: e.get(k) for k in _ROUTE_KEYS if k != "page_error" or k in e}
                            for e in fetched if e is not main]
         entry["downloaded"] = any(e["downloaded"] for e in fetched)
-        differ = [e for e in good if e["file_sha256"] != entry["file_sha256"]]
-        if differ:
-            # Two pages link different files for one list: both are kept as versions; the
-            # main route's is the current one.
-            ctx.warn(f"{entry['batch_id']}: {entry['announcement_url']} and "
-                     f"{differ[0]['announcement_url']} link different files "
-                     f"({entry['file_sha256'][:12]} and {differ[0]['file_sha256'][:12]})")
-            entry["other_files"] = [{k: e[k] for k in ("file_sha256", "fetched_at",
-                                                       "file_size", "file_format")}
-                                    for e in differ]
-    if entry.get("fetch_error"):
+    attachments = _attachments(fetched)
+    if len(attachments) > 1:
+        return _conflict(entry, attachments, known, archive, ctx)
+    differ = [e for e in good if e["file_sha256"] != entry["file_sha256"]]
+    if differ:
+        # Two pages link different files for one list: both are kept as versions; the
+        # main route's is the current one.
+        ctx.warn(f"{entry['batch_id']}: {entry['announcement_url']} and "
+                 f"{differ[0]['announcement_url']} link different files "
+                 f"({entry['file_sha256'][:12]} and {differ[0]['file_sha256'][:12]})")
+        entry["other_files"] = [{k: e[k] for k in ("file_sha256", "fetched_at",
+                                                   "file_size", "file_format")}
+                                for e in differ]
+    if entry.get("fetch_error") and not entry.get("page_error"):
         ctx.warn(f"{entry['batch_id']}: {entry['attachment_url']} could not be downloaded "
                  f"({entry['fetch_error']}); the batch's archived version, if any, stays "
                  "published and the download is tried again on the next run")
     return entry
+
+
+def _conflict(entry: dict[str, Any], attachments: list[list[dict[str, Any]]],
+              known: dict[str, dict[str, Any]], archive: RawArchive,
+              ctx: SourceContext) -> dict[str, Any]:
+    """Two or more different files for one batch id (say, two lists for one month on one
+    page): nothing tells which is the batch, and taking one would drop the other. Neither is
+    taken: the entry keeps the batch's archived file and says why (`fetch_error`), so the
+    build keeps its published version and reports a problem, until the site links one file
+    per batch or the source's scraper tells them apart (a batch id of their own)."""
+    described = "; ".join(f"{files[0]['title']!r} at {files[0]['attachment_url']} (on "
+                          f"{files[0]['announcement_url']})" for files in attachments)
+    previous = known.get(entry["attachment_url"])
+    # The file the batch had: its last entry's, at whichever of its routes it was found.
+    had = [p for files in attachments for e in files
+           if (p := known.get(e["attachment_url"])) is not None
+           and p.get("batch_id") == entry["batch_id"] and p.get("file_sha256")]
+    reason = (f"{len(attachments)} different files are linked as {entry['batch_id']}, and "
+              f"nothing tells which one is the batch: {described}")
+    entry["conflict"] = [{k: e.get(k) for k in ("title", "attachment_url", "announcement_url",
+                                                "file_sha256", "fetch_error")}
+                         for files in attachments for e in files]
+    entry.pop("other_files", None)
+    entry.update(_kept_file(had[0] if had else previous, archive),
+                 fetch_error=_same_failure(previous.get("fetch_error") if previous else None,
+                                           reason),
+                 failing_since=_failing_since(previous, utc_now()))
+    ctx.warn(f"{reason}; neither is taken: the batch's archived version, if any, stays "
+             "published")
+    return entry
+
+
+_NO_FILE: dict[str, Any] = {"file_sha256": None, "file_format": None, "file_size": None,
+                            "fetched_at": None}
+
+
+def _kept_file(previous: dict[str, Any] | None, archive: RawArchive) -> dict[str, Any]:
+    """The file facts of an attachment's last crawl entry, when its bytes are archived."""
+    if previous is None or not previous.get("file_sha256") or not archive.has(
+            previous["file_sha256"]):
+        return dict(_NO_FILE)
+    return {k: previous.get(k) for k in _NO_FILE}
+
+
+_RETRY_NOTE_RE = re.compile(r"\s*\((?:attempt \d+, giving up|retries exceeded [^()]*|"
+                            r"no time left [^()]*)\)\s*$")
+_HTTP_STATUS_RE = re.compile(r"(HTTP \d{3})")
+_COUNT_RE = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _failure_kind(reason: str) -> str:
+    """A failure without its counts (attempts, bytes received, seconds, ports): what stays
+    the same when one file fails the same way on every run. HTTP statuses are kept."""
+    parts = _HTTP_STATUS_RE.split(_RETRY_NOTE_RE.sub("", reason))
+    return "".join(part if _HTTP_STATUS_RE.fullmatch(part) else _COUNT_RE.sub("#", part)
+                   for part in parts)
+
+
+def _same_failure(previous: str | None, reason: str) -> str:
+    """The failure to record: the earlier run's wording while it is the same failure, so
+    that an attachment failing on every run leaves its crawl entry (and so the build's
+    candidates, the release and its problem row) unchanged until something really
+    changes. The fetch log has every attempt's own wording."""
+    if previous and _failure_kind(previous) == _failure_kind(reason):
+        return previous
+    return reason
+
+
+def _failing_since(previous: dict[str, Any] | None, now: str) -> str:
+    """When the attachment's current run of failures began."""
+    if previous is not None and previous.get("fetch_error"):
+        return str(previous.get("failing_since") or previous.get("checked_at") or now)
+    return now
 
 
 def _fetch_attachment(
@@ -345,20 +542,28 @@ def _fetch_attachment(
     known: dict[str, dict[str, Any]],
     result: CrawlResult,
     refresh: Refresh,
+    page_error: str | None = None,
 ) -> dict[str, Any]:
     """The crawl entry of one attachment: reused from the archive when it is there, intact,
     and no refresh is due; else downloaded. A download that fails is recorded in the entry
-    (`fetch_error`), keeping the archived file it had, so that it is tried again next run."""
+    (`fetch_error`, `failing_since`), keeping the archived file it had, so that it is tried
+    again next run. A route kept from an article that could not be read (`page_error`) is
+    not downloaded: it keeps its archived file, marked with the page's failure."""
     entry: dict[str, Any] = asdict(ref)
     previous = known.get(ref.attachment_url)
-    kept = {k: previous.get(k) for k in ("file_sha256", "file_format", "file_size",
-                                          "fetched_at")} if previous else {
-        "file_sha256": None, "file_format": None, "file_size": None, "fetched_at": None}
     checked_at = previous.get("checked_at", previous.get("fetched_at")) if previous else None
-    if (previous is not None and previous.get("file_sha256") and not previous.get("fetch_error")
+    before = previous.get("fetch_error") if previous else None
+    if page_error is not None:
+        entry.update(_kept_file(previous, archive), checked_at=checked_at, downloaded=False,
+                     page_error=page_error,
+                     fetch_error=_same_failure(before, f"its page could not be read: "
+                                                       f"{page_error}"),
+                     failing_since=_failing_since(previous, utc_now()))
+        return entry
+    if (previous is not None and previous.get("file_sha256") and not before
             and archive.intact(previous["file_sha256"])
             and not refresh.due(checked_at, datetime.now(UTC))):
-        entry.update(kept, checked_at=checked_at, downloaded=False)
+        entry.update(_kept_file(previous, archive), checked_at=checked_at, downloaded=False)
         return entry
     try:
         fetched = fetcher.get(ref.attachment_url, expect="file", referer=ref.announcement_url,
@@ -366,9 +571,10 @@ def _fetch_attachment(
     except FetchError as exc:
         if fetcher.clock() > fetcher.deadline:
             raise  # the run's time is up: stop the source, not just this file
-        entry.update(kept if kept["file_sha256"] and archive.has(kept["file_sha256"]) else {
-            "file_sha256": None, "file_format": None, "file_size": None, "fetched_at": None},
-            checked_at=utc_now(), downloaded=False, fetch_error=exc.reason)
+        now = utc_now()
+        entry.update(_kept_file(previous, archive), checked_at=now, downloaded=False,
+                     fetch_error=_same_failure(before, exc.reason),
+                     failing_since=_failing_since(previous, now))
         return entry
     assert fetched is not None
     result.downloaded += 1

@@ -7,9 +7,11 @@ returns the batches it found as BatchRefs.
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import os
 import re
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +22,7 @@ import yaml
 
 from cac_filings.errors import CacFilingsError, PageLayoutError
 from cac_filings.headers import TableSpec, header_text
-from cac_filings.kinds import ListKind, ListKindError, Registry, parse_list_kinds
+from cac_filings.kinds import _KIND_KEYS, ListKind, ListKindError, Registry, parse_list_kinds
 from cac_filings.site import (
     Article,
     ColumnItem,
@@ -51,6 +53,8 @@ class SourceSpec:
     may_be_empty: bool = False  # a crawl that finds no batch is not an error
     # What the totals CAC states count (statements.py's counted → a list kind of this source).
     statements: dict[str, str] = field(default_factory=dict)
+    # Keys of its source.yml this version does not know, ignored (each said in one line).
+    warnings: tuple[str, ...] = ()
 
     @property
     def list_kind(self) -> str:
@@ -95,6 +99,18 @@ class CrawlContext(Protocol):
     spec: SourceSpec
 
     def fetch_article(self, url: str, referer: str | None = None) -> Article: ...
+
+    def article_batches(self, url: str, read: Callable[[Article], list[BatchRef]],
+                        referer: str | None = None) -> list[BatchRef]:
+        """The batches `read` finds on the article at `url` (one announcement of many).
+
+        When that article cannot be fetched or read (an HTTP error, a WAF page, a changed
+        layout — from the fetch or from `read`), the failure is the article's, not the
+        source's: it is recorded and reported, the batches an earlier crawl found on it keep
+        their archived files, and the source's other articles are read all the same. A
+        source's own entry pages (its in-place page, its column) are read with
+        fetch_article / walk_column: their failure is the source's."""
+        ...
 
     def walk_column(self, first_page_url: str) -> Iterator[ColumnItem]: ...
 
@@ -203,8 +219,30 @@ class Source:
     module: ModuleType = field(repr=False)
 
 
-_SPEC_KEYS = {"name", "title", "description", "list_kinds", "publisher", "urls", "schedule",
-              "tables", "categories", "match", "may_be_empty", "statements"}
+_REQUIRED_KEYS = {"name", "title", "list_kinds", "urls", "tables"}
+_SPEC_KEYS = _REQUIRED_KEYS | {"description", "publisher", "schedule", "categories", "match",
+                               "may_be_empty", "statements"}
+_TABLE_KEYS = {"list_kind", "columns", "required"}
+
+
+def _unknown_keys(raw: dict[Any, Any], known: set[str], where: str) -> list[str]:
+    """One warning per key this version does not know: a newer source.yml (a field added
+    since) still loads on older code. A near miss of a known key that is absent is named as
+    the likely typo."""
+    warnings = []
+    for key in sorted(str(k) for k in set(raw) - known):
+        near = difflib.get_close_matches(key, sorted(known - set(raw)), n=1)
+        hint = f" (a typo of {near[0]!r}?)" if near else " (a field of a newer version?)"
+        warnings.append(f"{where}: unknown key {key!r} ignored{hint}")
+    return warnings
+
+
+def _typos_of(raw: dict[Any, Any], missing: set[str], known: set[str]) -> str:
+    """' (misspelt? …)' naming the unknown keys of `raw` that nearly spell a missing one."""
+    unknown = sorted(str(k) for k in set(raw) - known)
+    found = [f"{near[0]!r} for {key!r}" for key in sorted(missing)
+             if (near := difflib.get_close_matches(key, unknown, n=1))]
+    return f" (misspelt? {', '.join(found)})" if found else ""
 
 
 def _load_spec(folder: Path, start: int = 0) -> SourceSpec:
@@ -215,23 +253,35 @@ def _load_spec(folder: Path, start: int = 0) -> SourceSpec:
         raise SourceConfigError(f"{path}: cannot read ({exc})") from None
     if not isinstance(raw, dict):
         raise SourceConfigError(f"{path}: expected a mapping at the top level")
-    unknown = set(raw) - _SPEC_KEYS
-    if unknown:
-        raise SourceConfigError(f"{path}: unknown keys {sorted(unknown)}")
-    missing = {"name", "title", "list_kinds", "urls", "tables"} - set(raw)
+    missing = _REQUIRED_KEYS - set(raw)
     if missing:
-        raise SourceConfigError(f"{path}: missing keys {sorted(missing)}")
+        raise SourceConfigError(f"{path}: missing keys {sorted(missing)}"
+                                + _typos_of(raw, missing, _SPEC_KEYS))
+    warnings = _unknown_keys(raw, _SPEC_KEYS, str(path))
     if raw["name"] != folder.name:
         raise SourceConfigError(f"{path}: name {raw['name']!r} differs from its folder")
+    list_kinds = raw["list_kinds"]
+    kind_warnings: list[str] = []
+    if isinstance(list_kinds, list):
+        # parse_list_kinds refuses keys it does not know: a newer field is said and dropped.
+        known = set(_KIND_KEYS)
+        for i, entry in enumerate(list_kinds):
+            if isinstance(entry, dict) and set(entry) - known:
+                kind_warnings += _unknown_keys(entry, known, f"list_kinds[{i}]")
+                list_kinds[i] = {k: v for k, v in entry.items() if k in known}
     try:
-        kinds = parse_list_kinds(raw["list_kinds"], str(raw["name"]), start)
+        kinds = parse_list_kinds(list_kinds, str(raw["name"]), start)
     except ListKindError as exc:
-        raise SourceConfigError(f"{path}: {exc}") from None
+        raise SourceConfigError(f"{path}: {exc}" + (
+            f" ({'; '.join(kind_warnings)})" if kind_warnings else "")) from None
+    warnings += [f"{path}: {w}" for w in kind_warnings]
     own = {k.key for k in kinds}
     tables = []
     for i, t in enumerate(raw["tables"]):
         if not isinstance(t, dict) or not isinstance(t.get("columns"), dict):
-            raise SourceConfigError(f"{path}: tables[{i}] needs columns")
+            raise SourceConfigError(f"{path}: tables[{i}] needs columns" + (
+                _typos_of(t, {"columns"}, _TABLE_KEYS) if isinstance(t, dict) else ""))
+        warnings += _unknown_keys(t, _TABLE_KEYS, f"{path}: tables[{i}]")
         kind = str(t.get("list_kind", kinds[0].key))
         if kind not in own:
             raise SourceConfigError(f"{path}: tables[{i}] is for list kind {kind!r}, which "
@@ -270,6 +320,7 @@ def _load_spec(folder: Path, start: int = 0) -> SourceSpec:
         folder=folder,
         may_be_empty=bool(raw.get("may_be_empty", False)),
         statements=statements,
+        warnings=tuple(warnings),
     )
 
 
@@ -294,7 +345,23 @@ def scrapers_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "scrapers"
 
 
-def load_sources(folder: Path | None = None, names: list[str] | None = None) -> list[Source]:
+_SAID: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    """A source.yml warning on stderr, once per process (the CLI loads the sources more than
+    once in one run)."""
+    if message not in _SAID:
+        _SAID.add(message)
+        print(f"cac-filings: warning: {message}", file=sys.stderr, flush=True)
+
+
+def load_sources(folder: Path | None = None, names: list[str] | None = None, *,
+                 warn: Callable[[str], None] | None = None) -> list[Source]:
+    """The sources of `folder` (default scrapers_dir()), all or those `names`d. Keys of a
+    source.yml this version does not know are each said to `warn` (default: stderr, once)
+    and ignored; the crawl record keeps them too."""
+    warn = warn or _warn_once
     root = folder or scrapers_dir()
     if not root.is_dir():
         raise SourceConfigError(f"no scrapers folder at {root}")
@@ -305,6 +372,8 @@ def load_sources(folder: Path | None = None, names: list[str] | None = None) -> 
         order += len(spec.list_kinds)
         if names and spec.name not in names:
             continue
+        for message in spec.warnings:
+            warn(message)
         module = _load_module(sub, spec.name)
         discover = getattr(module, "discover", None)
         if not callable(discover):
