@@ -3,6 +3,7 @@ tests that need it are skipped cleanly when it is absent."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -155,8 +156,18 @@ def run_against(replica: Replica, data: Path, *extra: str, timeout: float | None
 
 @pytest.fixture(scope="module")
 def clean(replica: Replica, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data folder after one clean run against the replica."""
+    """A data folder after one clean run against the replica: the run is made once per
+    test session (shared by the xdist workers, under a lock) and each module gets a copy."""
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist each worker's base folder is inside the session's own folder.
+    session = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    shared = session / "clean-replica-run"
+    with (session / "clean-replica-run.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "published").exists():
+            shutil.rmtree(shared, ignore_errors=True)
+            done = run_against(replica, shared)
+            assert done.returncode == 0, done.stderr
     data = tmp_path_factory.mktemp("clean")
-    done = run_against(replica, data)
-    assert done.returncode == 0, done.stderr
+    shutil.copytree(shared, data, symlinks=True, dirs_exist_ok=True)
     return data
