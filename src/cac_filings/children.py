@@ -9,20 +9,36 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import json
 import os
 import signal
+import sqlite3
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 
 from cac_filings.lock import held_lock_fds
 
 _PR_SET_PDEATHSIG = 1
 
+# SQLite's result codes for a write the disk refused (sqlite3.SQLITE_FULL, SQLITE_IOERR; an
+# extended code keeps the primary one in its low byte) and the messages it gives them.
+_SQLITE_ERRNO = {13: errno.ENOSPC, 10: errno.EIO}
+_SQLITE_MESSAGES = {"database or disk is full": errno.ENOSPC, "disk I/O error": errno.EIO}
 
-def detach_from_run() -> None:
-    """First thing in a forked child: close the inherited lock, die with the run (a
-    parent-death signal), leave Ctrl-C to the run itself."""
+
+def parent_died(parent: int) -> bool:
+    """Whether the process that forked this one (PID `parent`, taken before the fork) is
+    gone: this one was handed to another parent. Not "the parent is PID 1": the run itself is
+    PID 1 in a container, and an orphan goes to the nearest subreaper, not always to init."""
+    return os.getppid() != parent
+
+
+def detach_from_run(parent: int) -> None:
+    """First thing in a forked child (`parent`: the run's PID, taken before the fork): close
+    the inherited lock, die with the run (a parent-death signal), leave Ctrl-C to the run
+    itself."""
     for fd in held_lock_fds():
         with contextlib.suppress(OSError):
             os.close(fd)
@@ -31,29 +47,54 @@ def detach_from_run() -> None:
     # Not Linux: the run waits for or kills its children on every exit path all the same.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 1:
-        os._exit(1)  # the run died before this child was ready
+    if parent_died(parent):
+        os._exit(1)  # the run died before the parent-death signal was set
+
+
+def disk_errno(exc: BaseException) -> int | None:
+    """The errno of a write the disk refused: an OSError's own, or ENOSPC / EIO for SQLite's
+    "database or disk is full" and "disk I/O error"; None for any other failure."""
+    if isinstance(exc, OSError):
+        return exc.errno
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF in _SQLITE_ERRNO:
+        return _SQLITE_ERRNO[code & 0xFF]
+    return _SQLITE_MESSAGES.get(str(exc).strip())
+
+
+def _failure_report(exc: BaseException, path: Path | None) -> dict[str, object]:
+    """What the parent needs to raise the child's failure again: its errno when the disk
+    refused a write (the run reports a full disk as such, naming the file), else its
+    traceback's last line."""
+    failure: dict[str, object] = {"message": traceback.format_exc()[-4000:]}
+    code = disk_errno(exc)
+    if code is not None:
+        filename = getattr(exc, "filename", None) or path
+        failure.update(errno=code, strerror=getattr(exc, "strerror", None) or str(exc)
+                       or os.strerror(code), filename=str(filename) if filename else None)
+    return failure
 
 
 class Child:
-    """`work()` in a forked process; `wait()` returns when it is done, raising its error."""
+    """`work()` in a forked process; `wait()` returns when it is done, raising its error.
+    `path` is the file the work writes: a full disk is reported as an OSError naming it."""
 
-    def __init__(self, work: Callable[[], None], what: str) -> None:
+    def __init__(self, work: Callable[[], None], what: str, path: Path | None = None) -> None:
         self.what = what
+        parent = os.getpid()
         read, write = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: do the work, report a failure through the pipe, exit
             os.close(read)
             code = 0
             try:
-                detach_from_run()
+                detach_from_run(parent)
                 work()
             except BaseException as exc:
-                failure: dict[str, object] = {"message": traceback.format_exc()[-4000:]}
-                if isinstance(exc, OSError):  # a full disk is the parent's to report
-                    failure.update(errno=exc.errno, strerror=exc.strerror,
-                                   filename=str(exc.filename) if exc.filename else None)
-                os.write(write, json.dumps(failure).encode())
+                with contextlib.suppress(BaseException):
+                    os.write(write, json.dumps(_failure_report(exc, path)).encode())
                 code = 1
             finally:
                 os._exit(code)  # never the parent's exit handlers or buffers
@@ -62,8 +103,8 @@ class Child:
         self.done = False
 
     def wait(self) -> None:
-        """Wait for the child; its OSError is raised again here, anything else as a
-        RuntimeError naming what failed."""
+        """Wait for the child; a write the disk refused is raised again here as an OSError
+        (errno, message, file), anything else as a RuntimeError naming what failed."""
         with os.fdopen(self._pipe, "rb") as pipe:
             report = pipe.read()
         _, status = os.waitpid(self.pid, 0)
@@ -74,9 +115,11 @@ class Child:
             failure = json.loads(report) if report else {}
         except ValueError:
             failure = {}
-        if failure.get("errno") is not None:
+        if not isinstance(failure, dict):
+            failure = {}
+        if isinstance(failure.get("errno"), int):
             raise OSError(failure["errno"], failure.get("strerror"), failure.get("filename"))
-        message = str(failure.get("message") or f"exit status {status}").strip()
+        message = str(failure.get("message") or exit_description(status)).strip()
         raise RuntimeError(f"{self.what} failed: {message.splitlines()[-1]}")
 
     def kill(self) -> None:
@@ -85,6 +128,21 @@ class Child:
                 os.kill(self.pid, signal.SIGKILL)
                 os.waitpid(self.pid, 0)
             self.done = True
+
+
+def exit_description(status: int) -> str:
+    """A wait status in words: "exit status 1", "killed by SIGKILL"."""
+    code = os.waitstatus_to_exitcode(status)
+    return describe_exitcode(code)
+
+
+def describe_exitcode(code: int) -> str:
+    """multiprocessing's exitcode (negative: the signal) in words."""
+    if code >= 0:
+        return f"exit status {code}"
+    with contextlib.suppress(ValueError):
+        return f"killed by {signal.Signals(-code).name}"
+    return f"killed by signal {-code}"
 
 
 def can_fork() -> bool:

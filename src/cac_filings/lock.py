@@ -6,6 +6,13 @@ The descriptor is never left to outlive the run: forked parse workers close it f
 (`held_lock_fds`). Should a lock still be held when the run that took it is gone — processes
 of an older version that inherited it, say — the next run finds the holder's PID dead, stops
 the leftover cac-filings processes that keep the file open, and takes the lock over.
+
+Taking the lock is one step for every contender: it passes a gate first (DATA_DIR/.lock-gate,
+an flock held only while the lock is being taken, never while it is held). Behind the gate a
+run opens the lock, reads its holder, finds it dead, stops the leftovers and takes the lock
+with no other run in between: two runs that find the same dead holder cannot both take over,
+and no contender (which has the lock file open too) is ever taken for a leftover and stopped.
+A run that finds the gate taken is refused like one that finds the lock held.
 """
 
 from __future__ import annotations
@@ -21,6 +28,12 @@ from pathlib import Path
 
 from cac_filings.config import utc_now
 from cac_filings.errors import CacFilingsError
+
+LOCK_NAME = ".lock"
+GATE_NAME = ".lock-gate"
+
+# How long a takeover waits for the stopped leftovers to let go of the lock.
+TAKEOVER_SECONDS = 5.0
 
 
 class BusyError(CacFilingsError):
@@ -68,56 +81,89 @@ def _holders(path: Path) -> list[int]:
     return found
 
 
-def _take_over(fd: int, path: Path, holder: dict[str, object]) -> list[int]:
-    """When the process that took the lock is dead, stop the leftovers that still hold it and
-    take it; returns their PIDs. Raises BusyError when the holder is alive (or unknown)."""
+def _write_record(fd: int, command: str) -> None:
+    """Who holds it: written over the old record, then cut to length, so that a reader never
+    finds the file empty (it may find the old record's tail after the new one: `_read_record`
+    reads the first JSON value only)."""
+    record = json.dumps({"pid": os.getpid(), "command": command, "since": utc_now()}).encode()
+    os.pwrite(fd, record, 0)
+    os.ftruncate(fd, len(record))
+
+
+def _read_record(fd: int) -> tuple[str, dict[str, object]]:
+    """The holder's record as text (for messages) and as a dict ({} when unreadable)."""
+    text = os.pread(fd, 4096, 0).decode("utf-8", errors="replace").strip()
+    try:
+        found, end = json.JSONDecoder().raw_decode(text)
+    except ValueError:
+        return text, {}
+    return text[:end], found if isinstance(found, dict) else {}
+
+
+def _busy(data_dir: Path, path: Path, text: str) -> BusyError:
+    return BusyError(f"another cac-filings process is writing to {data_dir} "
+                     f"({text or 'holder unknown'}); {path} is locked. Runs never "
+                     "overlap: try again when it has finished")
+
+
+def _take(fd: int, path: Path) -> list[int]:
+    """Lock `fd`, taking the lock over when the process that took it is dead: stop the
+    leftovers that still hold it and wait for the kernel to release it. Returns their PIDs.
+    Raises BusyError when the holder is alive (or unknown). Called behind the gate only."""
+    with suppress(BlockingIOError):
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return []
+    text, holder = _read_record(fd)
     pid = holder.get("pid")
     if not isinstance(pid, int) or _alive(pid):
-        raise BlockingIOError
+        raise _busy(path.parent, path, text)
     stopped = _holders(path)
     if not stopped:
-        raise BlockingIOError  # held by something that is not a leftover of ours
+        raise _busy(path.parent, path, text)  # held by something that is not ours
     for leftover in stopped:
         with suppress(ProcessLookupError):
             os.kill(leftover, signal.SIGKILL)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + TAKEOVER_SECONDS
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return stopped
         except BlockingIOError:
             if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+                raise _busy(path.parent, path, text) from None
+            time.sleep(0.05)  # a SIGKILLed process lets go of its files within milliseconds
+
+
+def _acquire(data_dir: Path, command: str) -> tuple[int, list[int]]:
+    """The lock's descriptor, locked, and the leftovers stopped to take it over."""
+    gate = os.open(data_dir / GATE_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(gate, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _busy(data_dir, data_dir / GATE_NAME, _read_record(gate)[0]) from None
+        with suppress(OSError):  # only a message's detail: never a reason to fail
+            _write_record(gate, command)  # named by whoever finds the gate taken
+        fd = os.open(data_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            stopped = _take(fd, data_dir / LOCK_NAME)
+            _HELD.add(fd)
+            _write_record(fd, command)
+        except BaseException:
+            _HELD.discard(fd)
+            os.close(fd)  # before the gate opens: a takeover never sees a refused run's file
+            raise
+        return fd, stopped
+    finally:
+        os.close(gate)  # releases the gate
 
 
 @contextmanager
 def data_dir_lock(data_dir: Path, command: str) -> Iterator[list[int]]:
     """Hold the data folder's lock; yields the PIDs of leftovers stopped to take it over."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / ".lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    stopped: list[int] = []
+    fd, stopped = _acquire(data_dir, command)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = os.pread(fd, 4096, 0).decode("utf-8", errors="replace").strip()
-            try:
-                holder = json.loads(text) if text else {}
-            except ValueError:
-                holder = {}
-            try:
-                stopped = _take_over(fd, path, holder if isinstance(holder, dict) else {})
-            except BlockingIOError:
-                raise BusyError(f"another cac-filings process is writing to {data_dir} "
-                                f"({text or 'holder unknown'}); {path} is locked. Runs never "
-                                "overlap: try again when it has finished") from None
-        _HELD.add(fd)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"pid": os.getpid(), "command": command,
-                                  "since": utc_now()
-                                  }).encode(), 0)
         yield stopped
     finally:
         _HELD.discard(fd)

@@ -199,7 +199,7 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
     try:
         if not failed and can_fork():
             sqlite = Child(lambda: write_sqlite(result.tables, tmp / DB_FILE),
-                           f"writing {tmp / DB_FILE}")
+                           f"writing {tmp / DB_FILE}", tmp / DB_FILE)
         elif not failed:
             write_sqlite(result.tables, tmp / DB_FILE)
         _write_all_parquet(result.tables, tmp)

@@ -24,10 +24,12 @@ import multiprocessing
 import os
 import pickle
 import shutil
+import signal
 import time
 from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +46,7 @@ from cac_filings.build.derive import (
 from cac_filings.build.official import official_counts, reconcile, reconciliation_warnings
 from cac_filings.build.rows import FileCheck, ParsedFile, Row, parse_file
 from cac_filings.build.select import BatchVersion, SelectedBatch, Selection, select_batches
-from cac_filings.children import detach_from_run
+from cac_filings.children import describe_exitcode, detach_from_run
 from cac_filings.config import utc_now
 from cac_filings.errors import ArchiveError, ExtractionError
 from cac_filings.fingerprint import code_fingerprint
@@ -163,28 +165,79 @@ def default_workers() -> int:
 def _run_tasks(tasks: list[ParseTask], sizes: list[int], workers: int
                ) -> list[ParsedFile | str]:
     """_parse over every task, on `workers` processes (the work is pure Python: threads would
-    share one core). Results come back in task order."""
+    share one core). Results come back in task order.
+
+    A worker that dies (the OOM killer, a kill, a crash in a parsing library) breaks the pool:
+    the files it left unparsed are parsed again, each in a process of its own, so that a death
+    by chance costs time only, and a file that kills its parser every time stops the build
+    with one line naming it (an ExtractionError), never a traceback."""
     if workers <= 1 or len(tasks) < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return [_parse(t) for t in tasks]
     # Largest files first, so that no worker is left with a big list at the end.
     order = sorted(range(len(tasks)), key=lambda i: -sizes[i])
+    results, died = _run_pool(tasks, order, workers)
+    for i in order:
+        if i in results:
+            continue
+        alone, died_alone = _run_pool(tasks, [i], 1)
+        if i not in alone:
+            raise ExtractionError(tasks[i][2], (
+                f"a parse worker died ({died}), and the process parsing this file alone died "
+                f"too ({died_alone}): out of memory, or a crash in a parsing library; nothing "
+                "new was published (run again to retry)"))
+        results[i] = alone[i]
+    return [results[i] for i in range(len(tasks))]
+
+
+def _run_pool(tasks: list[ParseTask], indices: list[int], workers: int
+              ) -> tuple[dict[int, ParsedFile | str], str | None]:
+    """_parse over tasks[i] for i in `indices`, on a pool of forked workers: the results it
+    got, and how a worker died when one did (the pool is then broken: the rest are missing)."""
     results: dict[int, ParsedFile | str] = {}
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=detach_from_run,
+    died: str | None = None
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(indices)),
+                               initializer=detach_from_run, initargs=(os.getpid(),),
                                mp_context=multiprocessing.get_context("fork"))
+    processes: list[multiprocessing.process.BaseProcess] = []
     try:
-        futures = {i: pool.submit(_parse, tasks[i]) for i in order}
-        for i in order:
-            results[i] = futures[i].result()
+        futures = {i: pool.submit(_parse, tasks[i]) for i in indices}
+        # A fork pool starts its workers at the first submit; after a break it forgets them.
+        processes = list(getattr(pool, "_processes", {}).values())
+        for i in indices:
+            try:
+                results[i] = futures[i].result()
+            except BrokenProcessPool:
+                died = _how_workers_died(pool, processes)
+                break
     finally:
         # Every way out (an error, Ctrl-C, SIGTERM) takes the workers down with it.
-        processes = list(getattr(pool, "_processes", {}).values())
+        processes = processes or list(getattr(pool, "_processes", {}).values())
+        # The pool's own thread reaps its workers: a worker joined here at the same time
+        # could be reaped by it and look alive here. (shutdown forgets the thread.)
+        manager = getattr(pool, "_executor_manager_thread", None)
         pool.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             if process.is_alive():
                 process.kill()
+        if manager is not None:
+            manager.join(timeout=5)
         for process in processes:
             process.join(timeout=5)
-    return [results[i] for i in range(len(tasks))]
+    return results, died
+
+
+def _how_workers_died(pool: ProcessPoolExecutor,
+                      processes: list[multiprocessing.process.BaseProcess]) -> str:
+    """"killed by SIGKILL", say: the first worker that ended other than by the pool's own
+    SIGTERM to the survivors of a break."""
+    manager = getattr(pool, "_executor_manager_thread", None)
+    if manager is not None:  # a broken pool's thread ends once it has reaped every worker
+        manager.join(timeout=5)
+    for process in processes:
+        process.join(timeout=5)
+    codes = [p.exitcode for p in processes if p.exitcode is not None]
+    first = next((c for c in codes if c != -signal.SIGTERM), codes[0] if codes else None)
+    return describe_exitcode(first) if first is not None else "no exit status known"
 
 
 class ParseCache:

@@ -1,0 +1,388 @@
+"""The data folder's lock and the processes a run forks: a dead run's lock is taken over by
+one run only, children never keep the lock and notice their run's death by its PID, a full
+disk in the SQLite child reaches the run as an OSError, a dying parse worker is one line."""
+
+from __future__ import annotations
+
+import errno
+import json
+import multiprocessing
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+import cac_filings.build as build
+from cac_filings import lock
+from cac_filings.build import ParseTask
+from cac_filings.children import Child, detach_from_run, parent_died
+from cac_filings.errors import ExtractionError
+from cac_filings.lock import BusyError, data_dir_lock
+
+# Above Linux's largest pid_max (2**22): no process ever has it.
+DEAD_PID = 2**22 + 1
+
+LEFTOVER = ("import fcntl, os, sys\n"
+            "fd = os.open(sys.argv[1], os.O_RDWR)\nfcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "print('held', flush=True)\nsys.stdin.read()")
+
+
+@pytest.fixture
+def stale_lock(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    """DATA_DIR/.lock written by a run that is dead, and still held by a leftover of it (a
+    worker of an older version that inherited the descriptor)."""
+    (tmp_path / ".lock").write_text(json.dumps({"pid": DEAD_PID, "command": "run"}))
+    leftover = subprocess.Popen([sys.executable, "-c", LEFTOVER, str(tmp_path / ".lock"),
+                                 "cac_filings-worker"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        assert leftover.stdout is not None and leftover.stdout.readline() == "held\n"
+        yield leftover
+    finally:
+        leftover.kill()
+        leftover.wait()
+
+
+def open_on(path: Path) -> list[str]:
+    """This process's descriptors open on `path`."""
+    fds = Path("/proc/self/fd")
+    found = []
+    for fd in fds.iterdir():
+        try:
+            if os.readlink(fd) == str(path.resolve()):
+                found.append(fd.name)
+        except OSError:
+            continue
+    return found
+
+
+# ---------------------------------------------------------------- taking over a dead run's lock
+
+
+def test_two_runs_finding_the_same_dead_holder_take_over_one_at_a_time(
+        tmp_path: Path, stale_lock: subprocess.Popen[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first run has read the dead holder's PID and is about to stop the leftovers; a
+    second run arriving then is refused (it does not take over as well), and the first one
+    gets the lock."""
+    entered, go, held, release = (threading.Event() for _ in range(4))
+    real_holders = lock._holders
+    calls: list[Path] = []
+
+    def holders_pausing_first(path: Path) -> list[int]:
+        calls.append(path)
+        if len(calls) == 1:  # the first takeover stops here until the second run has tried
+            entered.set()
+            assert go.wait(10)
+        return real_holders(path)
+
+    monkeypatch.setattr(lock, "_holders", holders_pausing_first)
+    outcome: dict[str, object] = {}
+
+    def first_run() -> None:
+        try:
+            with data_dir_lock(tmp_path, "run") as stopped:
+                outcome["stopped"] = stopped
+                held.set()
+                release.wait(10)
+        except BaseException as exc:
+            outcome["error"] = exc
+            held.set()
+
+    thread = threading.Thread(target=first_run)
+    thread.start()
+    try:
+        assert entered.wait(10)
+        with pytest.raises(BusyError, match=f'"pid": {os.getpid()}, "command": "run"'), \
+                data_dir_lock(tmp_path, "build"):
+            pass
+        assert len(calls) == 1  # the refused run never looked for leftovers to stop
+        assert len(open_on(tmp_path / ".lock")) == 1  # the first run's: the second never opened it
+        go.set()
+        assert held.wait(10)
+        assert outcome == {"stopped": [stale_lock.pid]}
+        assert stale_lock.wait(timeout=5) == -signal.SIGKILL
+        record = json.loads((tmp_path / ".lock").read_text())
+        assert (record["pid"], record["command"]) == (os.getpid(), "run")
+        # Held now by a live run: refused, naming it; nobody is stopped.
+        with pytest.raises(BusyError, match=f'"pid": {os.getpid()}'), \
+                data_dir_lock(tmp_path, "crawl"):
+            pass
+        assert len(calls) == 1
+    finally:
+        go.set()
+        release.set()
+        thread.join(10)
+    assert not open_on(tmp_path / ".lock")
+    with data_dir_lock(tmp_path, "run") as stopped:  # released: the next run just works
+        assert stopped == []
+
+
+RACER = """
+import json, sys
+from pathlib import Path
+from cac_filings.lock import BusyError, data_dir_lock
+print("ready", flush=True)
+sys.stdin.readline()
+try:
+    with data_dir_lock(Path(sys.argv[1]), "run") as stopped:
+        print("won", json.dumps(stopped), flush=True)
+        sys.stdin.readline()
+except BusyError as exc:
+    print("busy", exc, flush=True)
+"""
+
+
+def test_two_processes_racing_for_a_dead_runs_lock_one_wins_and_nobody_stops_it(
+        tmp_path: Path, stale_lock: subprocess.Popen[str]) -> None:
+    """Racers have the lock file open too and are cac-filings processes: a takeover must not
+    take the other racer (or the winner) for a leftover and kill it."""
+    racers = [subprocess.Popen([sys.executable, "-c", RACER, str(tmp_path)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+              for _ in range(2)]
+    try:
+        for racer in racers:
+            assert racer.stdout is not None and racer.stdout.readline() == "ready\n"
+        for racer in racers:
+            assert racer.stdin is not None
+            racer.stdin.write("go\n")
+            racer.stdin.flush()
+        lines = {racer.pid: racer.stdout.readline() for racer in racers
+                 if racer.stdout is not None}
+        (winner,) = [pid for pid, line in lines.items() if line.startswith("won")]
+        (loser,) = [pid for pid, line in lines.items() if line.startswith("busy")]
+        assert lines[winner] == f"won [{stale_lock.pid}]\n"
+        assert "another cac-filings process is writing to" in lines[loser]
+        assert set(re.findall(r'"pid": (\d+)', lines[loser])) <= {str(winner)}
+        loser_process = next(r for r in racers if r.pid == loser)
+        assert loser_process.wait(timeout=10) == 0
+        winner_process = next(r for r in racers if r.pid == winner)
+        assert winner_process.poll() is None  # not stopped by the loser
+        assert stale_lock.wait(timeout=5) == -signal.SIGKILL
+        assert json.loads((tmp_path / ".lock").read_text())["pid"] == winner
+        assert winner_process.stdin is not None
+        winner_process.stdin.write("done\n")
+        winner_process.stdin.flush()
+        assert winner_process.wait(timeout=10) == 0
+    finally:
+        for racer in racers:
+            racer.kill()
+            racer.wait()
+
+
+def test_the_gate_is_open_while_the_lock_is_held_and_children_get_neither(
+        tmp_path: Path) -> None:
+    import fcntl
+
+    with data_dir_lock(tmp_path, "run"):
+        gate = os.open(tmp_path / ".lock-gate", os.O_RDWR)
+        try:
+            fcntl.flock(gate, fcntl.LOCK_EX | fcntl.LOCK_NB)  # not held past the taking
+        finally:
+            os.close(gate)
+        assert len(open_on(tmp_path / ".lock")) == 1
+
+        def without_the_lock() -> None:
+            if open_on(tmp_path / ".lock") or open_on(tmp_path / ".lock-gate"):
+                raise AssertionError("the child holds the data folder's lock")
+
+        Child(without_the_lock, "checking the descriptors").wait()
+    assert not open_on(tmp_path / ".lock")
+
+
+def test_a_refused_run_keeps_no_descriptor_of_the_lock(tmp_path: Path) -> None:
+    import fcntl
+
+    holder = os.open(tmp_path / ".lock", os.O_RDWR | os.O_CREAT)
+    try:
+        os.pwrite(holder, json.dumps({"pid": os.getpid(), "command": "run"}).encode(), 0)
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        with pytest.raises(BusyError, match=f'"pid": {os.getpid()}'), \
+                data_dir_lock(tmp_path, "build"):
+            pass
+        assert len(open_on(tmp_path / ".lock")) == 1  # the holder's own
+    finally:
+        os.close(holder)
+
+
+# ---------------------------------------------------------------- a child notices its run died
+
+
+def in_fork(body: Callable[[], None]) -> int:
+    """body() in a forked process: its exit status (3 when body raised)."""
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            body()
+        except BaseException:
+            code = 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def test_parent_died_compares_with_the_pid_taken_before_the_fork(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "getppid", lambda: 1)
+    assert not parent_died(1)  # the run is PID 1 (a container): its child is fine
+    assert parent_died(4242)  # handed to init: the run is gone
+    monkeypatch.setattr(os, "getppid", lambda: 777)
+    assert parent_died(4242)  # handed to a subreaper (systemd --user, tini): gone too
+    assert not parent_died(777)
+
+
+@pytest.mark.parametrize(("getppid", "parent", "status"), [
+    (1, 1, 0),  # the run is PID 1: the child works
+    (1, 4242, 1),  # reparented to init: the child exits at once
+    (777, 4242, 1),  # reparented to a subreaper that is not PID 1: exits too
+])
+def test_a_forked_child_exits_when_its_run_is_gone(getppid: int, parent: int,
+                                                   status: int) -> None:
+    def child() -> None:
+        os.getppid = lambda: getppid  # this process only
+        detach_from_run(parent)
+
+    assert in_fork(child) == status
+
+
+# ---------------------------------------------------------------- a full disk in the child
+
+
+def fill_capped_database(path: Path) -> None:
+    """SQLite's own "database or disk is full": a database allowed two pages."""
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute("PRAGMA max_page_count = 2")
+        connection.execute("CREATE TABLE filings (number TEXT)")
+        connection.executemany("INSERT INTO filings VALUES (?)",
+                               [("网信算备" + str(i) * 40,) for i in range(1000)])
+        connection.commit()
+    finally:
+        connection.close()
+
+
+def raise_(exc: BaseException) -> Callable[[], None]:
+    def work() -> None:
+        raise exc
+
+    return work
+
+
+@pytest.mark.parametrize("work", [
+    fill_capped_database,
+    lambda path: raise_(sqlite3.OperationalError("database or disk is full"))(),
+], ids=["sqlite-full", "operational-error"])
+def test_sqlite_full_in_the_child_is_an_enospc_oserror_naming_the_file(
+        tmp_path: Path, work: Callable[[Path], None]) -> None:
+    path = tmp_path / "cac_filings.db"
+    child = Child(lambda: work(path), f"writing {path}", path)
+    with pytest.raises(OSError) as raised:
+        child.wait()
+    assert type(raised.value) is OSError
+    assert raised.value.errno == errno.ENOSPC
+    assert raised.value.filename == str(path)
+    assert "database or disk is full" in str(raised.value.strerror)
+
+
+def test_an_oserror_in_the_child_keeps_its_errno_and_file(tmp_path: Path) -> None:
+    child = Child(raise_(OSError(errno.ENOSPC, "No space left on device", "/data/x.db-journal")),
+                  "writing x", tmp_path / "x.db")
+    with pytest.raises(OSError) as raised:
+        child.wait()
+    assert (raised.value.errno, raised.value.strerror, raised.value.filename) == (
+        errno.ENOSPC, "No space left on device", "/data/x.db-journal")
+
+
+def test_other_failures_of_the_child_are_one_line_runtime_errors(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match=r"^writing x failed: ValueError: a bad value$"):
+        Child(raise_(ValueError("a bad value")), "writing x").wait()
+    with pytest.raises(RuntimeError, match=r"^writing x failed: killed by SIGKILL$"):
+        Child(lambda: os.kill(os.getpid(), signal.SIGKILL), "writing x").wait()
+    # A SQLite error that is not the disk's stays what it is.
+    with pytest.raises(RuntimeError, match="OperationalError: no such table: t"):
+        Child(raise_(sqlite3.OperationalError("no such table: t")), "writing x").wait()
+
+
+# ---------------------------------------------------------------- a parse worker that dies
+
+
+def parse_or_die(task: ParseTask) -> str:
+    """A stand-in for build._parse: "always" kills its process, "once" the first time."""
+    _, sha, _, _, _, root = task
+    first_time = Path(root, f"died-{sha}")
+    if sha == "always" or (sha == "once" and not first_time.exists()):
+        first_time.touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return f"parsed {sha}"
+
+
+def tasks(root: Path, *shas: str) -> list[ParseTask]:
+    spec, kinds = cast(Any, None), cast(Any, None)
+    return [("algorithm", sha, f"file {sha} [algorithm/2024-01 v1]", spec, kinds, str(root))
+            for sha in shas]
+
+
+def test_a_worker_dying_by_chance_costs_time_only(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(build, "_parse", parse_or_die)
+    shas = ("a", "once", "b", "c", "d")
+    results = build._run_tasks(tasks(tmp_path, *shas), [1] * len(shas), workers=2)
+    assert results == [f"parsed {sha}" for sha in shas]
+    assert (tmp_path / "died-once").exists()  # it did die, and was parsed again
+    assert not multiprocessing.active_children()
+
+
+def test_a_file_that_kills_its_parser_is_one_line_and_leaves_no_lock(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(build, "_parse", parse_or_die)
+    with pytest.raises(ExtractionError) as raised, data_dir_lock(tmp_path, "build"):
+        build._run_tasks(tasks(tmp_path, "a", "always", "b"), [3, 2, 1], workers=2)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith("file always [algorithm/2024-01 v1]: a parse worker died (killed "
+                              "by SIGKILL), and the process parsing this file alone died too "
+                              "(killed by SIGKILL)")
+    assert not multiprocessing.active_children()
+    assert not open_on(tmp_path / ".lock")
+    with data_dir_lock(tmp_path, "build") as stopped:  # nobody holds it
+        assert stopped == []
+
+
+def always_dies(task: ParseTask) -> str:
+    os.kill(os.getpid(), signal.SIGKILL)
+    raise AssertionError("unreachable")
+
+
+def test_a_build_whose_parser_dies_ends_in_one_line_and_a_record(
+        tiny_release: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from tests.conftest import invoke
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_release, data, symlinks=True)
+    shutil.rmtree(data / "cache")  # every file is parsed again, on workers
+    published = os.readlink(data / "published")
+    monkeypatch.setattr(build, "_parse", always_dies)
+    monkeypatch.setattr(build, "default_workers", lambda: 2)
+    done = invoke("build", "--data-dir", str(data), "--quiet")
+    assert done.exit_code == 3, done.stdout + done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "the process parsing this file alone died too (killed by SIGKILL)" in line
+    assert "Traceback" not in done.stdout + done.stderr
+    record = json.loads((data / "runs.jsonl").read_text().splitlines()[-1])
+    assert record["exit_code"] == 3 and "killed by SIGKILL" in record["error"]
+    assert os.readlink(data / "published") == published
+    assert not multiprocessing.active_children()
+    with data_dir_lock(data, "build") as stopped:  # the failed build left the lock free
+        assert stopped == []
