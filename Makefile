@@ -10,7 +10,7 @@ PORT   ?= 8001
 ARGS   ?=
 
 .DEFAULT_GOAL := test
-.PHONY: run test lint typecheck pytest bench soak docs install dev clean
+.PHONY: run test lint typecheck pytest bench bench-serve soak docs install dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ docs: dev
 
 bench: dev
 	$(BIN)/python benchmarks/rebuild.py $(ARGS)
+
+# The reader pages at about 1 M filings (a scaled copy of a release) against the same at 1×;
+# e.g. make bench-serve ARGS="--factor 20 --work /tmp/cac-serve".
+bench-serve: dev
+	$(BIN)/python benchmarks/serve.py $(ARGS)
 
 soak: dev
 	$(BIN)/python benchmarks/soak.py $(ARGS)

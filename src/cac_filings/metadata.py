@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cac_filings.schema import DATABASE, TABLES
+from cac_filings.schema import DATABASE, SUMMARY_TABLES, TABLES
+from cac_filings.summaries import TIER_FTS
 
 TITLE = "cac-filings · 中国算法备案数据"
 DESCRIPTION = (
@@ -123,6 +124,9 @@ def datasette_metadata(release_id: str, created_at: str) -> dict[str, Any]:
     for table in TABLES:
         if table.fts:
             tables[f"{table.name}_fts"] = {"hidden": True}
+    # What the pages read instead of counting the registry (summaries.py): not for readers.
+    for name in [t.name for t in SUMMARY_TABLES] + list(TIER_FTS.values()):
+        tables[name] = {"hidden": True}
     return {
         "title": TITLE,
         "description": f"{DESCRIPTION} Release {release_id}, built {created_at}.",

@@ -42,6 +42,7 @@ from cac_filings.schema import (
 )
 from cac_filings.sources import Source
 from cac_filings.store import load_rows, write_csv, write_parquet, write_sqlite
+from cac_filings.summaries import write_summaries
 
 # A list kind may not lose more than this share of its filings from one release to the next.
 MAX_SHRINK = 0.2
@@ -198,10 +199,10 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
     sqlite: Child | None = None
     try:
         if not failed and can_fork():
-            sqlite = Child(lambda: write_sqlite(result.tables, tmp / DB_FILE),
+            sqlite = Child(lambda: write_database(result.tables, tmp / DB_FILE),
                            f"writing {tmp / DB_FILE}", tmp / DB_FILE)
         elif not failed:
-            write_sqlite(result.tables, tmp / DB_FILE)
+            write_database(result.tables, tmp / DB_FILE)
         _write_all_parquet(result.tables, tmp)
         result.timings["parquet"] = time.perf_counter() - started
         _write_notes(tmp, result, changes, release_id, created_at, previous)
@@ -269,6 +270,13 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
         publish_release(settings, release_id)
         release.published = True
     return release
+
+
+def write_database(tables: dict[str, list[dict[str, Any]]], path: Path) -> None:
+    """The release's SQLite file: every table with its indexes and full-text tables, then the
+    summaries the pages read (summaries.py)."""
+    write_sqlite(tables, path)
+    write_summaries(path)
 
 
 def _write_notes(tmp: Path, result: BuildResult, changes: list[Change], release_id: str,

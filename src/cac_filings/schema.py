@@ -230,10 +230,14 @@ FILINGS = Table(
     ),
     primary_key=("list_kind", "filing_number"),
     # Newest first, with the key in Datasette's order for ties (its next-page condition
-    # assumes list_kind, filing_number ascending within one date).
-    indexes=(("company",), ("entity_code",), ("province",), ("last_batch_id",),
+    # assumes list_kind, filing_number ascending within one date); the same within one value
+    # of each faceted column (a facet selected on the table page), and by number.
+    indexes=(("company",), ("entity_code",),
              ("first_published_on desc", "list_kind", "filing_number"),
-             ("list_kind", "first_published_on desc", "filing_number")),
+             ("list_kind", "first_published_on desc", "filing_number"),
+             *((column, "first_published_on desc", "list_kind", "filing_number")
+               for column in ("province", "role", "category", "status", "last_batch_id")),
+             ("filing_number", "list_kind")),
     fts=("name", "company", "products", "purpose", "filing_number", "pinyin"),
     facets=("list_kind", "province", "role", "category", "status", "last_batch_id"),
     sort="filing_number",
@@ -678,3 +682,118 @@ DATA_TABLES: tuple[Table, ...] = (BATCHES, LISTINGS, FILINGS, PRODUCTS, COMPANIE
 HISTORY_TABLES: tuple[Table, ...] = (CHANGES, RELEASES)
 RUN_TABLES: tuple[Table, ...] = (PROBLEMS,)
 TABLES: tuple[Table, ...] = DATA_TABLES + HISTORY_TABLES + RUN_TABLES
+
+
+# ---------------------------------------------------------------- summaries for serving
+
+# Tables only the release's SQLite file carries, filled by summaries.py from the tables above
+# once the file is written: what the pages would otherwise count on every request (facets,
+# headline figures, charts) and the orders the feeds are read in. Each equals a query of the
+# tables above (tested); none is published as Parquet or CSV.
+SUMMARY_TABLE_COUNTS = Table(
+    name="summary_table_counts",
+    en="Rows in each table of this SQLite file (what Datasette would count at start-up)",
+    zh="汇总：本数据库每个表的行数",
+    columns=(
+        _c("table_name", "text", "A table of this file", "表名", nullable=False),
+        _c("row_count", "int", "Its rows", "行数", nullable=False),
+    ),
+    primary_key=("table_name",),
+)
+
+SUMMARY_FACET_COUNTS = Table(
+    name="summary_facet_counts",
+    en="Rows per value of each faceted text column of each table, overall and within each "
+       "value of another faceted column (the table pages' facets)",
+    zh="汇总：各表分面列每个取值的行数（全部，及另一分面列取某值时）",
+    columns=(
+        _c("table_name", "text", "The table", "表名", nullable=False),
+        _c("filter_column", "text", "The column the rows are narrowed by; empty: all rows",
+           "筛选列（空：全部行）", nullable=False),
+        _c("filter_value", "text", "Its value (empty when filter_column is)", "筛选值",
+           nullable=False),
+        _c("column_name", "text", "The faceted column", "分面列", nullable=False),
+        _c("value", "text", "One of its values (never null)", "取值", nullable=False),
+        _c("n", "int", "Rows with that value", "行数", nullable=False),
+    ),
+    primary_key=("table_name", "filter_column", "filter_value", "column_name", "value"),
+)
+
+SUMMARY_FILING_COUNTS = Table(
+    name="summary_filing_counts",
+    en="Filings per list, first publication date, province and status (headline figures "
+       "and charts)",
+    zh="汇总：按清单类型、首次公布日期、省份、状态统计的备案数",
+    columns=(
+        _c("list_kind", "text", "Which list", "清单类型", nullable=False),
+        _c("first_published_on", "date", "First publication date", "首次公布日期"),
+        _c("province", "text", "Province", "所属省份"),
+        _c("status", "text", "active or cancelled", "状态", nullable=False),
+        _c("n", "int", "Filings", "备案数", nullable=False),
+    ),
+)
+
+SUMMARY_FORMER_NAMES = Table(
+    name="summary_former_names",
+    en="Each former name of a company (companies.former_names), one row per name",
+    zh="汇总：主体曾用名，每个曾用名一行",
+    columns=(
+        _c("former_name", "text", "The former name", "曾用名", nullable=False),
+        _c("company", "text", "The company's name now", "现主体名称", nullable=False),
+    ),
+    primary_key=("former_name", "company"),
+)
+
+SUMMARY_BATCH_LISTS = Table(
+    name="summary_batch_lists",
+    en="What each batch version holds, per list kind of its rows: rows, numbers new to the "
+       "registry, re-listed ones, re-listed ones whose cells changed, rows marked 已注销",
+    zh="汇总：每个批次版本各清单类型的行数、新增、再次列入、内容变化、注明已注销的行",
+    columns=(
+        _c("batch_id", "text", "Batch", "批次标识", nullable=False),
+        _c("version", "int", "Version of the batch file", "版本号", nullable=False),
+        _c("list_kind", "text", "List kind of the rows", "清单类型", nullable=False),
+        _c("rows", "int", "Rows", "行数", nullable=False),
+        _c("new", "int", "Rows whose number this batch listed first (null: rows of a "
+                         "cancellation notice)", "新增"),
+        _c("relisted", "int", "Rows whose number an earlier batch listed", "再次列入"),
+        _c("changed", "int", "Re-listed rows whose published cells differ from the listing "
+                             "before", "内容变化"),
+        _c("marked_cancelled", "int", "Rows whose 备注 says 已注销", "注明已注销"),
+    ),
+    primary_key=("batch_id", "version", "list_kind"),
+)
+
+SUMMARY_NEW_FILINGS = Table(
+    name="summary_new_filings",
+    en="Filings in the order the new-approvals feed lists them: newest current batch first, "
+       "each batch's new numbers in file order",
+    zh="汇总：新增备案订阅的顺序（最新批次在前，批次内按文件顺序）",
+    columns=(
+        _c("position", "int", "Place in the feed, 1..n", "顺序", nullable=False),
+        _c("list_kind", "text", "Which list", "清单类型", nullable=False),
+        _c("filing_number", "text", "Filing number", "备案编号", nullable=False),
+        _c("province", "text", "Province", "所属省份"),
+    ),
+    primary_key=("position",),
+    indexes=(("province", "position"),),
+)
+
+SUMMARY_RELEASE_CHANGES = Table(
+    name="summary_release_changes",
+    en="What the latest release changed, in the order its feed lists it (newest CAC "
+       "publication first)",
+    zh="汇总：最新数据版本的变化，按订阅顺序",
+    columns=(
+        _c("position", "int", "Place in the feed, 1..n", "顺序", nullable=False),
+        _c("list_kind", "text", "Which list", "清单类型", nullable=False),
+        _c("filing_number", "text", "Filing number", "备案编号", nullable=False),
+    ),
+    primary_key=("position",),
+)
+
+# In the order summaries.py writes them: the table counts last, to count the others.
+SUMMARY_TABLES: tuple[Table, ...] = (SUMMARY_FACET_COUNTS, SUMMARY_FILING_COUNTS,
+                                     SUMMARY_FORMER_NAMES, SUMMARY_BATCH_LISTS,
+                                     SUMMARY_NEW_FILINGS, SUMMARY_RELEASE_CHANGES,
+                                     SUMMARY_TABLE_COUNTS)

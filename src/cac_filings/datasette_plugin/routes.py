@@ -89,11 +89,13 @@ async def search_page(request: Any, datasette: Any, release: Release) -> Any:
         if len(query.strip()) > MAX_QUERY_CHARS:
             return Response.json({"error": TOO_LONG, "max_chars": MAX_QUERY_CHARS},
                                  status=400)
-        found = await search_results.search(datasette, query) if query.strip() else None
+        found = await search_results.search(datasette, query, summaries=release.summaries
+                                            ) if query.strip() else None
         return Response.json(search_results.as_json(found) if found else {
             "query": query.strip(), "sections": [], "total": 0})
     # The page searches the first MAX_QUERY_CHARS characters and says so.
-    results = await search_results.search(datasette, query) if query.strip() else None
+    results = await search_results.search(datasette, query, summaries=release.summaries
+                                          ) if query.strip() else None
     return await _page(datasette, request, "cac_search.html",
                        {"query": query.strip(), "results": results,
                         "max_chars": MAX_QUERY_CHARS})
@@ -101,7 +103,7 @@ async def search_page(request: Any, datasette: Any, release: Release) -> Any:
 
 async def company_page(request: Any, datasette: Any, release: Release) -> Any:
     name = unquote(request.url_vars["name"])
-    found = await company.company(datasette, name)
+    found = await company.company(datasette, release, name)
     if found is None:
         return await not_found(datasette, request, f"主体 Company: {name}", name)
     return await _page(datasette, request, "cac_company.html", {"found": found, "name": name})

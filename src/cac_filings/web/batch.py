@@ -38,7 +38,8 @@ def batch_details(reader: Reader, release: Release, batch_id: str, version: int 
             str(k) for k in json_list(r["cancelled_in"])]
         r["filing_kind"] = kinds[0] if kinds and r["filing_number"] else None
     return {"batch": chosen, "versions": versions, "rows": rows,
-            "lists": summarise_batch(reader, chosen), "cancels": chosen["list_kind"] in cancels,
+            "lists": summarise_batch(reader, release, chosen),
+            "cancels": chosen["list_kind"] in cancels,
             "truncated": len(rows) == MAX_ROWS}
 
 

@@ -13,6 +13,7 @@ import datetime as dt
 from typing import Any
 
 from cac_filings.notes import escape
+from cac_filings.schema import SUMMARY_FILING_COUNTS
 from cac_filings.web.db import Reader, Row, read
 from cac_filings.web.release import Release
 
@@ -20,15 +21,19 @@ WIDTH, HEIGHT = 720, 380
 LEFT, RIGHT, TOP, BOTTOM = 64, 24, 16, 40
 
 
-def chart_rows(reader: Reader) -> Row:
+def chart_rows(reader: Reader, release: Release) -> Row:
+    """The charts' numbers, from the filings counted per list, date, province and status
+    when the release was written (summary_filing_counts)."""
+    counts = release.summary(SUMMARY_FILING_COUNTS)
     growth = reader.rows(
-        "select list_kind, first_published_on as day, count(*) as n from filings "
+        f"select list_kind, first_published_on as day, sum(n) as n from {counts} c "
         "where first_published_on is not null group by list_kind, first_published_on "
         "order by first_published_on")
     provinces = reader.rows(
-        "select coalesce(province, '') as province, count(*) as n from filings "
+        f"select coalesce(province, '') as province, sum(n) as n from {counts} c "
         "group by 1 order by n desc, province")
-    undated = reader.rows("select count(*) as n from filings where first_published_on is null")
+    undated = reader.rows(f"select coalesce(sum(n), 0) as n from {counts} c "
+                          "where first_published_on is null")
     return {"growth": growth, "provinces": provinces, "undated": undated[0]["n"]}
 
 
@@ -121,6 +126,6 @@ def build_charts(rows: Row, release: Release) -> Row:
 
 async def charts(datasette: Any, release: Release) -> Row:
     async def compute() -> Row:
-        rows = await read(datasette, chart_rows)
+        rows = await read(datasette, lambda reader: chart_rows(reader, release))
         return await asyncio.to_thread(build_charts, rows, release)
     return await release.cached("charts", compute)

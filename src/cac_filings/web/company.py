@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from cac_filings.schema import SUMMARY_FORMER_NAMES
 from cac_filings.web.db import Reader, Row, json_list, read
+from cac_filings.web.release import Release
 
 
-def company_details(reader: Reader, name: str) -> Row | None:
+def company_details(reader: Reader, release: Release, name: str) -> Row | None:
     row = reader.first("select * from companies where company = ?", [name])
+    # The companies that name it among their former names (summary_former_names: one row
+    # per name), in the companies table's order.
     renamed_to = [r["company"] for r in reader.rows(
-        "select company from companies where exists (select 1 from json_each(former_names) "
-        "where value = ?)", [name])]
+        f"select n.company from {release.summary(SUMMARY_FORMER_NAMES)} n join companies c "
+        "on c.company = n.company where n.former_name = ? order by c.rowid", [name])]
     if row is None and not renamed_to:
         return None
     info = row or {"company": name, "former_names": "[]", "list_kinds": "[]"}
@@ -42,5 +46,5 @@ def company_details(reader: Reader, name: str) -> Row | None:
             "listings": listings, "cancellations": cancellations}
 
 
-async def company(datasette: Any, name: str) -> Row | None:
-    return await read(datasette, lambda reader: company_details(reader, name))
+async def company(datasette: Any, release: Release, name: str) -> Row | None:
+    return await read(datasette, lambda reader: company_details(reader, release, name))

@@ -16,15 +16,18 @@ from typing import Any
 from urllib.parse import quote
 
 from cac_filings.notes import AtomEntry, atom_document
+from cac_filings.schema import (
+    SUMMARY_BATCH_LISTS,
+    SUMMARY_FILING_COUNTS,
+    SUMMARY_NEW_FILINGS,
+    SUMMARY_RELEASE_CHANGES,
+)
 from cac_filings.search import parse_search
+from cac_filings.summaries import CHANGE_DATED, CHANGE_JOINS, LATEST_RELEASE
 from cac_filings.web.db import Reader, Row, json_list, read
 from cac_filings.web.release import Release
 from cac_filings.web.urls import filing_url
 
-# The cells CAC publishes about a filing: a re-listed number whose cells differ from its
-# previous listing counts as changed by the batch.
-PUBLISHED_FIELDS = ("name", "role", "category", "company", "products", "purpose", "scenario",
-                    "remarks")
 LATEST_BATCHES = 30  # batches on /-/latest (all of them are in the batches table)
 HOME_BATCHES = 5
 HOME_FILINGS = 8
@@ -44,31 +47,15 @@ def current_batches(reader: Reader) -> list[Row]:
                        "published_on is null, published_on desc, batch_id desc")
 
 
-def _changed_sql() -> str:
-    differs = " or ".join(f"p.{c} is not l.{c}" for c in PUBLISHED_FIELDS)
-    # The listing of the same number just before this batch (by publication date).
-    return (f"(select ({differs}) from listings p join batches pb on pb.batch_id = p.batch_id "
-            "and pb.version = p.version and pb.is_current where p.list_kind = l.list_kind and "
-            "p.filing_number = l.filing_number and p.batch_id != l.batch_id and "
-            "(pb.published_on < :published_on or (pb.published_on = :published_on and "
-            "pb.batch_id < l.batch_id)) order by pb.published_on desc, pb.batch_id desc limit 1)")
-
-
-def summarise_batch(reader: Reader, batch: Row) -> list[Row]:
+def summarise_batch(reader: Reader, release: Release, batch: Row) -> list[Row]:
     """What one batch holds, per list kind of its rows (a generative-AI file holds several
     lists): rows, numbers new to the registry, re-listed ones, re-listed ones whose cells
-    changed, and rows whose 备注 marks them 已注销. Reads only the batch's own rows."""
+    changed, and rows whose 备注 marks them 已注销 (summary_batch_lists)."""
     return reader.rows(
-        "select l.list_kind, count(*) as rows, "
-        "sum(f.first_batch_id = l.batch_id) as new, "
-        "sum(f.first_batch_id != l.batch_id) as relisted, "
-        f"sum(f.first_batch_id != l.batch_id and {_changed_sql()}) as changed, "
-        "sum(coalesce(l.remarks, '') like '%已注销%') as marked_cancelled "
-        "from listings l left join filings f on f.list_kind = l.list_kind and "
-        "f.filing_number = l.filing_number where l.batch_id = :batch_id and "
-        "l.version = :version group by l.list_kind order by count(*) desc",
-        {"batch_id": batch["batch_id"], "version": batch["version"],
-         "published_on": batch["published_on"]})
+        "select list_kind, rows, new, relisted, changed, marked_cancelled from "
+        f"{release.summary(SUMMARY_BATCH_LISTS)} s where batch_id = :batch_id and "
+        "version = :version order by rows desc",
+        {"batch_id": batch["batch_id"], "version": batch["version"]})
 
 
 @dataclass(frozen=True)
@@ -89,7 +76,7 @@ def overview(reader: Reader, release: Release, want: int = LATEST_BATCHES) -> Ov
     for batch in batches:
         if len(summarised) >= want and kinds <= set(latest):
             break
-        lists = summarise_batch(reader, batch)
+        lists = summarise_batch(reader, release, batch)
         entry = {**batch, "lists": lists, "cancels": batch["list_kind"] in cancels}
         for part in lists:
             latest.setdefault(part["list_kind"], entry)
@@ -106,36 +93,29 @@ async def cached_overview(datasette: Any, release: Release) -> Overview:
 
 # ---------------------------------------------------------------- newest filings
 
-def newest_filings(reader: Reader, batches: list[Row], limit: int,
+def newest_filings(reader: Reader, release: Release, limit: int,
                    province: str | None = None) -> list[Row]:
-    """Filings new to the registry, newest batch first and in file order within a batch,
-    walking the batches (a small table) and reading each one's rows by its key: the work is
-    proportional to what is shown, not to the registry."""
-    found: list[Row] = []
-    extra = " and f.province = :province" if province else ""
-    for batch in batches:
-        if len(found) >= limit:
-            break
-        rows = reader.rows(
-            f"select {FILING_COLUMNS} from listings l join filings f on "
-            "f.list_kind = l.list_kind and f.filing_number = l.filing_number and "
-            f"f.first_batch_id = l.batch_id where l.batch_id = :batch_id and "
-            f"l.version = :version{extra} order by l.row_number limit :limit",
-            {"batch_id": batch["batch_id"], "version": batch["version"],
-             "province": province, "limit": limit - len(found)})
-        found += [{**r, "published_on_precision": batch["published_on_precision"]}
-                  for r in rows]
-    return found
+    """Filings new to the registry, newest batch first and in file order within a batch:
+    read in the order summary_new_filings keeps them (by province, with its index), so the
+    work is proportional to what is shown, not to the registry."""
+    extra = "where n.province = :province " if province else ""
+    return reader.rows(
+        f"select {FILING_COLUMNS}, b.published_on_precision from "
+        f"{release.summary(SUMMARY_NEW_FILINGS)} n join filings f on "
+        "f.list_kind = n.list_kind and f.filing_number = n.filing_number left join batches b "
+        f"on b.batch_id = f.first_batch_id and b.is_current {extra}order by n.position "
+        "limit :limit", {"province": province, "limit": limit})
 
 
 def newest_filings_where(reader: Reader, where: str, params: dict[str, object],
                          limit: int) -> list[Row]:
-    """Filings matching a selective condition (a company, a search), newest first."""
+    """Filings matching a condition (a company, a search), newest first (undated last)."""
     return reader.rows(
         f"select {FILING_COLUMNS}, b.published_on_precision from filings f left join batches b "
         "on b.batch_id = f.first_batch_id and b.is_current "
-        f"where {where} order by f.first_published_on is null, f.first_published_on desc, "
-        "f.list_kind, f.filing_number limit :limit", {**params, "limit": limit})
+        # SQLite puts nulls last in a descending order: the index's order, read in order.
+        f"where {where} order by f.first_published_on desc, f.list_kind, f.filing_number "
+        "limit :limit", {**params, "limit": limit})
 
 
 # ---------------------------------------------------------------- the home page's figures
@@ -144,8 +124,9 @@ def headline(reader: Reader, release: Release) -> Row:
     """Filings and cancelled filings per list kind, reconciliation with CAC's own totals,
     problems: read once per release."""
     counts = {r["list_kind"]: r for r in reader.rows(
-        "select list_kind, count(*) as filings, sum(status = 'cancelled') as cancelled "
-        "from filings group by list_kind")}
+        "select list_kind, sum(n) as filings, sum(case when status = 'cancelled' then n "
+        f"else 0 end) as cancelled from {release.summary(SUMMARY_FILING_COUNTS)} s "
+        "group by list_kind")}
     kinds = [{**k, "filings": counts[k["list_kind"]]["filings"],
               "cancelled": counts[k["list_kind"]]["cancelled"] or 0}
              for k in release.approval_kinds if k["list_kind"] in counts]
@@ -172,7 +153,7 @@ async def home(datasette: Any, release: Release) -> Row:
 
     async def compute_newest() -> list[Row]:
         return await read(datasette, lambda reader: newest_filings(
-            reader, current_batches(reader), HOME_FILINGS))
+            reader, release, HOME_FILINGS))
 
     newest = await release.cached("home_newest", compute_newest)
     return {**figures, "batches": seen.batches[:HOME_BATCHES],
@@ -222,7 +203,8 @@ class FeedFilter:
                                                    ("keyword", self.keyword)) if v)
 
 
-def approvals(reader: Reader, chosen: FeedFilter, limit: int = FEED_LIMIT) -> list[Row]:
+def approvals(reader: Reader, release: Release, chosen: FeedFilter,
+              limit: int = FEED_LIMIT) -> list[Row]:
     """New approvals, newest first by CAC's publication date, optionally narrowed."""
     if chosen.company or chosen.keyword:
         where = ["1"]
@@ -238,7 +220,7 @@ def approvals(reader: Reader, chosen: FeedFilter, limit: int = FEED_LIMIT) -> li
                          "match :match)")
             params["match"] = parse_search(chosen.keyword).match
         return newest_filings_where(reader, " and ".join(where), params, limit)
-    return newest_filings(reader, current_batches(reader), limit, chosen.province)
+    return newest_filings(reader, release, limit, chosen.province)
 
 
 async def _rows_once(datasette: Any, release: Release, key: str | None,
@@ -254,7 +236,7 @@ async def approvals_feed(datasette: Any, release: Release, base_url: str,
                          chosen: FeedFilter) -> str:
     about = chosen.about
     rows = await _rows_once(datasette, release, None if about else "feed:new",
-                            lambda reader: approvals(reader, chosen))
+                            lambda reader: approvals(reader, release, chosen))
     title = "New algorithm filings approved by the CAC 新增算法备案" + (
         f" ({about})" if about else "")
     # The feed's id has not changed since the first version: readers keep their place.
@@ -289,27 +271,26 @@ async def cancellations_feed(datasette: Any, release: Release, base_url: str) ->
                          entries)
 
 
-def release_changes(reader: Reader, limit: int = FEED_LIMIT) -> list[Row]:
+def release_changes(reader: Reader, release: Release, limit: int = FEED_LIMIT) -> list[Row]:
     """What the latest release of this dataset changed, newest CAC publication first: an
-    added filing is dated by its first batch, a modified or cancelled one by its latest."""
+    added filing is dated by its first batch, a modified or cancelled one by its latest
+    (the order summary_release_changes keeps)."""
     return reader.rows(
         "select c.release_id, c.change, c.list_kind, c.filing_number, c.fields, "
         "coalesce(c.name, f.name) as name, coalesce(c.company, f.company) as company, "
         "f.province, f.category, f.role, f.purpose, f.scenario, f.first_published_on, "
-        "case c.change when 'added' then f.first_published_on "
-        "when 'cancelled' then coalesce(f.cancelled_on, lb.published_on) "
-        "else lb.published_on end as dated, r.created_at "
-        "from changes c join releases r on r.release_id = c.release_id "
-        "left join filings f on f.list_kind = c.list_kind and f.filing_number = c.filing_number "
-        "left join batches lb on lb.batch_id = f.last_batch_id and lb.is_current "
-        "where c.release_id = (select max(release_id) from releases) "
-        "order by dated is null, dated desc, c.list_kind, c.filing_number limit :limit",
-        {"limit": limit})
+        f"{CHANGE_DATED} as dated, r.created_at "
+        f"from {release.summary(SUMMARY_RELEASE_CHANGES)} s "
+        f"join changes c on c.release_id = {LATEST_RELEASE} and c.list_kind = s.list_kind "
+        "and c.filing_number = s.filing_number "
+        "join releases r on r.release_id = c.release_id "
+        f"{CHANGE_JOINS} order by s.position limit :limit", {"limit": limit})
 
 
 async def release_feed(datasette: Any, release: Release, base_url: str) -> str:
     entries = []
-    for r in await _rows_once(datasette, release, "feed:release", release_changes):
+    for r in await _rows_once(datasette, release, "feed:release",
+                              lambda reader: release_changes(reader, release)):
         fields = ", ".join(map(str, json_list(r["fields"])))
         summary = _filing_summary(release, r) + (f"; fields 字段: {fields}" if fields else "")
         entries.append(AtomEntry(
