@@ -147,6 +147,11 @@ ParseTask = tuple[str, str, str, SourceSpec, Registry, str]  # source, sha, labe
 #                                                               raw root
 
 
+# A parse result that says its process died: the file is held back, but never cached (a death
+# by the OOM killer is not the file's).
+CRASHED = "crash: "
+
+
 def _parse(task: ParseTask) -> ParsedFile | str:
     """One file's rows, or the reason it cannot be read (an error naming the file)."""
     _, sha, label, spec, kinds, raw_root = task
@@ -169,8 +174,8 @@ def _run_tasks(tasks: list[ParseTask], sizes: list[int], workers: int
 
     A worker that dies (the OOM killer, a kill, a crash in a parsing library) breaks the pool:
     the files it left unparsed are parsed again, each in a process of its own, so that a death
-    by chance costs time only, and a file that kills its parser every time stops the build
-    with one line naming it (an ExtractionError), never a traceback."""
+    by chance costs time only, and a file that kills its parser every time is a file that
+    cannot be read (held back, named; "crash: " results are not cached: every run retries)."""
     if workers <= 1 or len(tasks) < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return [_parse(t) for t in tasks]
     # Largest files first, so that no worker is left with a big list at the end.
@@ -180,12 +185,10 @@ def _run_tasks(tasks: list[ParseTask], sizes: list[int], workers: int
         if i in results:
             continue
         alone, died_alone = _run_pool(tasks, [i], 1)
-        if i not in alone:
-            raise ExtractionError(tasks[i][2], (
-                f"a parse worker died ({died}), and the process parsing this file alone died "
-                f"too ({died_alone}): out of memory, or a crash in a parsing library; nothing "
-                "new was published (run again to retry)"))
-        results[i] = alone[i]
+        results[i] = alone[i] if i in alone else (
+            f"{CRASHED}{tasks[i][2]}: a parse worker died ({died}), and the process parsing "
+            f"this file alone died too ({died_alone}): out of memory, or a crash in a parsing "
+            "library (retried on every run)")
     return [results[i] for i in range(len(tasks))]
 
 
@@ -302,7 +305,7 @@ def parse_versions(selection: Selection, specs: dict[str, SourceSpec], kinds: Re
         sizes.append(size)
     for task, result in zip(tasks, _run_tasks(tasks, sizes, workers), strict=True):
         found[(task[0], task[1])] = result
-        if not (isinstance(result, str) and result.startswith("archive: ")):
+        if not (isinstance(result, str) and result.startswith(("archive: ", CRASHED))):
             cache.put(task[0], task[1], result)
     cache.prune()
     return found
@@ -440,7 +443,7 @@ def _judge(batch: SelectedBatch, version: BatchVersion, result: ParsedFile | str
     (accepted gates are recorded in `choice`)."""
     if isinstance(result, str):
         stage = "archive" if result.startswith("archive: ") else "extract"
-        return [(stage, result.removeprefix("archive: "), None)]
+        return [(stage, result.removeprefix("archive: ").removeprefix(CRASHED), None)]
     check = result.check
     if not check.rows_accounted:
         return [("check", f"the file has {check.source_rows} rows, of which "
@@ -526,7 +529,7 @@ def choose_versions(selection: Selection, parsed: dict[tuple[str, str], ParsedFi
             previous.current.get(batch.batch_id, ""))
         if batch.fetch_error:
             problem(None, "fetch", "warning" if current else "held_back",
-                    f"the latest download failed ({batch.fetch_error})"
+                    f"the latest crawl took no file for this batch ({batch.fetch_error})"
                     + ("; the archived version stays published" if current else
                        "; nothing of this batch is published yet"))
         if current is None:
