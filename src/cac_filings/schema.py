@@ -418,7 +418,8 @@ PROBLEMS = Table(
         _c("file_sha256", "text", "SHA-256 of the file concerned", "文件 SHA-256"),
         _c("stage", "text",
            "Where it happened: fetch (download), archive (stored bytes), extract (reading the "
-           "file), check (a gate), link (the site's page)", "环节", nullable=False),
+           "file), check (a gate), link (the site's page), statement (CAC's stated totals)",
+           "环节", nullable=False),
         _c("severity", "text",
            "held_back (this version is not published; the previous one stays current) or "
            "warning (published, but reported)", "严重程度：held_back 暂缓发布、warning 警告",
