@@ -101,7 +101,7 @@ def test_each_summary_equals_the_query_it_summarises(pair: Pair) -> None:
         assert sorted(stored, key=repr) == sorted(
             _query(db, f"select {columns} from ({summaries.SQL[table.name]})"), key=repr)
     # The feeds' orders are numbered 1..n with no gap.
-    for name in ("summary_new_filings", "summary_release_changes"):
+    for name in ("summary_new_filings", "summary_release_changes", "summary_filing_order"):
         positions = [r[0] for r in _query(db, f"select position from {name} order by 1")]
         assert positions == list(range(1, len(positions) + 1))
 
@@ -193,7 +193,16 @@ def test_datasettes_count_and_facet_queries_are_read_from_the_summary() -> None:
     assert summarised(facet.format(c="list_kind", sql=select), [], present) is not None
     assert summarised(facet.format(c="list_kind", sql=select + ' where "province" = :p0 '),
                       {"p0": "北京市"}, present) is not None
+    search = ("select count(*) from filings where rowid in (select rowid from filings_fts "
+              "where filings_fts match escape_fts(:search))")
+    assert summarised(search, {"search": "北京"}, present) == (
+        "select count(*) from filings_fts where filings_fts match escape_fts(:search)",
+        {"search": "北京"})
     # Anything else runs as Datasette wrote it.
+    assert summarised(search.replace("filings_fts", "companies_fts"), {"search": "x"},
+                      present) is None
+    assert summarised(search.replace("escape_fts(:search)", ":search"), {"search": "x"},
+                      present) is None  # _searchmode=raw
     assert summarised(count, {"p0": "北京市"}, frozenset()) is None  # an older release
     assert summarised(count, {"p0": 1}, present) is None
     assert summarised('select count(*) from filings where "name" = :p0', {"p0": "x"},
@@ -231,6 +240,8 @@ def test_datasette_knows_every_count_and_the_hash_without_counting(pair: Pair) -
 SAME_PAGES = [
     "/", "/-/latest", "/-/latest.json", "/-/charts", "/-/feeds/new.atom",
     "/-/feeds/new.atom?province=" + quote("北京市"), "/-/feeds/new.atom?q=" + quote("推荐"),
+    "/-/feeds/new.atom?q=" + quote("算法") + "&province=" + quote("北京市"),
+    "/-/feeds/new.atom?q=" + quote("没有的词"),
     "/-/feeds/new.atom?company=" + quote("北京百度网讯科技有限公司"),
     "/-/feeds/release.atom", "/-/feeds/cancellations.atom",
     "/-/company/" + quote("北京抖音信息服务有限公司"),
@@ -311,3 +322,48 @@ def test_a_release_without_the_tier_indexes_scores_every_match(
     assert again["sections"][0] == scored["sections"][0]
     assert [r["company"] for r in again["sections"][1]["rows"]] != [
         r["company"] for r in scored["sections"][1]["rows"]]
+
+
+# ---------------------------------------------------------------- the orders, as they were
+
+def test_the_feeds_orders_are_those_the_pages_sorted_by_before(pair: Pair) -> None:
+    from cac_filings.web import latest
+
+    release = Release.load((pair.new.data / "published").resolve())
+    conn = sqlite3.connect(f"file:{release.db_file}?immutable=1", uri=True)
+    try:
+        reader = Reader(conn)
+        # New approvals: each current batch, newest first, its new numbers in file order.
+        walked = []
+        for batch in latest.current_batches(reader):
+            walked += [(r["list_kind"], r["filing_number"]) for r in reader.rows(
+                "select l.list_kind, l.filing_number from listings l join filings f on "
+                "f.list_kind = l.list_kind and f.filing_number = l.filing_number and "
+                "f.first_batch_id = l.batch_id where l.batch_id = ? and l.version = ? "
+                "order by l.row_number", [batch["batch_id"], batch["version"]])]
+        assert walked and [(r["list_kind"], r["filing_number"]) for r in latest.newest_filings(
+            reader, release, 10_000)] == walked
+        # A keyword's feed: every match, newest first, sorted.
+        for keyword, province in (("算法", None), ("推荐", "北京市"), ("智能", None)):
+            params: dict[str, object] = {"match": parse_search(keyword).match,
+                                         "province": province}
+            where = "f.rowid in (select rowid from filings_fts where filings_fts match :match)"
+            sorted_rows = latest.newest_filings_where(
+                reader, where + (" and f.province = :province" if province else ""), params,
+                200)
+            assert sorted_rows, keyword
+            assert latest.approvals(reader, release, latest.FeedFilter(
+                None, province, keyword)) == sorted_rows
+        # The release feed: newest CAC publication first (undated last), then list, number.
+        dated = reader.rows(
+            f"select c.list_kind, c.filing_number, {summaries.CHANGE_DATED} as dated "
+            f"from changes c {summaries.CHANGE_JOINS} "
+            f"where c.release_id = {summaries.LATEST_RELEASE}")
+        expected = sorted(dated, key=lambda r: r["filing_number"])
+        expected.sort(key=lambda r: r["list_kind"])
+        expected.sort(key=lambda r: r["dated"] or "", reverse=True)
+        assert [(r["list_kind"], r["filing_number"]) for r in latest.release_changes(
+            reader, release, 10_000)] == [(r["list_kind"], r["filing_number"])
+                                          for r in expected]
+    finally:
+        conn.close()

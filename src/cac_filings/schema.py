@@ -780,6 +780,20 @@ SUMMARY_NEW_FILINGS = Table(
     indexes=(("province", "position"),),
 )
 
+SUMMARY_FILING_ORDER = Table(
+    name="summary_filing_order",
+    en="Each filing's place newest first (by first publication date, then list and number: "
+       "the filings table's default order), keyed by its rowid, with its province",
+    zh="汇总：每个备案按最新优先排序的位置（按行号）及其省份",
+    columns=(
+        _c("filing_rowid", "int", "The filing's rowid in the filings table", "备案行号",
+           nullable=False),
+        _c("position", "int", "Place newest first, 1..n", "顺序", nullable=False),
+        _c("province", "text", "Province", "所属省份"),
+    ),
+    primary_key=("filing_rowid",),
+)
+
 SUMMARY_RELEASE_CHANGES = Table(
     name="summary_release_changes",
     en="What the latest release changed, in the order its feed lists it (newest CAC "
@@ -796,5 +810,5 @@ SUMMARY_RELEASE_CHANGES = Table(
 # In the order summaries.py writes them: the table counts last, to count the others.
 SUMMARY_TABLES: tuple[Table, ...] = (SUMMARY_FACET_COUNTS, SUMMARY_FILING_COUNTS,
                                      SUMMARY_FORMER_NAMES, SUMMARY_BATCH_LISTS,
-                                     SUMMARY_NEW_FILINGS, SUMMARY_RELEASE_CHANGES,
-                                     SUMMARY_TABLE_COUNTS)
+                                     SUMMARY_NEW_FILINGS, SUMMARY_FILING_ORDER,
+                                     SUMMARY_RELEASE_CHANGES, SUMMARY_TABLE_COUNTS)

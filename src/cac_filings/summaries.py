@@ -21,6 +21,7 @@ from cac_filings.schema import (
     SUMMARY_BATCH_LISTS,
     SUMMARY_FACET_COUNTS,
     SUMMARY_FILING_COUNTS,
+    SUMMARY_FILING_ORDER,
     SUMMARY_FORMER_NAMES,
     SUMMARY_NEW_FILINGS,
     SUMMARY_RELEASE_CHANGES,
@@ -102,6 +103,11 @@ SQL: dict[str, str] = {
     SUMMARY_BATCH_LISTS.name:
         batch_lists_sql() + " group by l.batch_id, l.version, l.list_kind",
     SUMMARY_NEW_FILINGS.name: NEW_FILINGS_SQL,
+    # The feeds of a keyword read the matches' places here, narrow rows by rowid, instead of
+    # each match's row.
+    SUMMARY_FILING_ORDER.name:
+        "select rowid as filing_rowid, row_number() over (order by first_published_on desc, "
+        "list_kind, filing_number) as position, province from filings",
     SUMMARY_RELEASE_CHANGES.name: RELEASE_CHANGES_SQL,
 }
 

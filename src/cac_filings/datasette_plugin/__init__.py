@@ -57,7 +57,32 @@ def startup(datasette: Any) -> None:
 def get_metadata(datasette: Any, key: str, database: str | None, table: str | None
                  ) -> dict[str, Any]:
     release = release_of(datasette)
-    return release.metadata if release else {}
+    if release is None:
+        return {}
+    if key == "tables" and table is None:
+        # Datasette asks this for every table it lists (its permission checks), and copies
+        # what it is given each time: the tables' rules only, never their descriptions.
+        if "metadata:tables" not in release.cache:
+            release.cache["metadata:tables"] = table_rules(release.metadata)
+        rules: dict[str, Any] = release.cache["metadata:tables"]
+        return rules
+    return release.metadata
+
+
+# What Datasette reads from the tables' metadata when it asks for it under the key `tables`
+# (datasette/default_permissions.py through Datasette._table_permission_allows, and
+# datasette/facets.py): permissions and the facet size.
+TABLE_RULES = ("allow", "facet_size")
+
+
+def table_rules(metadata: dict[str, Any]) -> dict[str, Any]:
+    """`metadata` cut to the tables' rules (TABLE_RULES), tables without any left out."""
+    databases = {}
+    for name, database in (metadata.get("databases") or {}).items():
+        tables = {table: rules for table, entry in (database.get("tables") or {}).items()
+                  if (rules := {k: v for k, v in entry.items() if k in TABLE_RULES})}
+        databases[name] = {"tables": tables}
+    return {"databases": databases}
 
 
 # ---------------------------------------------------------------- labels and links

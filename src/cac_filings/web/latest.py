@@ -19,6 +19,7 @@ from cac_filings.notes import AtomEntry, atom_document
 from cac_filings.schema import (
     SUMMARY_BATCH_LISTS,
     SUMMARY_FILING_COUNTS,
+    SUMMARY_FILING_ORDER,
     SUMMARY_NEW_FILINGS,
     SUMMARY_RELEASE_CHANGES,
 )
@@ -215,12 +216,31 @@ def approvals(reader: Reader, release: Release, chosen: FeedFilter,
         if chosen.province:
             where.append("f.province = :province")
             params["province"] = chosen.province
+        if chosen.keyword and not chosen.company:
+            return newest_matching(reader, release, parse_search(chosen.keyword).match,
+                                   chosen.province, limit)
         if chosen.keyword:
             where.append("f.rowid in (select rowid from filings_fts where filings_fts "
                          "match :match)")
             params["match"] = parse_search(chosen.keyword).match
         return newest_filings_where(reader, " and ".join(where), params, limit)
     return newest_filings(reader, release, limit, chosen.province)
+
+
+def newest_matching(reader: Reader, release: Release, match: str, province: str | None,
+                    limit: int) -> list[Row]:
+    """Filings a keyword matches (of a province), newest first, as newest_filings_where
+    gives them: the matches' places are read from summary_filing_order (narrow rows by
+    rowid), not from each match's row."""
+    extra = " and o.province = :province" if province else ""
+    # The page's places first, then only their rows.
+    return reader.rows(
+        f"select {FILING_COLUMNS}, b.published_on_precision from (select o.filing_rowid, "
+        f"o.position from {release.summary(SUMMARY_FILING_ORDER)} o where o.filing_rowid in "
+        f"(select rowid from filings_fts where filings_fts match :match){extra} "
+        "order by o.position limit :limit) o join filings f on f.rowid = o.filing_rowid "
+        "left join batches b on b.batch_id = f.first_batch_id and b.is_current "
+        "order by o.position", {"match": match, "province": province, "limit": limit})
 
 
 async def _rows_once(datasette: Any, release: Release, key: str | None,
