@@ -46,15 +46,17 @@ class Change:
         }
 
 
-def _plain(value: Any) -> Any:
-    """Values as they are in JSON: dates as ISO strings (Parquet gives date objects)."""
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
+# Only a date column holds date objects (Parquet gives them; the build's rows hold ISO text).
+_DATE_COLUMNS = tuple(c.name for c in FILINGS.columns if c.type == "date")
 
 
 def _values(row: Row, columns: tuple[str, ...]) -> dict[str, Any]:
-    return {c: _plain(row.get(c)) for c in columns}
+    values = dict(zip(columns, map(row.get, columns), strict=True))
+    for column in _DATE_COLUMNS:
+        value = values.get(column)
+        if isinstance(value, dt.date):
+            values[column] = value.isoformat()
+    return values
 
 
 def diff_filings(old: list[Row], new: list[Row]) -> list[Change]:
@@ -74,15 +76,15 @@ def diff_filings(old: list[Row], new: list[Row]) -> list[Change]:
                                   o["name"], o["company"]))
         else:
             # .get: a release made before a column existed has none (null, as now for most).
-            fields = tuple(c for c in TRACKED if _plain(o.get(c)) != _plain(n.get(c)))
-            if not fields:
+            was, now = _values(o, TRACKED), _values(n, TRACKED)
+            if was == now:
                 continue
+            fields = tuple(c for c in TRACKED if was[c] != now[c])
             kind = ("cancelled" if o["status"] != "cancelled" and n["status"] == "cancelled"
                     else "modified")
             changes.append(Change(kind_key, number, kind, fields,
-                                  {c: _plain(o.get(c)) for c in fields},
-                                  {c: _plain(n.get(c)) for c in fields}, n["name"],
-                                  n["company"]))
+                                  {c: was[c] for c in fields}, {c: now[c] for c in fields},
+                                  n["name"], n["company"]))
     return changes
 
 

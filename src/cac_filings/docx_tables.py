@@ -70,6 +70,10 @@ _VAL_RE = re.compile(rb"(?:^|\s)[\w.-]*:?val\s*=\s*[\"']([^\"']*)[\"']")
 _ENTITY_RE = re.compile(rb"&(#x[0-9A-Fa-f]+|#[0-9]+|amp|lt|gt|quot|apos);")
 _NAMED = {b"amp": b"&", b"lt": b"<", b"gt": b">", b"quot": b'"', b"apos": b"'"}
 _FALSE = {b"false", b"0", b"off"}
+# Whether a document starts with a declaration or processing instruction (matched in place:
+# xml.lstrip() would copy the whole document).
+_DECLARATION_RE = re.compile(rb"\s*<\?")
+_XML_DECLARATION_RE = re.compile(rb"\s*<\?xml")
 
 
 def _qualified(prefix: bytes) -> bytes:
@@ -79,7 +83,7 @@ def _qualified(prefix: bytes) -> bytes:
 
 def _prefix_for(xml: bytes, namespaces: tuple[bytes, ...]) -> bytes | None:
     """The prefix bound to one of `namespaces` on the root element (b"" for a default one)."""
-    root_start = xml.find(b"<", xml.find(b"?>") + 1 if xml.lstrip().startswith(b"<?") else 0)
+    root_start = xml.find(b"<", xml.find(b"?>") + 1 if _DECLARATION_RE.match(xml) else 0)
     root_end = xml.find(b">", root_start)
     root = xml[root_start:root_end]
     for ns in namespaces:
@@ -98,11 +102,14 @@ def _markup_in_text_re(prefix: bytes) -> re.Pattern[bytes]:
 
 @lru_cache(maxsize=8)
 def _token_re(prefix: bytes, mc_prefix: bytes) -> re.Pattern[bytes]:
+    """Start tags of the elements read, and end tags of those that enclose others (an end
+    tag of a run's text or a paragraph says nothing: a third of the tags, not matched)."""
     p = re.escape(_qualified(prefix))
     mc = re.escape(mc_prefix) if mc_prefix else b"mc"
     return re.compile(
-        rb"<(/?)(?:" + p
-        + rb"(tbl|tr|tc|p|t|br|cr|tab|numPr|vMerge|tblHeader|gridSpan|txbxContent)"
+        rb"<(/)?(?:" + p
+        + rb"((?(1)(?:tbl|tr|tc|txbxContent)"
+          rb"|(?:tbl|tr|tc|p|t|br|cr|tab|numPr|vMerge|tblHeader|gridSpan|txbxContent)))"
         rb"|" + mc + rb":(Fallback))(?=[\s/>])"
         # attributes: quoted values may contain ">" (unrolled-loop form, no backtracking)
         rb"([^>\"']*(?:(?:\"[^\"]*\"|'[^']*')[^>\"']*)*)>([^<]*)"
@@ -336,7 +343,7 @@ def _plain_markup(xml: bytes, source: str) -> bytes:
                                           "ends")
         xml = _CDATA_RE.sub(lambda m: m.group(1).replace(b"&", b"&amp;")
                             .replace(b"<", b"&lt;").replace(b">", b"&gt;"), xml)
-    if b"<?" in xml[1:]:
-        head = xml[:xml.find(b"?>") + 2] if xml.lstrip().startswith(b"<?xml") else b""
+    if xml.find(b"<?", 1) != -1:
+        head = xml[:xml.find(b"?>") + 2] if _XML_DECLARATION_RE.match(xml) else b""
         xml = head + _PI_RE.sub(b"", xml[len(head):])
     return xml

@@ -26,8 +26,13 @@ FEED_ID = "tag:cac-filings,2026:new-approvals"
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
+_NEEDS_ESCAPE = re.compile('[&<>"\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]')
+
+
 def escape(text: str) -> str:
     """Text for XML content and attribute values."""
+    if _NEEDS_ESCAPE.search(text) is None:
+        return text  # most names and numbers: nothing to replace
     return (_NOT_XML.sub("", text).replace("&", "&amp;").replace("<", "&lt;")
             .replace(">", "&gt;").replace('"', "&quot;"))
 

@@ -14,20 +14,34 @@ from functools import lru_cache
 from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
 
 _MAX_PHRASE = 6
-# Longest phrase (up to _MAX_PHRASE) that starts with each character.
-_LONGEST: dict[str, int] = {}
+# The lengths (2 to _MAX_PHRASE, longest first) of the phrases that start with each character:
+# only those are looked up.
+_starts: dict[str, set[int]] = {}
 for _phrase in PHRASES_DICT:
-    if len(_phrase) > _LONGEST.get(_phrase[0], 1):
-        _LONGEST[_phrase[0]] = min(len(_phrase), _MAX_PHRASE)
+    if 2 <= len(_phrase) <= _MAX_PHRASE:
+        _starts.setdefault(_phrase[0], set()).add(len(_phrase))
+_LENGTHS = {ch: tuple(sorted(lengths, reverse=True)) for ch, lengths in _starts.items()}
+del _starts
 _TONES = str.maketrans({
     **dict.fromkeys("āáǎà", "a"), **dict.fromkeys("ēéěèê", "e"), **dict.fromkeys("īíǐì", "i"),
     **dict.fromkeys("ōóǒò", "o"), **dict.fromkeys("ūúǔù", "u"), **dict.fromkeys("ǖǘǚǜü", "v"),
     **dict.fromkeys("ńňǹ", "n"), **dict.fromkeys("ḿ", "m"), "\u0304": None, "\u030c": None,
 })
+# A phrase's or a character's reading, toneless, syllables joined by spaces (filled as met:
+# company names repeat the same few dozen words).
+_READINGS: dict[str, str] = {}
+
+
+def _toneless(syllable: str) -> str:
+    return syllable.translate(_TONES).lower()
 
 
 def _syllables(text: str) -> list[str]:
+    """Readings of `text` left to right, toneless: the longest phrase at each character, else
+    the character's first reading; a run of characters without one gives its letters and
+    digits as one word."""
     out: list[str] = []
+    readings = _READINGS
     i, n = 0, len(text)
     while i < n:
         ch = text[i]
@@ -37,17 +51,27 @@ def _syllables(text: str) -> list[str]:
                 j += 1
             chunk = "".join(c for c in text[i:j] if c.isalnum())
             if chunk:
-                out.append(chunk)
+                out.append(_toneless(chunk))
             i = j
             continue
-        for length in range(min(_LONGEST.get(ch, 1), n - i), 1, -1):
-            phrase = PHRASES_DICT.get(text[i:i + length])
-            if phrase is not None:
-                out.extend(readings[0] for readings in phrase)
-                i += length
-                break
+        for length in _LENGTHS.get(ch, ()):
+            if length > n - i:
+                continue
+            chars = text[i:i + length]
+            found = readings.get(chars)
+            if found is None:
+                phrase = PHRASES_DICT.get(chars)
+                if phrase is None:
+                    continue
+                found = readings[chars] = " ".join(_toneless(r[0]) for r in phrase)
+            out.append(found)
+            i += length
+            break
         else:
-            out.append(PINYIN_DICT[ord(ch)].split(",", 1)[0])
+            found = readings.get(ch)
+            if found is None:
+                found = readings[ch] = _toneless(PINYIN_DICT[ord(ch)].split(",", 1)[0])
+            out.append(found)
             i += 1
     return out
 
@@ -55,7 +79,7 @@ def _syllables(text: str) -> list[str]:
 @lru_cache(maxsize=65536)
 def to_pinyin(text: str) -> str:
     """'北京字节跳动科技有限公司' → 'bei jing zi jie tiao dong ke ji you xian gong si'."""
-    return " ".join(s.translate(_TONES).lower() for s in _syllables(text))
+    return " ".join(_syllables(text))
 
 
 # Every toneless syllable pypinyin knows (about 400): for reading a query such as "baidu".

@@ -206,6 +206,10 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
         _write_all_parquet(result.tables, tmp)
         result.timings["parquet"] = time.perf_counter() - started
         _write_notes(tmp, result, changes, release_id, created_at, previous)
+        # The manifest's digests of the files written here, while the child still writes
+        # the SQLite file (hashed once it is done).
+        digests = {p: sha256_hex(p.read_bytes()) for p in tmp.rglob("*")
+                   if p.is_file() and not (sqlite is not None and p.name.startswith(DB_FILE))}
         if sqlite is not None:
             sqlite.wait()
     finally:
@@ -241,14 +245,14 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
                            for r in result.tables["reconciliation"]],
         "problems": [p.as_row() for p in result.problems],
         "warnings": result.warnings,
-        "files": {p.relative_to(tmp).as_posix(): sha256_hex(p.read_bytes())
+        "files": {p.relative_to(tmp).as_posix(): digests.get(p) or sha256_hex(p.read_bytes())
                   for p in sorted(tmp.rglob("*")) if p.is_file()},
     }
     manifest_text = json.dumps(manifest, ensure_ascii=False, indent=2)
     (tmp / "manifest.json").write_text(manifest_text, encoding="utf-8")
-    digests = manifest["files"] | {"manifest.json": sha256_hex(manifest_text.encode())}
+    sums = manifest["files"] | {"manifest.json": sha256_hex(manifest_text.encode())}
     (tmp / "SHA256SUMS").write_text(
-        "".join(f"{digest}  {name}\n" for name, digest in sorted(digests.items())),
+        "".join(f"{digest}  {name}\n" for name, digest in sorted(sums.items())),
         encoding="utf-8")
     _fsync_tree(tmp)
     result.timings["manifest_checks_fsync"] = time.perf_counter() - started

@@ -6,18 +6,18 @@ timestamps, pandas metadata or row-group randomness goes into them.
 
 from __future__ import annotations
 
-import io
+import datetime as dt
 import operator
 import re
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
-import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from cac_filings.schema import TABLES, Column, Table, quote_identifier, sqlite_ddl
@@ -46,35 +46,77 @@ def arrow_schema(table: Table) -> pa.Schema:
 def arrow_table(table: Table, rows: list[Row]) -> pa.Table:
     """Rows → an Arrow table with the explicit schema.
 
-    Rows are encoded as JSON lines (orjson) and read by Arrow's C++ JSON reader: no per-value
-    conversion in Python, and no pandas import (pa.array() imports pandas when it is
+    Each column's Arrow buffers (validity bitmap, offsets and UTF-8 data, or the values) are
+    assembled here, with numpy's vectorised helpers, and handed to Arrow as they are: no
+    per-value conversion in Arrow, and no pandas import (pa.array() imports pandas when it is
     installed, which costs more than writing every file). Keys that are not columns (the
-    build's private `_…` values) are ignored; dates travel as ISO strings and are cast.
+    build's private `_…` values) are ignored; dates travel as ISO strings and are cast. A value
+    of another type than its column's is an error naming the column, never converted.
     """
     schema = arrow_schema(table)
     if not rows:
         return pa.Table.from_batches([], schema=schema)  # schema.empty_table() imports pandas
-    read_schema = pa.schema([pa.field(c.name, pa.string() if c.type == "date"
-                                      else _ARROW_TYPES[c.type]) for c in table.columns])
-    lines = list(map(orjson.dumps, rows))
-    # One thread: the build writes the SQLite file on the other core meanwhile. A block must
-    # hold the longest line.
-    block = max(1 << 20, 2 * max(map(len, lines)) + 2)
-    parsed = pa_json.read_json(
-        io.BytesIO(b"\n".join(lines)),
-        read_options=pa_json.ReadOptions(block_size=block, use_threads=False),
-        parse_options=pa_json.ParseOptions(explicit_schema=read_schema,
-                                           unexpected_field_behavior="ignore"))
     columns = []
-    for column in table.columns:
-        values = parsed.column(column.name)
-        if column.type == "date":
-            values = pc.cast(values, pa.date32())
-        if not column.nullable and values.null_count:
-            raise ValueError(f"{table.name}.{column.name} is null in {values.null_count} "
+    for column, values in zip(table.columns, _column_values(table, rows), strict=True):
+        array = _arrow_array(table, column, values)
+        if not column.nullable and array.null_count:
+            raise ValueError(f"{table.name}.{column.name} is null in {array.null_count} "
                              "row(s)")
-        columns.append(values)
+        columns.append(array)
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _column_values(table: Table, rows: list[Row]) -> list[Sequence[Any]]:
+    """The values of each column, in column order (a key a row lacks is null)."""
+    names = table.column_names
+    try:
+        if len(names) == 1:
+            return [list(map(operator.itemgetter(names[0]), rows))]
+        return list(zip(*map(operator.itemgetter(*names), rows), strict=True))
+    except KeyError:
+        return [[row.get(name) for row in rows] for name in names]
+
+
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "text": (str,), "json": (str,), "date": (str, dt.date), "int": (int,), "bool": (bool,),
+}
+
+
+def _arrow_array(table: Table, column: Column, values: Sequence[Any]) -> pa.Array:
+    """One column's values as an Arrow array of its type, from buffers built here."""
+    n = len(values)
+    found = set(map(type, values))
+    found.discard(type(None))
+    wrong = found - set(_PYTHON_TYPES[column.type])
+    if wrong:
+        raise TypeError(f"{table.name}.{column.name} ({column.type}) holds "
+                        f"{', '.join(sorted(t.__name__ for t in wrong))} values")
+    present = [v is not None for v in values]
+    nulls = n - sum(present)
+    validity = (None if not nulls else
+                pa.py_buffer(np.packbits(np.array(present, dtype=np.bool_), bitorder="little")))
+    if column.type == "int":
+        data = np.array([0 if v is None else v for v in values], dtype=np.int64)
+        return pa.Array.from_buffers(pa.int64(), n, [validity, pa.py_buffer(data)], nulls)
+    if column.type == "bool":
+        bits = np.packbits(np.array([bool(v) for v in values], dtype=np.bool_),
+                           bitorder="little")
+        return pa.Array.from_buffers(pa.bool_(), n, [validity, pa.py_buffer(bits)], nulls)
+    if dt.date in found:
+        values = [v.isoformat() if isinstance(v, dt.date) else v for v in values]
+    encoded = (list(map(str.encode, values)) if not nulls else
+               [b"" if v is None else v.encode() for v in values])
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=n), out=offsets[1:])
+    # 32-bit offsets (Arrow's string) unless the column holds 2 GiB or more.
+    small = offsets[-1] < 2**31
+    strings = pa.Array.from_buffers(
+        pa.string() if small else pa.large_string(), n,
+        [validity, pa.py_buffer(offsets.astype(np.int32) if small else offsets),
+         pa.py_buffer(b"".join(encoded))], nulls)
+    if column.type == "date":
+        return pc.cast(strings, pa.date32())
+    return strings if small else pc.cast(strings, pa.string())
 
 
 def load_rows(release: Path, table: Table) -> list[Row]:

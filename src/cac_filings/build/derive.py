@@ -9,7 +9,9 @@ latest row listing it. A cancellations list (a notice) names numbers: they becom
 from __future__ import annotations
 
 import itertools
+import operator
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 from cac_filings.kinds import Registry
@@ -28,12 +30,31 @@ def _batch_order(batch: Row) -> tuple[str, str, str]:
 def current_notices(listings: list[Row], batches: dict[tuple[str, int], Row],
                     kinds: Registry) -> list[tuple[Row, Row]]:
     """(row, batch) for every row of the current version of a cancellation notice."""
+    approvals = _approval_kinds(kinds)
     out = []
     for row in listings:
+        if row["list_kind"] in approvals:
+            continue
         batch = batches[(row["batch_id"], row["version"])]
-        if not kinds.is_approvals(row["list_kind"]) and batch["is_current"]:
+        if batch["is_current"]:
             out.append((row, batch))
     return out
+
+
+def _approval_kinds(kinds: Registry) -> frozenset[str]:
+    """The list kinds whose rows are filings (Registry.is_approvals, as one set)."""
+    return frozenset(k.key for k in kinds.approvals)
+
+
+def _current_approvals(listings: list[Row], batches: dict[tuple[str, int], Row],
+                       kinds: Registry) -> Iterator[tuple[Row, Row]]:
+    """(row, batch) for every row of the current version of an approvals list."""
+    approvals = _approval_kinds(kinds)
+    for row in listings:
+        if row["list_kind"] in approvals:
+            batch = batches[(row["batch_id"], row["version"])]
+            if batch["is_current"]:
+                yield row, batch
 
 
 def cancellation_dates(notices: list[tuple[Row, Row]]) -> dict[str, str | None]:
@@ -58,27 +79,32 @@ def derive_filings(listings: list[Row], batches: dict[tuple[str, int], Row],
     company_changed: a number identifies one filing of one company."""
     occurrences: dict[tuple[str, str], list[tuple[tuple[str, str, str], int, Row]]] = \
         defaultdict(list)
-    for row in listings:
-        batch = batches[(row["batch_id"], row["version"])]
-        if not batch["is_current"] or not kinds.is_approvals(row["list_kind"]):
-            continue
+    order: dict[int, tuple[str, str, str]] = {}  # id(batch) → _batch_order(batch)
+    for row, batch in _current_approvals(listings, batches, kinds):
         if not row["filing_number"]:
             continue  # no number: nothing to key a filing on; the row stays in listings
+        at = order.get(id(batch))
+        if at is None:
+            at = order[id(batch)] = _batch_order(batch)
         occurrences[(row["list_kind"], row["filing_number"])].append(
-            (_batch_order(batch), row["row_number"], row))
+            (at, row["row_number"], row))
+    columns = operator.itemgetter(*_FILING_COLUMNS)
     filings: list[Row] = []
     for key in sorted(occurrences):
-        found = sorted(occurrences[key], key=lambda o: (o[0], o[1]))
+        found = occurrences[key]
+        if len(found) > 1:
+            found.sort(key=lambda o: (o[0], o[1]))
         first_row, last_row = found[0][2], found[-1][2]
         first_batch = batches[(first_row["batch_id"], first_row["version"])]
         last_batch = batches[(last_row["batch_id"], last_row["version"])]
         flags = list(last_row["_flags"])
-        per_batch = Counter(o[2]["batch_id"] for o in found)
-        if any(n > 1 for n in per_batch.values()):
-            flags.append("duplicate_in_batch")
-        if company_changed([o[2] for o in found]):
-            flags.append("company_changed")
-        filing = {c: last_row[c] for c in _FILING_COLUMNS}
+        if len(found) > 1:
+            per_batch = Counter(o[2]["batch_id"] for o in found)
+            if any(n > 1 for n in per_batch.values()):
+                flags.append("duplicate_in_batch")
+            if company_changed([o[2] for o in found]):
+                flags.append("company_changed")
+        filing = dict(zip(_FILING_COLUMNS, columns(last_row), strict=True))
         filing["_products"] = last_row["_products"]
         filing["_fts"] = last_row["_fts"]
         by_remark = is_cancelled_remark(last_row["remarks"])
@@ -156,17 +182,16 @@ def derive_companies(filings: list[Row], listings: list[Row],
     published: dict[str, list[str]] = defaultdict(list)
     former: dict[str, set[str]] = defaultdict(set)
     pinyin: dict[str, str] = {}
-    for row in listings:
-        batch = batches[(row["batch_id"], row["version"])]
-        if not kinds.is_approvals(row["list_kind"]) or not batch["is_current"]:
-            continue
-        if row["company"]:
-            pinyin[row["company"]] = row["_pinyin"]
-        if row["company"] and batch["published_on"]:
-            published[row["company"]].append(batch["published_on"])
-        for old, new in parse_former_names(row["remarks"]):
-            if old != new:
-                former[new].add(old)
+    for row, batch in _current_approvals(listings, batches, kinds):
+        company = row["company"]
+        if company:
+            pinyin[company] = row["_pinyin"]
+            if batch["published_on"]:
+                published[company].append(batch["published_on"])
+        if row["remarks"]:
+            for old, new in parse_former_names(row["remarks"]):
+                if old != new:
+                    former[new].add(old)
     companies: list[Row] = []
     for company in sorted(by_company):
         own = by_company[company]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from cac_filings.documents import RawTable, extract_tables
@@ -35,7 +36,7 @@ from cac_filings.normalize import (
 from cac_filings.pinyin import to_pinyin
 from cac_filings.schema import FILINGS
 from cac_filings.schema import json_text as _json
-from cac_filings.search import fts_texts
+from cac_filings.search import search_text
 from cac_filings.sources import SourceSpec
 
 Row = dict[str, Any]
@@ -142,6 +143,7 @@ def listing_rows(tables: list[RawTable], label: str, spec: SourceSpec, kinds: Re
             (check.pdf_serial_problems if table.source_format == "pdf"
              else check.serial_problems).append(where)
         keys = _raw_keys(table.header)
+        approvals = kinds.is_approvals(kind.key)
         for raw_row in table.rows:
             if len(raw_row.cells) != len(table.header):
                 raise ExtractionError(
@@ -153,13 +155,14 @@ def listing_rows(tables: list[RawTable], label: str, spec: SourceSpec, kinds: Re
             flags: list[str] = row["_flags"]
             if any(raw_row.cells[i].strip() for i in unknown_at):
                 flags.append("unknown_column")
-            if any(has_control_characters(c) for c in raw_row.cells):
+            if has_control_characters("".join(raw_row.cells)):
                 flags.append("control_characters")
             if "unknown_category" in flags:
                 check.unknown_categories.append(f"{row['list_kind']}: {row['category']}")
             row["quality_flags"] = _json(flags)
             serial = None if raw_row.auto_numbered else normalize_serial(cells.get("serial"))
-            if row["filing_number"] and kinds.is_approvals(row["list_kind"]):
+            if row["filing_number"] and (approvals if row["list_kind"] == kind.key
+                                         else kinds.is_approvals(row["list_kind"])):
                 numbers[(row["list_kind"], row["filing_number"])] += 1
             check.kinds[row["list_kind"]] = check.kinds.get(row["list_kind"], 0) + 1
             rows.append({
@@ -208,20 +211,41 @@ def normalize_fields(cells: dict[str, str], kind: ListKind, spec: SourceSpec) ->
     company = row["company"]
     row["_pinyin"] = to_pinyin(company) if company else None
     # Search text of the filings_fts columns, computed here (in the worker processes).
-    row["_fts"] = fts_texts(FILINGS, row)
+    row["_fts"] = filing_fts(row)
     return row
 
 
-def _row(flags: list[str], products: list[Product], **fields: Any) -> Row:
+# CAC's lists repeat the same companies and products from row to row and batch to batch:
+# each distinct cell is read once per process (the functions are pure).
+_search_text = lru_cache(maxsize=1 << 16)(search_text)
+_company = lru_cache(maxsize=1 << 16)(normalize_company)
+_FTS_COLUMNS = tuple((c, FILINGS.column_types.get(c)) for c in FILINGS.fts)
+
+
+def filing_fts(row: Row) -> tuple[str | None, ...]:
+    """search.fts_texts(FILINGS, row), each distinct value segmented once."""
+    return tuple(_search_text(row[c], t) if t is not None else row.get("_" + c)
+                 for c, t in _FTS_COLUMNS)
+
+
+@lru_cache(maxsize=1 << 16)
+def _products(cell: str | None) -> tuple[tuple[Product, ...], str]:
+    """应用产品 → its products and their JSON."""
+    products = tuple(parse_products(cell))
+    return products, _json([{"name": p.name, "type": p.type} for p in products])
+
+
+def _row(flags: list[str], products_cell: str | None, **fields: Any) -> Row:
     if fields["company"] is None:
         flags.append("company_missing")
+    products, products_json = _products(products_cell)
     return {
         "role": None, "category": None, "purpose": None, "region_code": None,
         "entity_code": None, "category_code": None, "filing_year": None, "number_parts": None,
         "filed_on": None, "remarks": None, **fields,
-        "products": _json([{"name": p.name, "type": p.type} for p in products]),
+        "products": products_json,
         # Python values kept beside their JSON for the derived tables (not written out).
-        "_flags": flags, "_products": products,
+        "_flags": flags, "_products": list(products),
     }
 
 
@@ -246,9 +270,9 @@ def _suanbei_fields(cells: dict[str, str], kind: ListKind, spec: SourceSpec) -> 
     if category is not None and spec.categories and category not in spec.categories:
         flags.append("unknown_category")
     row = _row(
-        flags, parse_products(cells.get("products")),
+        flags, cells.get("products"),
         filing_number=number.canonical, list_kind=kind.key, name=clean_text(cells.get("name")),
-        role=role, category=category, company=normalize_company(cells.get("company")),
+        role=role, category=category, company=_company(cells.get("company")),
         purpose=clean_text(cells.get("purpose")), province=number.province,
         region_code=number.region_code, entity_code=number.entity_code,
         category_code=number.category_code, filing_year=number.year,
@@ -286,8 +310,8 @@ def _genai_fields(cells: dict[str, str], kind: ListKind) -> Row:
     if cells.get("filed_on", "").strip() and filed_on is None:
         flags.append("filed_on_unparsed")
     return _row(
-        flags, [], filing_number=number.canonical, list_kind=list_kind, name=name,
-        company=normalize_company(company), province=province,
+        flags, None, filing_number=number.canonical, list_kind=list_kind, name=name,
+        company=_company(company), province=province,
         filing_year=int(number.date[:4]) if number.date else None,
         number_parts=_json(number.parts()), filed_on=filed_on, number_valid=number.valid,
         remarks=remark)

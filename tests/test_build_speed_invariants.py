@@ -1,0 +1,251 @@
+"""What the build's shortcuts must not change: the per-process memos of rows.py give what the
+functions they memoise give, rows never share a mutable value, the Arrow columns assembled
+from buffers hold what the rows hold (and refuse a value of the wrong type), the pinyin
+reader's phrase-length table reads as trying every length would, and the manifest's digests,
+taken while the SQLite file is still being written, are those of the files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.json as pa_json
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
+
+from cac_filings import pinyin
+from cac_filings.archive import RawArchive
+from cac_filings.build.rows import _company, _products, _search_text, filing_fts, normalize_fields
+from cac_filings.config import Settings
+from cac_filings.kinds import Registry
+from cac_filings.release import build_release
+from cac_filings.schema import FILINGS, TABLES, Column, Table
+from cac_filings.search import fts_texts
+from cac_filings.sources import Source, load_sources, registry_of
+from cac_filings.store import arrow_table
+from tests.test_build import algo_docx, crawl, douyin, entry
+from tests.tinysite import BAIDU, KUAISHOU
+
+
+@pytest.fixture(scope="module")
+def sources() -> list[Source]:
+    return load_sources()
+
+
+def _kinds(sources: list[Source]) -> Registry:
+    return registry_of(sources)
+
+
+def _algorithm_cells(company: str, products: str, number: str) -> dict[str, str]:
+    return {"serial": "1", "name": "抖音推荐算法", "category": "个性化推送类",
+            "company": company, "products": products, "purpose": "应用于信息推荐场景。",
+            "filing_number": number, "remarks": "", "role": "服务提供者"}
+
+
+def _clear_memos() -> None:
+    for memo in (_company, _products, _search_text, pinyin.to_pinyin):
+        memo.cache_clear()
+    pinyin._READINGS.clear()
+
+
+# ---------------------------------------------------------------- the memos of rows.py
+
+COMPANIES = ["北京抖音信息服务有限公司", " 北京 抖音信息服务有限公司\u200b", "重庆银行股份有限公司",
+             "腾讯科技(深圳)有限公司", "ByteDance Ltd.", ""]
+PRODUCTS = ["抖音（APP）", "小红书（APP、网站）百度百科（APP、网站）", "--", "", "微信小程序等",
+            "抖音（APP）"]
+
+
+def test_memoised_rows_equal_rows_read_with_every_memo_empty(sources: list[Source]) -> None:
+    spec = next(s.spec for s in sources if s.spec.name == "cn_cac_algorithm")
+    kinds = _kinds(sources)
+    cells = [_algorithm_cells(c, p, n) for c in COMPANIES for p in PRODUCTS
+             for n in (DOUYIN_NUMBER, KUAISHOU, BAIDU)]
+    fresh = []
+    for one in cells:
+        _clear_memos()
+        fresh.append(normalize_fields(one, kinds["algorithm"], spec))
+    _clear_memos()
+    memoised = [normalize_fields(one, kinds["algorithm"], spec) for one in cells]
+    assert memoised == fresh
+    assert _products.cache_info().hits > 0 and _company.cache_info().hits > 0
+
+
+DOUYIN_NUMBER = douyin()[6]
+
+
+def test_rows_read_from_the_same_cells_share_no_mutable_value(sources: list[Source]) -> None:
+    spec = next(s.spec for s in sources if s.spec.name == "cn_cac_algorithm")
+    kind = _kinds(sources)["algorithm"]
+    one = _algorithm_cells(COMPANIES[0], PRODUCTS[1], DOUYIN_NUMBER)
+    first, second = (normalize_fields(dict(one), kind, spec) for _ in range(2))
+    assert first["_products"] == second["_products"] and len(first["_products"]) == 4
+    first["_products"].append("changed")
+    first["_flags"].append("changed")
+    assert "changed" not in second["_products"] and "changed" not in second["_flags"]
+    assert normalize_fields(dict(one), kind, spec)["_products"] == second["_products"]
+
+
+texts = st.one_of(st.none(), st.sampled_from(COMPANIES + PRODUCTS),
+                  st.text(alphabet="抖音北京 ab1-（）、\n\u200b", max_size=12))
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=texts, company=texts, products=st.sampled_from(
+    ['[]', '[{"name":"抖音","type":"APP"}]', '[{"name":"a b","type":null}]', 'not json']),
+       purpose=texts, number=texts)
+def test_filing_fts_is_fts_texts(name: str | None, company: str | None, products: str,
+                                 purpose: str | None, number: str | None) -> None:
+    row: dict[str, Any] = {"name": name, "company": company, "products": products,
+                           "purpose": purpose, "filing_number": number,
+                           "_pinyin": pinyin.to_pinyin(company) if company else None}
+    assert filing_fts(row) == fts_texts(FILINGS, row)
+    assert filing_fts(row) == fts_texts(FILINGS, row)  # from the memo, the second time
+
+
+# ---------------------------------------------------------------- Arrow from buffers
+
+def _table(*columns: Column) -> Table:
+    return Table(name="t", en="t", zh="t", columns=columns)
+
+
+def _column(name: str, type_: Any, nullable: bool = True) -> Column:
+    return Column(name, type_, name, name, nullable, True)
+
+
+MIXED = _table(_column("text", "text"), _column("n", "int"), _column("ok", "bool"),
+               _column("day", "date"), _column("doc", "json"),
+               _column("key", "text", nullable=False))
+
+
+def _json_reader_table(table: Table, rows: list[dict[str, Any]]) -> pa.Table:
+    """The rows read the way the build read them before: JSON lines through Arrow's reader."""
+    names = [c.name for c in table.columns]
+    lines = b"\n".join(orjson.dumps({k: v for k, v in r.items() if k in names}) for r in rows)
+    schema = pa.schema([pa.field(c.name, pa.string() if c.type == "date" else
+                                 {"text": pa.string(), "json": pa.string(), "int": pa.int64(),
+                                  "bool": pa.bool_()}[c.type]) for c in table.columns])
+    parsed = pa_json.read_json(io.BytesIO(lines), parse_options=pa_json.ParseOptions(
+        explicit_schema=schema, unexpected_field_behavior="ignore"))
+    return parsed.cast(pa.schema([pa.field(c.name, pa.date32() if c.type == "date"
+                                           else schema.field(c.name).type)
+                                  for c in table.columns]))
+
+
+ROWS: list[dict[str, Any]] = [
+    {"text": "北京抖音", "n": 1, "ok": True, "day": "2024-01-31", "doc": "[]", "key": "a",
+     "_private": object()},
+    {"text": None, "n": None, "ok": None, "day": None, "doc": None, "key": ""},
+    {"text": "", "n": -2**62, "ok": False, "day": "2000-02-29", "doc": '{"a":"é"}', "key": "c"},
+    {"text": "a\nb\u200b😀", "n": 0, "ok": True, "day": "1970-01-01", "doc": "[1]", "key": "d"},
+]
+
+
+def test_arrow_columns_hold_what_the_json_reader_read() -> None:
+    built = arrow_table(MIXED, ROWS)
+    assert built.to_pylist() == _json_reader_table(MIXED, ROWS).to_pylist()
+    assert built.column("day").type == pa.date32()
+    assert built.to_pylist()[0]["day"] == dt.date(2024, 1, 31)
+    # a date object (a row carried forward from a published release) is the same day
+    again = arrow_table(MIXED, [dict(ROWS[0], day=dt.date(2024, 1, 31))])
+    assert again.to_pylist()[0]["day"] == dt.date(2024, 1, 31)
+    # a key a row lacks is null; every chunk is one array
+    lacking = arrow_table(MIXED, [{"key": "x"}, ROWS[0]])
+    assert lacking.to_pylist()[0] == {"text": None, "n": None, "ok": None, "day": None,
+                                      "doc": None, "key": "x"}
+    assert all(c.num_chunks == 1 for c in lacking.columns)
+
+
+@pytest.mark.parametrize(("column", "value", "named"), [
+    ("n", "1", "str"), ("n", True, "bool"), ("n", 1.0, "float"), ("ok", 1, "int"),
+    ("text", 5, "int"), ("doc", b"[]", "bytes"), ("day", dt.datetime(2024, 1, 1), "datetime"),
+])
+def test_a_value_of_another_type_is_refused_naming_its_column(column: str, value: object,
+                                                              named: str) -> None:
+    with pytest.raises(TypeError, match=rf"t\.{column} .* holds {named} values"):
+        arrow_table(MIXED, [dict(ROWS[0], **{column: value})])
+
+
+def test_a_null_in_a_column_that_may_not_be_null_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"t\.key is null in 1 row"):
+        arrow_table(MIXED, [dict(ROWS[0], key=None)])
+
+
+def test_every_release_table_converts_like_the_json_reader(sources: list[Source],
+                                                           tmp_path: Path) -> None:
+    settings_ = Settings(data_dir=tmp_path / "data")
+    archive = RawArchive(settings_.raw_dir)
+    crawl(archive, "20230701T10", [entry(archive, "2022-08", algo_docx(douyin(), (
+        "2", "快手推荐算法", "个性化推送类", "北京快手科技有限公司", "快手（APP、网站）",
+        "应用于信息推荐场景。", KUAISHOU, "")), "2023-07-01T10:00:00Z")])
+    result, release = build_release(settings_, sources)
+    for table in TABLES:
+        rows = result.tables[table.name]
+        if rows:
+            assert arrow_table(table, rows).to_pylist() == \
+                _json_reader_table(table, rows).to_pylist(), table.name
+    # The manifest's digests (of the Parquet files taken while the SQLite file was still
+    # being written, of that file once it was done) are the files'.
+    files = json.loads((release.path / "manifest.json").read_text())["files"]
+    assert "cac_filings.db" in files and "filings.parquet" in files
+    for name, digest in files.items():
+        assert hashlib.sha256((release.path / name).read_bytes()).hexdigest() == digest, name
+
+
+# ---------------------------------------------------------------- pinyin
+
+def _reference_syllables(text: str) -> list[str]:
+    """The longest phrase of at most six characters at each character, trying every length
+    (what the phrase-length table shortens), else the character's first reading."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ord(ch) not in PINYIN_DICT:
+            j = i + 1
+            while j < len(text) and ord(text[j]) not in PINYIN_DICT:
+                j += 1
+            chunk = "".join(c for c in text[i:j] if c.isalnum())
+            if chunk:
+                out.append(chunk)
+            i = j
+            continue
+        for length in range(min(6, len(text) - i), 1, -1):
+            phrase = PHRASES_DICT.get(text[i:i + length])
+            if phrase is not None:
+                out.extend(r[0] for r in phrase)
+                i += length
+                break
+        else:
+            out.append(PINYIN_DICT[ord(ch)].split(",", 1)[0])
+            i += 1
+    return out
+
+
+def _reference_pinyin(text: str) -> str:
+    return " ".join(s.translate(pinyin._TONES).lower() for s in _reference_syllables(text))
+
+
+PHRASE_CHARS = "".join(sorted({c for p in list(PHRASES_DICT)[:3000] for c in p}))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=PHRASE_CHARS + "有限公司科技重庆银行AbΣ1 -（）", max_size=16))
+def test_pinyin_reads_as_trying_every_phrase_length(text: str) -> None:
+    pinyin.to_pinyin.cache_clear()
+    assert pinyin.to_pinyin(text) == _reference_pinyin(text)
+
+
+@pytest.mark.parametrize("text", [*COMPANIES, "长城汽车股份有限公司", "中国银行", "ÜBER有限公司"])
+def test_pinyin_of_known_names_is_the_reference(text: str) -> None:
+    _clear_memos()
+    assert pinyin.to_pinyin(text) == _reference_pinyin(text)
+    assert pinyin.to_pinyin(text) == _reference_pinyin(text)  # read from the memo
