@@ -52,14 +52,18 @@ def datapackage(folder: Path, release_id: str, created_at: str,
         described = {"title": table.zh.split("：")[0] + f" · {table.name}",
                      "description": f"{table.en} · {table.zh}", "schema": _schema(table)}
         if (folder / f"{table.name}.parquet").is_file():
-            # A Parquet file carries its own schema (types, and these descriptions as field
-            # metadata); tools read it from there. SHA256SUMS has its checksum.
+            # A Parquet file carries its own schema too (types, and these descriptions as
+            # field metadata), but a tool reading the package takes the resource's schema, and
+            # without one guesses (a role column of codes as a year-month, say). Frictionless
+            # reads Parquet through pandas, where a null in an integer column is NaN: "nan" is
+            # a missing value here. Its size and sha256 are in SHA256SUMS (frictionless
+            # counts the bytes of what pandas gives it, not of the file).
+            schema = {**_schema(table), "missingValues": ["", "nan"]}
             resources.append({"name": table.name, "path": f"{table.name}.parquet",
-                              "profile": "data-resource", "format": "parquet",
+                              "profile": "tabular-data-resource", "format": "parquet",
                               "mediatype": "application/vnd.apache.parquet",
-                              "rows": row_counts.get(table.name),
-                              "title": described["title"],
-                              "description": described["description"]})
+                              "rows": row_counts.get(table.name), **described,
+                              "schema": schema})
         if (folder / "csv" / f"{table.name}.csv").is_file():
             resources.append({"name": f"{table.name}-csv", "path": f"csv/{table.name}.csv",
                               "profile": "tabular-data-resource", "format": "csv",
