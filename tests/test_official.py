@@ -82,6 +82,8 @@ def test_the_status_says_what_was_checked_when(published: tuple[TinySite, Path])
     assert algorithm["rows"] == 4 and algorithm["held_back"] == []
     assert status["last_runs"][0]["exit_code"] == 0 and status["healthy"]
     assert status["reconciliation"][0]["statement_url"].endswith(ANNUAL_PAGE)
+    # A difference from CAC's totals is said beside the health, not as ill health.
+    assert status["totals_differing"] == 1
 
 
 def test_a_statement_that_cannot_be_read_is_a_reported_problem(tmp_path: Path) -> None:

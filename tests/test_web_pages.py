@@ -535,6 +535,11 @@ def test_status_page_and_json_write_nothing(served: Served) -> None:
     body = text_of(page(served, "/-/status"))
     assert "cn_cac_algorithm" in body and "暂缓发布 held back: algorithm/2026-09" in body
     assert "最近的运行 Last runs" in body
+    if status["totals_differing"]:
+        assert (f"{status['totals_differing']} of our counts differ from CAC's stated totals"
+                in body)
+    else:
+        assert "differ from CAC's stated totals" not in body
     assert sorted((p.as_posix(), p.stat().st_mtime_ns) for p in served.data.rglob("*")) == before
 
 

@@ -119,6 +119,10 @@ def tracker_status(data_dir: Path, release: Path | None) -> dict[str, Any]:
         "sources": sources,
         "other_problems": unattached,
         "reconciliation": manifest.get("reconciliation", []),
+        # Information about the data, not the tracker's health: our counts that differ from
+        # CAC's stated totals (the reconciliation page says by how much and why).
+        "totals_differing": sum(1 for r in manifest.get("reconciliation", [])
+                                if r.get("status") == "differs"),
         "last_runs": [{k: r.get(k) for k in ("command", "started_at", "finished_at",
                                             "duration_s", "status", "exit_code", "requests",
                                             "downloaded", "new_files", "changes", "release_id",
