@@ -97,6 +97,18 @@ def test_diff_command(history: tuple[TinySite, Path]) -> None:
     assert [(r["filing_number"], r["change"]) for r in rows] == [(KUAISHOU, "added")]
     unknown = run_cli("diff", "20990101T000000Z", "--data-dir", str(data))
     assert unknown.returncode == 2 and "no release 20990101T000000Z" in unknown.stderr
+    # The first release is compared with nothing: all it holds was added.
+    first_only = run_cli("diff", first.name, first.name, "--data-dir", str(data), "--json", "-")
+    assert json.loads(first_only.stdout) == []
+    counts = json.loads((first / "manifest.json").read_text())["row_counts"]["filings"]
+    (data / "published").unlink()
+    (data / "published").symlink_to(Path("releases") / first.name)
+    alone = run_cli("diff", "--data-dir", str(data))
+    assert alone.returncode == 0, alone.stderr
+    assert (f"(no earlier release) → {first.name}: {counts} added, 0 modified, 0 cancelled, "
+            "0 removed") in alone.stdout
+    (data / "published").unlink()
+    (data / "published").symlink_to(Path("releases") / second.name)
 
 
 def test_nothing_new_makes_no_release(history: tuple[TinySite, Path]) -> None:

@@ -643,11 +643,14 @@ def diff(
     limit: Annotated[int, typer.Option("--limit", help="Rows to print per kind of change "
                                                        "(0: all).", min=0)] = 20,
 ) -> None:
-    """Compare the filings of two releases: counts, then the changed rows.
+    """Compare the filings of two releases: counts, then the changed rows (the first
+    release: everything in it, added).
 
     Example: cac-filings diff 20250701T060000Z 20250801T060000Z --csv changes.csv
     """
-    from cac_filings.diff import count_changes, diff_releases
+    from cac_filings.diff import count_changes, diff_filings, diff_releases
+    from cac_filings.schema import FILINGS
+    from cac_filings.store import load_rows
 
     settings = _settings(data_dir)
     reporter = Reporter()
@@ -656,12 +659,14 @@ def diff(
     except CacFilingsError as exc:
         reporter.error(str(exc))
         raise typer.Exit(code=2) from None
-    changes = diff_releases(old_path, new_path)
+    # The first release is compared with nothing: everything in it was added.
+    changes = diff_releases(old_path, new_path) if old_path is not None else diff_filings(
+        [], load_rows(new_path, FILINGS))
     rows = [c.as_row(new_path.name) for c in changes]
     to_stdout = "-" in (str(json_out), str(csv_out))
     if not to_stdout:
         counts = count_changes(changes)
-        print(f"{old_path.name} → {new_path.name}: "
+        print(f"{old_path.name if old_path else '(no earlier release)'} → {new_path.name}: "
               + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
         for kind in counts:
             shown = [c for c in changes if c.change == kind]
@@ -710,7 +715,9 @@ def _write_csv(target: Path, rows: list[dict[str, Any]]) -> None:
         writer.writerows(safe)
 
 
-def _release_pair(settings: Settings, old: str | None, new: str | None) -> tuple[Path, Path]:
+def _release_pair(settings: Settings, old: str | None, new: str | None
+                  ) -> tuple[Path | None, Path]:
+    """(the release to compare with, or None for the first release; the release)."""
     releases = sorted(p for p in settings.releases_dir.glob("2*") if p.is_dir()) \
         if settings.releases_dir.is_dir() else []
     if new is None:
@@ -721,12 +728,10 @@ def _release_pair(settings: Settings, old: str | None, new: str | None) -> tuple
         new_path = settings.releases_dir / new
     if old is None:
         earlier = [p for p in releases if p.name < new_path.name]
-        if not earlier:
-            raise CacFilingsError(f"no release before {new_path.name} to compare with")
-        old_path = earlier[-1]
+        old_path: Path | None = earlier[-1] if earlier else None
     else:
         old_path = settings.releases_dir / old
-    for path in (old_path, new_path):
+    for path in (p for p in (old_path, new_path) if p is not None):
         if not (path / "manifest.json").is_file():
             known = ", ".join(p.name for p in releases[-5:]) or "none"
             raise CacFilingsError(f"no release {path.name} in {settings.releases_dir} "
