@@ -23,12 +23,11 @@ from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
 
 from cac_filings import pinyin
 from cac_filings.archive import RawArchive
-from cac_filings.build.rows import _company, _products, _search_text, filing_fts, normalize_fields
+from cac_filings.build.rows import _company, _products, normalize_fields
 from cac_filings.config import Settings
 from cac_filings.kinds import Registry
 from cac_filings.release import build_release
-from cac_filings.schema import FILINGS, TABLES, Column, Table
-from cac_filings.search import fts_texts
+from cac_filings.schema import TABLES, Column, Table
 from cac_filings.sources import Source, load_sources, registry_of
 from cac_filings.store import arrow_table
 from tests.test_build import algo_docx, crawl, douyin, entry
@@ -51,7 +50,7 @@ def _algorithm_cells(company: str, products: str, number: str) -> dict[str, str]
 
 
 def _clear_memos() -> None:
-    for memo in (_company, _products, _search_text, pinyin.to_pinyin):
+    for memo in (_company, _products, pinyin.to_pinyin):
         memo.cache_clear()
     pinyin._READINGS.clear()
 
@@ -92,23 +91,6 @@ def test_rows_read_from_the_same_cells_share_no_mutable_value(sources: list[Sour
     first["_flags"].append("changed")
     assert "changed" not in second["_products"] and "changed" not in second["_flags"]
     assert normalize_fields(dict(one), kind, spec)["_products"] == second["_products"]
-
-
-texts = st.one_of(st.none(), st.sampled_from(COMPANIES + PRODUCTS),
-                  st.text(alphabet="抖音北京 ab1-（）、\n\u200b", max_size=12))
-
-
-@settings(max_examples=200, deadline=None)
-@given(name=texts, company=texts, products=st.sampled_from(
-    ['[]', '[{"name":"抖音","type":"APP"}]', '[{"name":"a b","type":null}]', 'not json']),
-       purpose=texts, number=texts)
-def test_filing_fts_is_fts_texts(name: str | None, company: str | None, products: str,
-                                 purpose: str | None, number: str | None) -> None:
-    row: dict[str, Any] = {"name": name, "company": company, "products": products,
-                           "purpose": purpose, "filing_number": number,
-                           "_pinyin": pinyin.to_pinyin(company) if company else None}
-    assert filing_fts(row) == fts_texts(FILINGS, row)
-    assert filing_fts(row) == fts_texts(FILINGS, row)  # from the memo, the second time
 
 
 # ---------------------------------------------------------------- Arrow from buffers

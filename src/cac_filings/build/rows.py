@@ -36,7 +36,7 @@ from cac_filings.normalize import (
 from cac_filings.pinyin import to_pinyin
 from cac_filings.schema import FILINGS
 from cac_filings.schema import json_text as _json
-from cac_filings.search import search_text
+from cac_filings.search import fts_texts
 from cac_filings.sources import SourceSpec
 
 Row = dict[str, Any]
@@ -211,21 +211,13 @@ def normalize_fields(cells: dict[str, str], kind: ListKind, spec: SourceSpec) ->
     company = row["company"]
     row["_pinyin"] = to_pinyin(company) if company else None
     # Search text of the filings_fts columns, computed here (in the worker processes).
-    row["_fts"] = filing_fts(row)
+    row["_fts"] = fts_texts(FILINGS, row)
     return row
 
 
 # CAC's lists repeat the same companies and products from row to row and batch to batch:
 # each distinct cell is read once per process (the functions are pure).
-_search_text = lru_cache(maxsize=1 << 16)(search_text)
 _company = lru_cache(maxsize=1 << 16)(normalize_company)
-_FTS_COLUMNS = tuple((c, FILINGS.column_types.get(c)) for c in FILINGS.fts)
-
-
-def filing_fts(row: Row) -> tuple[str | None, ...]:
-    """search.fts_texts(FILINGS, row), each distinct value segmented once."""
-    return tuple(_search_text(row[c], t) if t is not None else row.get("_" + c)
-                 for c, t in _FTS_COLUMNS)
 
 
 @lru_cache(maxsize=1 << 16)
