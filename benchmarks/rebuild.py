@@ -192,6 +192,7 @@ def main() -> int:
         print(f"{len(files)} files ({kinds['docx']} zip: docx/xlsx, {kinds['pdf']} PDF), "
               f"{sum(map(len, files)) / 1e6:.1f} MB, {os.cpu_count()} CPUs; "
               f"{args.repeat} repetitions, each step in a fresh process")
+        load_before = os.getloadavg()
 
         steps = (*STEPS, "cli")
         results: dict[str, list[dict[str, float]]] = {s: [] for s in steps}
@@ -223,6 +224,11 @@ def main() -> int:
           "(CPU of all build processes)")
     print(f"cli / floor             {ratio('cli'):5.2f}×   "
           "(with interpreter start-up and imports)")
+    # The build uses both cores (parse workers, the SQLite child), the floor one: other work
+    # on the machine takes the second core from the build and raises its ratio.
+    print("load average (1, 5, 15 min) before "
+          + ", ".join(f"{x:.2f}" for x in load_before) + "; after "
+          + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     return 0 if build_vs_floor <= 1.5 or not args.check else 1
 
 
