@@ -327,6 +327,8 @@ def numbers(found: dict[str, Any], table: str = "filings") -> list[str]:
     ("BaiDu", BAIDU, {WENXIN}),  # case does not matter
     ("百度 搜索", BAIDU, set()),  # two words, both must match
     ("baidu 文心", WENXIN, set()),  # pinyin and Chinese mixed
+    ("yiyan", WENXIN, set()),  # pinyin of a filing's name (文心一言), not only its company's
+    ("baidu yiyan", WENXIN, set()),
     (DOUYIN, DOUYIN, set()),  # a whole filing number
     ("1101088234839", DOUYIN, set()),  # its first digits (the entity code)
     ("Beijing-WenXinYiYan", WENXIN, set()),  # a generative-AI number's beginning

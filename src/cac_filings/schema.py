@@ -37,7 +37,8 @@ class Table:
     primary_key: tuple[str, ...] = ()
     indexes: tuple[tuple[str, ...], ...] = ()  # columns, each "name" or "name desc"
     # Columns copied, segmented for Chinese, into the <name>_fts full-text table; a name that
-    # is not a column is index-only text the build computes (pinyin: the company's pinyin).
+    # is not a column is index-only text the build computes (pinyin: of the company, and for
+    # filings of the name too).
     fts: tuple[str, ...] = ()
     facets: tuple[str, ...] = ()
     sort: str | None = None

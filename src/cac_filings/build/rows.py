@@ -210,9 +210,17 @@ def normalize_fields(cells: dict[str, str], kind: ListKind, spec: SourceSpec) ->
     row["scenario"] = clean_text(cells.get("scenario"))
     company = row["company"]
     row["_pinyin"] = to_pinyin(company) if company else None
-    # Search text of the filings_fts columns, computed here (in the worker processes).
-    row["_fts"] = fts_texts(FILINGS, row)
+    # Search text of the filings_fts columns, computed here (in the worker processes). A
+    # filing's pinyin text reads its company and its name (`wenxin` finds 文心大模型算法).
+    fts = list(fts_texts(FILINGS, row))
+    readings = [r for r in (row["_pinyin"], to_pinyin(row["name"]) if row["name"] else None)
+                if r]
+    fts[_PINYIN_AT] = " ".join(readings) or None
+    row["_fts"] = tuple(fts)
     return row
+
+
+_PINYIN_AT = FILINGS.fts.index("pinyin")
 
 
 # CAC's lists repeat the same companies and products from row to row and batch to batch:
