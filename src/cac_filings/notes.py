@@ -48,8 +48,10 @@ class AtomEntry:
 
 
 def atom_document(feed_id: str, title: str, link: str, entries: Sequence[AtomEntry], *,
-                  updated: str | None = None, subtitle: str | None = None) -> str:
-    """An Atom feed (RFC 4287); `updated` defaults to the first (newest) entry's."""
+                  updated: str | None = None, subtitle: str | None = None,
+                  self_link: str | None = None) -> str:
+    """An Atom feed (RFC 4287); `updated` defaults to the first (newest) entry's; `link` is
+    the page the feed follows, `self_link` the feed's own address where it is known."""
     if updated is None:
         updated = entries[0].updated if entries else "1970-01-01T00:00:00Z"
     parts = ['<?xml version="1.0" encoding="utf-8"?>\n'
@@ -59,6 +61,9 @@ def atom_document(feed_id: str, title: str, link: str, entries: Sequence[AtomEnt
              f"  <updated>{escape(updated)}</updated>\n",
              "  <author><name>cac-filings</name></author>\n",
              f'  <link rel="alternate" href="{escape(link)}"/>\n']
+    if self_link:
+        parts.append(f'  <link rel="self" type="application/atom+xml" '
+                     f'href="{escape(self_link)}"/>\n')
     if subtitle:
         parts.append(f"  <subtitle>{escape(subtitle)}</subtitle>\n")
     for e in entries:
