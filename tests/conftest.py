@@ -19,6 +19,13 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every run, so the suite passes or fails alike
+# from run to run; HYPOTHESIS_PROFILE=explore draws new ones (as a fuzzing session would).
+settings.register_profile("ci", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPLICA = Path(__file__).resolve().parents[2] / "shared" / "cac-replica"
 

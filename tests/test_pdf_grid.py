@@ -321,6 +321,8 @@ def test_rulings_of_every_kind(rules: str, layout: str) -> None:
 CELL_TEXT = st.text(alphabet="甲乙丙丁科技有限公司算法（）·ABCxyz0123456789-/ ", max_size=30)
 
 
+# The examples are the same on every run (conftest.py: HYPOTHESIS_PROFILE=explore draws new
+# ones); the one difference random runs found so far is pinned below.
 @settings(max_examples=30, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.lists(st.lists(CELL_TEXT, min_size=3, max_size=3), min_size=1, max_size=40),
@@ -341,6 +343,17 @@ def test_random_tables_read_as_pdfplumber_reads_them(data: list[list[str]], firs
         got = [r for _, _, table, _ in read for r in table if r != header]
         assert [["".join(c.split()) for c in r] for r in got] == [
             ["".join(c.split()) for c in r] for r in rows]
+
+
+@pytest.mark.xfail(strict=True, reason="known difference: pdfium reports a space drawn between "
+                   "two glyphs of the CJK font as generated, and the gap (1.9 pt at 9 pt) is "
+                   "under the 3 pt that makes a word break, so '· ·' reads '··'; pdfplumber "
+                   "keeps the drawn space")
+def test_a_drawn_space_between_cjk_glyphs_is_kept() -> None:
+    body = make_pdf([PdfTable(["序号", "名称", "单位", "编号"], [["1", "", "", "· ·"]],
+                              [1, 3, 2, 2])])
+    assert_same_as_pdfplumber(body, "space.pdf")
+
 
 
 # ---------------------------------------------------------------- the replica's PDFs
