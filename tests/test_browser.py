@@ -21,6 +21,7 @@ import feedparser
 import httpx
 import pytest
 
+from cac_filings.metadata import FACET_SIZE
 from cac_filings.web.urls import batch_url, company_url, filing_url
 from tests.conftest import serving
 from tests.test_e2e_tiny_site import run
@@ -262,7 +263,10 @@ PAGES = [
     ("canned-query", "/cac_filings/genai_by_province", 200, "h1", "Generative AI by province"),
     ("canned-sql", "/cac_filings/registry_growth", 200, "table.rows-and-columns", "cumulative"),
     ("not-found", company_url("没有这家公司"), 404, "#not-found", "没有这家公司"),
-    ("datasette-404", "/no-such-database", 404, "h1", "未找到 Not found"),
+    ("datasette-404", "/no-such-database", 404, "header details.nav-menu",
+     "没有这个数据库 Database not found"),
+    ("datasette-404-table", "/cac_filings/no-such-table", 404, "header details.nav-menu",
+     "没有这个表 Table not found"),
 ]
 
 
@@ -293,6 +297,40 @@ def test_every_page_at_both_widths(served: Served, sized: tuple[str, Page], name
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= WIDTHS["phone"] + 1, (path, width)
     shot(page, f"{name}-{width_name}")
+
+
+def test_filings_table_shows_its_first_row_on_the_first_screen(
+        served: Served, sized: tuple[str, Page]) -> None:
+    width_name, page = sized
+    page.goto(served.url + "/cac_filings/filings")
+    shown = page.locator(".facet-info").evaluate_all(
+        "facets => facets.map(f => f.querySelectorAll('li:not(.facet-truncated)').length)")
+    assert len(shown) >= 4 and max(shown) <= FACET_SIZE, shown  # a few values per facet
+    top = page.locator("table.rows-and-columns tbody tr").first.evaluate(
+        "row => row.getBoundingClientRect().top + window.scrollY")
+    assert top < 900, (width_name, top)  # the viewport's height: no scrolling to find it
+    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTHS[width_name] + 1
+    if width_name == "phone":  # the facets side by side, scrolling in their own box
+        facets = page.locator(".facet-results")
+        assert facets.evaluate("el => el.scrollWidth > el.clientWidth")
+        assert facets.evaluate("el => el.getBoundingClientRect().height") < 300
+    shot(page, f"filings-table-top-{width_name}")
+
+
+def test_growth_chart_labels_are_readable_at_both_widths(
+        served: Served, sized: tuple[str, Page]) -> None:
+    width_name, page = sized
+    page.goto(served.url + "/-/charts")
+    shown = page.locator("#chart-growth svg:visible")
+    assert shown.count() == 1
+    # The labels' size on screen: their font size in the SVG's units times its scale.
+    sizes = shown.evaluate("svg => [...svg.querySelectorAll('text')].map(t => "
+                           "svg.getScreenCTM().a * parseFloat(t.getAttribute('font-size')))")
+    assert sizes and min(sizes) >= 12, (width_name, sizes)
+    box = shown.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= WIDTHS[width_name]
+    assert page.locator("#chart-growth svg:visible path[data-list-kind]").count() >= 3
+    shot(page, f"charts-{width_name}")
 
 
 def test_cards_keep_their_labels_on_a_phone(served: Served, browser: Browser) -> None:

@@ -554,12 +554,216 @@ def test_reconciliation_page(served: Served) -> None:
     assert {r["status"] for r in rows} == {"agrees", "differs"}
 
 
+# ------------------------------------------------------- what a new reader found (issue 12)
+
+def facet_values(body: str, column: str) -> list[tuple[str, int]]:
+    """A facet's values as shown (the value on hover, the count after it)."""
+    block = body.split(f'id="facet-{column}"')[1].split("</ul>")[0]
+    return [(html.unescape(v), int(n.replace(",", ""))) for v, n in re.findall(
+        r'<li><a href="[^"]*" title="([^"]*)">[^<]*</a> ([\d,]+)</li>', block)]
+
+
+def test_table_facets_are_short_exact_and_lead_to_the_rest(served: Served) -> None:
+    from cac_filings.metadata import FACET_SIZE
+
+    metadata = served.get("/-/metadata.json").json()["databases"][DATABASE]["tables"]
+    assert metadata["filings"]["facet_size"] == FACET_SIZE
+    assert "facet_size" not in metadata["batches"]  # a small table lists every value
+    body = page(served, "/cac_filings/filings")
+    expected = {r["last_batch_id"]: r["n"] for r in served.rows(
+        "select last_batch_id, count(*) as n from filings group by last_batch_id")}
+    assert len(expected) > FACET_SIZE  # the fixture has more batches than are shown
+    shown = facet_values(body, "last_batch_id")
+    assert len(shown) == FACET_SIZE
+    assert all(expected[value] == n for value, n in shown)  # every count exact
+    assert [n for _, n in shown] == sorted(expected.values(), reverse=True)[:FACET_SIZE]
+    truncated = body.split('id="facet-last_batch_id"')[1].split("</ul>")[0]
+    assert "_facet_size=max" in truncated and "全部 all" in truncated
+    everything = page(served, "/cac_filings/filings?_facet_size=max")
+    assert sorted(facet_values(everything, "last_batch_id")) == sorted(expected.items())
+    # The facets stand between the form and the rows, a few lines each.
+    assert body.index('class="facet-results"') < body.index('<table class="rows-and-columns">')
+
+
+@pytest.mark.parametrize(("path", "said"), [
+    ("/-/nope", "这个地址没有页面。There is no page at this address."),
+    ("/cac_filings/nope", "没有这个表 Table not found"),
+    ("/nope", "没有这个数据库 Database not found"),
+    ("/cac_filings/problems/99999999", "没有这一行 Record not found"),
+])
+def test_datasette_404s_are_bilingual_with_the_sites_top_bar(served: Served, path: str,
+                                                             said: str) -> None:
+    body = page(served, path, 404)
+    header = body.split("</header>")[0]
+    assert '<a href="/">首页 home</a>' in header  # the breadcrumb home
+    assert 'href="/-/latest"' in header and 'href="/-/search"' in header  # the menu
+    assert "<h1>未找到 Not found</h1>" in body
+    assert said in text_of(body)
+    assert 'action="/-/search"' in body  # a way on
+    assert served.get(path + ".json").headers["content-type"].startswith("application/json")
+
+
+def test_a_bad_sort_is_a_bilingual_400_not_a_500(served: Served) -> None:
+    body = page(served, "/cac_filings/filings?_sort=nope", 400)
+    assert "不能按 nope 排序 Cannot sort table by nope" in text_of(body)
+    assert 'href="/-/latest"' in body.split("</header>")[0]
+
+
+def test_datasette_error_words() -> None:
+    from cac_filings.web import words
+
+    assert words.bilingual_error("Database not found") == "没有这个数据库 Database not found"
+    assert words.bilingual_error("Cannot sort table by x y") == (
+        "不能按 x y 排序 Cannot sort table by x y")
+    assert words.bilingual_error("404") == ""  # the bare status says nothing more
+    assert words.bilingual_error("a new message") == "a new message"  # kept as written
+    assert words.is_request_error("Cannot sort table by x") and not words.is_request_error(
+        "database is locked")
+    assert words.operator_label("exact", "=") == "等于 ="
+    assert words.operator_label("newop", "new op") == "new op"
+
+
+def test_table_page_says_what_it_shows_in_both_languages(served: Served) -> None:
+    body = page(served, "/cac_filings/filings")
+    heading = text_of(body.split('id="rows-described"')[1].split("</h3>")[0])
+    assert "按首次公布日期降序排列 sorted by first_published_on descending" in heading
+    filtered = page(served, "/cac_filings/filings?list_kind=algorithm&province__contains=北京"
+                    "&status__notblank=1&_search=抖音")
+    heading = text_of(filtered.split('id="rows-described"')[1].split("</h3>")[0])
+    assert ("筛选：清单类型 等于“算法推荐 algorithm”，所属省份 包含“北京”，状态 不为空，"
+            "搜索“抖音”；按首次公布日期降序排列") in heading
+    assert 'province contains "北京"' in heading  # Datasette's English stays
+    # The operators of the filter menus, in both languages.
+    menu = filtered.split('name="_filter_op"')[1].split("</select>")[0]
+    options = [html.unescape(o) for o in re.findall(r">([^<]+)</option>", menu)]
+    assert options[:3] == ["等于 =", "不等于 !=", "包含 contains"]
+    assert "为空 is blank" in options
+    assert all(re.search(r"[\u4e00-\u9fff]", o) for o in options), options
+
+
+def test_canned_query_columns_are_named_in_both_languages(served: Served) -> None:
+    from cac_filings.metadata import QUERIES
+
+    for name in QUERIES:
+        body = page(served, f"/cac_filings/{name}?company=北京百度网讯科技有限公司")
+        heads = re.findall(r'<th class="col-[^"]*" scope="col">(.*?)</th>', body, re.S)
+        assert heads, name
+        for head in heads:
+            assert '<span class="cac-muted">' in head, (name, head)  # a Chinese name
+    shown = text_of(page(served, "/cac_filings/genai_by_province"))
+    assert "total 合计" in shown and "by_list 各清单数量" in shown
+
+
+def test_growth_chart_is_drawn_for_a_phone_too(served: Served) -> None:
+    from cac_filings.web.charts import NARROW, WIDE
+
+    body = page(served, "/-/charts")
+    wide = body.split('class="cac-chart cac-chart-wide"')[1].split("</svg>")[0]
+    narrow = body.split('class="cac-chart cac-chart-narrow"')[1].split("</svg>")[0]
+    assert f'viewBox="0 0 {NARROW.width} {NARROW.height}"' in body
+    # At a phone's 358 px, one unit of the narrow grid is about a pixel: 13 px labels.
+    assert NARROW.font * 358 / NARROW.width >= 12
+    assert WIDE.font * 577 / WIDE.width >= 12  # the wide one from 577 px up
+    assert set(re.findall(r'font-size="(\d+)"', narrow)) == {str(NARROW.font)}
+    assert wide.count("data-list-kind=") == narrow.count("data-list-kind=") >= 3
+    css = served.get("/-/static-plugins/cac_filings/cac.css").text
+    assert ".cac-chart-narrow { display: none; }" in css
+
+
+def test_growth_chart_labels_at_most_a_few_years_on_a_phone() -> None:
+    import datetime as dt
+
+    from cac_filings.web.charts import NARROW, WIDE, growth_svg
+
+    points = [(dt.date(2010 + i, 6, 1), 10 * (i + 1)) for i in range(15)]
+    series = [{"list_kind": "algorithm", "color": "#123456", "label": "x", "points": points,
+               "total": 150}]
+    years = re.findall(r">(20\d\d)</text>", growth_svg(series, NARROW))
+    assert 2 <= len(years) <= NARROW.years_shown
+    assert 7 <= len(re.findall(r">(20\d\d)</text>", growth_svg(series, WIDE))) <= 12
+    recent = [{**series[0], "points": points[-5:]}]  # 2020-2024: every year labelled
+    for layout in (NARROW, WIDE):
+        assert re.findall(r">(20\d\d)</text>", growth_svg(recent, layout)) == [
+            "2021", "2022", "2023", "2024"]
+
+
+def test_a_batchs_lists_follow_the_registrys_order() -> None:
+    from cac_filings.schema import SUMMARY_BATCH_LISTS
+    from cac_filings.web.db import Reader
+    from cac_filings.web.latest import summarise_batch
+    from cac_filings.web.release import Release
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute(f"create table {SUMMARY_BATCH_LISTS.name} (batch_id, version, list_kind, "
+                 "rows, new, relisted, changed, marked_cancelled)")
+    # CAC's March 2025 file: more registrations than filings.
+    conn.executemany(f"insert into {SUMMARY_BATCH_LISTS.name} values (?, 1, ?, ?, 0, 0, 0, 0)",
+                     [("genai/2025-03", "genai_registration", 54),
+                      ("genai/2025-03", "genai_unknown", 99),
+                      ("genai/2025-03", "genai_filing", 44)])
+    release = Release(Path("r"), {}, {}, list_kinds=[
+        {"list_kind": "algorithm"}, {"list_kind": "genai_filing"},
+        {"list_kind": "genai_registration"}], summaries=frozenset({SUMMARY_BATCH_LISTS.name}))
+    lists = summarise_batch(Reader(conn), release, {"batch_id": "genai/2025-03", "version": 1})
+    assert [x["list_kind"] for x in lists] == ["genai_filing", "genai_registration",
+                                               "genai_unknown"]
+
+
+def test_latest_lists_of_every_batch_in_the_registrys_order(served: Served) -> None:
+    order = [r["list_kind"] for r in served.rows("select list_kind from list_kinds "
+                                                 "order by sort_order")]
+    batches = served.get("/-/latest.json").json()["batches"]
+    several = [b for b in batches if len(b["lists"]) > 1]
+    assert several  # the generative-AI files hold two lists
+    for b in several:
+        kinds = [x["list_kind"] for x in b["lists"]]
+        assert kinds == sorted(kinds, key=order.index), b["batch_id"]
+
+
+def test_the_first_release_is_not_compared_with_one_before_it(served: Served) -> None:
+    note = text_of(page(served, "/-/latest").split('id="release-changes"')[1].split("</p>")[0])
+    assert "relative to the one before it" not in note and "相对上一版本" not in note
+    added = served.rows("select count(*) from filings")[0][0]
+    assert f"is this dataset's first release, with none before it to compare with: all " \
+           f"{added:,} of its filings are new to it" in note
+    assert "第一个版本" in note
+
+
+@pytest.mark.parametrize(("query", "page_path"), [
+    ("", "/"),
+    ("?province=北京市", "/cac_filings/filings?province=%E5%8C%97%E4%BA%AC%E5%B8%82"),
+    ("?q=抖音", "/-/search?q=%E6%8A%96%E9%9F%B3"),
+    ("?q=抖音&province=北京市",
+     "/cac_filings/filings?_search=%E6%8A%96%E9%9F%B3&province=%E5%8C%97%E4%BA%AC%E5%B8%82"),
+    ("?company=北京百度网讯科技有限公司", company_url("北京百度网讯科技有限公司")),
+])
+def test_feeds_link_to_themselves_and_to_their_page(served: Served, query: str,
+                                                    page_path: str) -> None:
+    path = "/-/feeds/new.atom" + query
+    feed = feedparser.parse(served.get(path).content)
+    assert not feed.bozo
+    found = {link.rel: link.href for link in feed.feed.links}
+    assert urlsplit(found["self"]).path == "/-/feeds/new.atom"
+    assert found["self"].endswith(quote(query, safe="?=&"))
+    assert found["alternate"] == "http://localhost" + page_path
+    assert served.get(urlsplit(found["alternate"]).path + (
+        "?" + urlsplit(found["alternate"]).query if urlsplit(found["alternate"]).query
+        else "")).status_code == 200
+    for other, alternate in (("/-/feeds/release.atom", "/-/latest#this-release"),
+                             ("/-/feeds/cancellations.atom", "/cac_filings/cancellations")):
+        links_of = {link.rel: link.href for link in feedparser.parse(
+            served.get(other).content).feed.links}
+        assert links_of == {"self": "http://localhost" + other,
+                            "alternate": "http://localhost" + alternate}
+
+
 # ---------------------------------------------------------------- a new release
 
 def test_a_new_release_keeps_the_name_and_every_thread_moves_to_it(served: Served) -> None:
     from cac_filings.web.release import watcher_of
 
     before = len(numbers(search(served, "快手")))
+    first_release = served.release.name
     served.site.options.third_attachment = True  # 快手推荐算法 appears
     assert run(served.site, served.data) == 5
     watcher = watcher_of(served.ds)
@@ -572,3 +776,5 @@ def test_a_new_release_keeps_the_name_and_every_thread_moves_to_it(served: Serve
     assert served.release.name in page(served, "/")
     tables = served.get("/cac_filings.json").json()["tables"]
     assert any(t["name"] == "filings" for t in tables)
+    note = text_of(page(served, "/-/latest").split('id="release-changes"')[1].split("</p>")[0])
+    assert f"relative to the one before it ({first_release}): 1 新增 added" in note

@@ -99,8 +99,20 @@ QUERIES: dict[str, dict[str, Any]] = {
     },
 }
 
+# The Chinese names of the canned queries' own columns (the tables' columns have theirs in
+# schema.py): the pages head each column with both; the JSON and CSV keep the names.
+QUERY_COLUMNS = {"total": "合计", "by_list": "各清单数量", "services": "服务名称",
+                 "new": "新增", "cumulative": "累计"}
+
 # The table pages' default order where it is not the schema's: the newest filings first.
 NEWEST_FIRST = {"filings": "first_published_on"}
+
+# Values shown per facet on the big tables' pages (Datasette's default is 30): with 30
+# provinces and 30 batches listed, the filings page's first row was three screens down. The
+# rest are one click away (the facet's "…", ?_facet_size=max); each count stays exact.
+FACET_SIZE = 5
+BIG_TABLES = frozenset({"filings", "listings", "products", "companies", "cancellations",
+                        "changes"})
 
 
 def datasette_metadata(release_id: str, created_at: str) -> dict[str, Any]:
@@ -111,6 +123,8 @@ def datasette_metadata(release_id: str, created_at: str) -> dict[str, Any]:
             "columns": {c.name: f"{c.en} · {c.zh}" for c in table.columns},
             "facets": list(table.facets),
         }
+        if table.name in BIG_TABLES and table.facets:
+            entry["facet_size"] = FACET_SIZE
         if table.name in NEWEST_FIRST:
             entry["sort_desc"] = NEWEST_FIRST[table.name]
         elif table.sort:

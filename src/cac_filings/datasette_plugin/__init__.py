@@ -21,13 +21,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, quote
 
-from datasette import hookimpl
+from datasette import Response, hookimpl
+from datasette.utils.asgi import Base400
+from datasette.views.base import DatasetteError
 from markupsafe import Markup, escape
 
 from cac_filings.datasette_plugin.routes import ROUTES, View
+from cac_filings.metadata import QUERY_COLUMNS
 from cac_filings.schema import DATABASE, TABLES
 from cac_filings.search import fts_query
-from cac_filings.web import latest, urls
+from cac_filings.web import latest, urls, words
 from cac_filings.web.db import json_list
 from cac_filings.web.exports import neutralise_csv
 from cac_filings.web.release import Release, keep_current, release_of
@@ -108,7 +111,10 @@ def _short_zh(text: str) -> str:
     return text
 
 
-_COLUMN_ZH = {c.name: _short_zh(c.zh) for t in reversed(TABLES) for c in t.columns}
+# Datasette's own columns of a table page: the link to each row, a table's rowid.
+DATASETTE_COLUMNS = {"Link": "链接", "rowid": "行号"}
+_COLUMN_ZH = {**DATASETTE_COLUMNS, **QUERY_COLUMNS,
+              **{c.name: _short_zh(c.zh) for t in reversed(TABLES) for c in t.columns}}
 _TABLES = {t.name: t for t in TABLES}
 _BOOLEANS = {c.name for t in TABLES for c in t.columns if c.type == "bool"}
 
@@ -204,11 +210,55 @@ def extra_template_vars(template: str, datasette: Any, request: Any, view_name: 
             "cac_facet_label": lambda column, value, shown: facet_label(release, column,
                                                                          value, shown),
             "cac_urls": urls,
+            "cac_filter_op": words.operator_label,
+            "cac_describe": lambda filters, search, sort, sort_desc: words.description_zh(
+                filters.selections() if filters else (), search, sort, sort_desc,
+                lambda column: column_zh(column) or column,
+                lambda column, value: facet_label(release, column, value, value)),
         }
         if view_name == "index" and release is not None:
             found["cac_home"] = await latest.home(datasette, release)
         return found
     return inner
+
+
+@hookimpl(tryfirst=True)  # type: ignore[untyped-decorator]
+def handle_exception(datasette: Any, request: Any, exception: Exception
+                     ) -> Callable[[], Awaitable[Response | None]] | None:
+    """Datasette's error pages (an unknown database, table or address; bad SQL) as the
+    project's pages: rendered like every other page (top bar, menu, footer), in both
+    languages. Datasette's own handler (trylast) still prints a 500's traceback, answers
+    JSON requests, and answers when this one cannot."""
+    if request is None or request.path.split("?")[0].endswith(".json"):
+        return None
+    status, message, title = _error_of(exception)
+
+    async def inner() -> Response | None:
+        try:
+            body = await datasette.render_template("error.html", {
+                "ok": False, "status": status, "error": message, "title": title,
+                "heading": words.bilingual_error(title) if title else
+                words.status_title(status),
+                "explained": message if isinstance(message, Markup) else
+                words.bilingual_error(message)}, request=request)
+        except Exception:  # Datasette's own handler answers instead
+            return None
+        return Response.html(body, status=status)
+    return inner
+
+
+def _error_of(exception: Exception) -> tuple[int, str, str | None]:
+    """Status, message and title, as datasette/handle_exception.py reads them."""
+    if isinstance(exception, Base400):
+        return int(exception.status), str(exception.args[0] if exception.args else ""), None
+    if isinstance(exception, DatasetteError):
+        message = exception.message
+        status = int(exception.status)
+        if status == 500 and words.is_request_error(str(message)):
+            status = 400
+        return (status, Markup(message) if exception.message_is_html else str(message),
+                exception.title)
+    return 500, str(exception), None
 
 
 @hookimpl  # type: ignore[untyped-decorator]

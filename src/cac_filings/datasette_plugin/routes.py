@@ -68,6 +68,12 @@ def _base_url(request: Any) -> str:
     return f"{request.scheme}://{request.host}"
 
 
+def _self_url(request: Any) -> str:
+    """The feed's own address, as it was asked for (its filters in the query string)."""
+    query = str(request.query_string or "")
+    return f"{_base_url(request)}{request.path}" + (f"?{query}" if query else "")
+
+
 def _is_json(request: Any) -> bool:
     return bool(request.url_vars.get("format") == "json")
 
@@ -183,17 +189,17 @@ async def approvals_feed(request: Any, datasette: Any, release: Release) -> Any:
     chosen = latest.FeedFilter(args.get("company") or None, args.get("province") or None,
                                (args.get("q") or "")[:MAX_QUERY_CHARS] or None)
     return Response(await latest.approvals_feed(datasette, release, _base_url(request),
-                                                chosen), content_type=ATOM)
+                                                chosen, _self_url(request)), content_type=ATOM)
 
 
 async def cancellations_feed(request: Any, datasette: Any, release: Release) -> Any:
-    return Response(await latest.cancellations_feed(datasette, release, _base_url(request)),
-                    content_type=ATOM)
+    return Response(await latest.cancellations_feed(datasette, release, _base_url(request),
+                                                    _self_url(request)), content_type=ATOM)
 
 
 async def release_feed(request: Any, datasette: Any, release: Release) -> Any:
-    return Response(await latest.release_feed(datasette, release, _base_url(request)),
-                    content_type=ATOM)
+    return Response(await latest.release_feed(datasette, release, _base_url(request),
+                                              _self_url(request)), content_type=ATOM)
 
 
 # ---------------------------------------------------------------- Datasette's row pages

@@ -27,7 +27,7 @@ from cac_filings.search import parse_search
 from cac_filings.summaries import CHANGE_DATED, CHANGE_JOINS, LATEST_RELEASE
 from cac_filings.web.db import Reader, Row, json_list, read
 from cac_filings.web.release import Release
-from cac_filings.web.urls import filing_url
+from cac_filings.web.urls import company_url, filing_url, search_url, table_url
 
 LATEST_BATCHES = 30  # batches on /-/latest (all of them are in the batches table)
 HOME_BATCHES = 5
@@ -51,12 +51,21 @@ def current_batches(reader: Reader) -> list[Row]:
 def summarise_batch(reader: Reader, release: Release, batch: Row) -> list[Row]:
     """What one batch holds, per list kind of its rows (a generative-AI file holds several
     lists): rows, numbers new to the registry, re-listed ones, re-listed ones whose cells
-    changed, and rows whose 备注 marks them 已注销 (summary_batch_lists)."""
-    return reader.rows(
+    changed, and rows whose 备注 marks them 已注销 (summary_batch_lists). The lists come in
+    the registry's order (list_kinds.sort_order: filing before registration), whichever has
+    more rows, so that every batch of a file reads the same way."""
+    rows = reader.rows(
         "select list_kind, rows, new, relisted, changed, marked_cancelled from "
         f"{release.summary(SUMMARY_BATCH_LISTS)} s where batch_id = :batch_id and "
-        "version = :version order by rows desc",
+        "version = :version",
         {"batch_id": batch["batch_id"], "version": batch["version"]})
+    return sorted(rows, key=lambda r: list_kind_order(release, r["list_kind"]))
+
+
+def list_kind_order(release: Release, list_kind: object) -> tuple[int, str]:
+    """Where a list kind stands in the registry's order; one it does not know, after them."""
+    order = {k["list_kind"]: i for i, k in enumerate(release.list_kinds)}
+    return order.get(list_kind, len(order)), str(list_kind)
 
 
 @dataclass(frozen=True)
@@ -198,6 +207,18 @@ class FeedFilter:
     keyword: str | None = None
 
     @property
+    def page(self) -> str:
+        """The page showing what the feed shows (its rel=alternate): a company's page, a
+        search, the filings of a province (newest first: the table's order), the home page."""
+        if self.company:
+            return company_url(self.company)
+        if self.keyword and not self.province:
+            return search_url(self.keyword)
+        if self.keyword or self.province:
+            return table_url("filings", _search=self.keyword, province=self.province)
+        return "/"
+
+    @property
     def about(self) -> str:
         return "; ".join(f"{k}: {v}" for k, v in (("company", self.company),
                                                    ("province", self.province),
@@ -253,7 +274,7 @@ async def _rows_once(datasette: Any, release: Release, key: str | None,
 
 
 async def approvals_feed(datasette: Any, release: Release, base_url: str,
-                         chosen: FeedFilter) -> str:
+                         chosen: FeedFilter, self_url: str | None = None) -> str:
     about = chosen.about
     rows = await _rows_once(datasette, release, None if about else "feed:new",
                             lambda reader: approvals(reader, release, chosen))
@@ -262,10 +283,10 @@ async def approvals_feed(datasette: Any, release: Release, base_url: str,
     # The feed's id has not changed since the first version: readers keep their place.
     feed_id = "tag:cac-filings,2026:new-approvals" + (":" + quote(about, safe="") if about
                                                       else "")
-    return atom_document(feed_id, title, f"{base_url}/",
+    return atom_document(feed_id, title, base_url + chosen.page,
                          [filing_entry(release, base_url, r) for r in rows],
                          subtitle="Newest first by CAC's publication date 按公布日期排序, "
-                                  f"release 数据版本 {release.release_id}")
+                                  f"release 数据版本 {release.release_id}", self_link=self_url)
 
 
 def cancelled(reader: Reader, limit: int = FEED_LIMIT) -> list[Row]:
@@ -275,7 +296,8 @@ def cancelled(reader: Reader, limit: int = FEED_LIMIT) -> list[Row]:
         "notice_date is null, notice_date desc, filing_number limit :limit", {"limit": limit})
 
 
-async def cancellations_feed(datasette: Any, release: Release, base_url: str) -> str:
+async def cancellations_feed(datasette: Any, release: Release, base_url: str,
+                             self_url: str | None = None) -> str:
     entries = []
     for r in await _rows_once(datasette, release, "feed:cancellations", cancelled):
         kinds = json_list(r["list_kinds"])
@@ -287,8 +309,8 @@ async def cancellations_feed(datasette: Any, release: Release, base_url: str) ->
             f"{r['filing_number']}; {r['notice_title']}; 注销时间 cancelled "
             f"{r['cancelled_month'] or '—'}; notice 公告 {r['source_url']}"))
     return atom_document("tag:cac-filings,2026:cancellations",
-                         "Algorithm filings cancelled by the CAC 算法备案注销", f"{base_url}/",
-                         entries)
+                         "Algorithm filings cancelled by the CAC 算法备案注销",
+                         base_url + table_url("cancellations"), entries, self_link=self_url)
 
 
 def release_changes(reader: Reader, release: Release, limit: int = FEED_LIMIT) -> list[Row]:
@@ -307,7 +329,8 @@ def release_changes(reader: Reader, release: Release, limit: int = FEED_LIMIT) -
         f"{CHANGE_JOINS} order by s.position limit :limit", {"limit": limit})
 
 
-async def release_feed(datasette: Any, release: Release, base_url: str) -> str:
+async def release_feed(datasette: Any, release: Release, base_url: str,
+                       self_url: str | None = None) -> str:
     entries = []
     for r in await _rows_once(datasette, release, "feed:release",
                               lambda reader: release_changes(reader, release)):
@@ -321,4 +344,5 @@ async def release_feed(datasette: Any, release: Release, base_url: str) -> str:
             base_url + filing_url(r["list_kind"], r["filing_number"]), r["change"], summary))
     return atom_document(f"tag:cac-filings,2026:release:{release.release_id}",
                          f"cac-filings release {release.release_id}: what it changed "
-                         "本次数据版本的变化", f"{base_url}/", entries, updated=release.created_at)
+                         "本次数据版本的变化", f"{base_url}/-/latest#this-release", entries,
+                         updated=release.created_at, self_link=self_url)
