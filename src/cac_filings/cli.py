@@ -382,9 +382,11 @@ def _nothing_new(settings: Settings, sources: list[Source], gates: Gates
     published = published_manifest(settings)
     if published is None or published.get("code_fingerprint") != code_fingerprint():
         return None
-    if any(p.get("stage") == "archive" and p.get("severity") == "held_back"
+    if any(p.get("stage") in ("archive", "crash") and p.get("severity") == "held_back"
            for p in published.get("problems") or ()):
-        return None  # a corrupt archived file may have been downloaded again since
+        # A corrupt archived file may have been downloaded again since; a parser that died
+        # (out of memory, say) may not die again.
+        return None
     from cac_filings.build import MAX_BATCH_SHRINK
     from cac_filings.release import MAX_SHRINK
 

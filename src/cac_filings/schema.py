@@ -419,7 +419,8 @@ PROBLEMS = Table(
         _c("file_sha256", "text", "SHA-256 of the file concerned", "文件 SHA-256"),
         _c("stage", "text",
            "Where it happened: fetch (download), archive (stored bytes), extract (reading the "
-           "file), check (a gate), link (the site's page), statement (CAC's stated totals)",
+           "file), crash (the process reading the file died), check (a gate), link (the "
+           "site's page), statement (CAC's stated totals)",
            "环节", nullable=False),
         _c("severity", "text",
            "held_back (this version is not published; the previous one stays current) or "
@@ -562,7 +563,8 @@ CODE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
               "cancellations": ("cancellations", "注销公告")},
     "severity": {"held_back": ("held back", "暂缓发布"), "warning": ("warning", "警告")},
     "stage": {"fetch": ("download", "下载"), "archive": ("archive", "存档"),
-              "extract": ("reading the file", "读取文件"), "check": ("check", "检查"),
+              "extract": ("reading the file", "读取文件"),
+              "crash": ("the reader died", "读取进程崩溃"), "check": ("check", "检查"),
               "link": ("the site's page", "网站页面"), "statement": ("statement", "官方数据")},
     "measure": {"cumulative": ("cumulative", "累计"),
                 "new_in_year": ("new in the year", "当年新增")},

@@ -44,7 +44,7 @@ from cac_filings.build.derive import (
     derive_products,
 )
 from cac_filings.build.official import official_counts, reconcile, reconciliation_warnings
-from cac_filings.build.rows import FileCheck, ParsedFile, Row, parse_file
+from cac_filings.build.rows import FileCheck, ParsedFile, Row, parse_file, restore_private
 from cac_filings.build.select import BatchVersion, SelectedBatch, Selection, select_batches
 from cac_filings.children import describe_exitcode, detach_from_run
 from cac_filings.config import utc_now
@@ -175,9 +175,14 @@ def _run_tasks(tasks: list[ParseTask], sizes: list[int], workers: int
     A worker that dies (the OOM killer, a kill, a crash in a parsing library) breaks the pool:
     the files it left unparsed are parsed again, each in a process of its own, so that a death
     by chance costs time only, and a file that kills its parser every time is a file that
-    cannot be read (held back, named; "crash: " results are not cached: every run retries)."""
-    if workers <= 1 or len(tasks) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    cannot be read (held back, named; "crash: " results are not cached: every run retries).
+    One file, or one worker, is parsed in a forked process too: a crash in a parsing library
+    must not take the run down with it (on a day with one new file, that is the one task)."""
+    if not tasks:
+        return []
+    if "fork" not in multiprocessing.get_all_start_methods():
         return [_parse(t) for t in tasks]
+    workers = max(1, min(workers, len(tasks)))
     # Largest files first, so that no worker is left with a big list at the end.
     order = sorted(range(len(tasks)), key=lambda i: -sizes[i])
     results, died = _run_pool(tasks, order, workers)
@@ -442,7 +447,8 @@ def _judge(batch: SelectedBatch, version: BatchVersion, result: ParsedFile | str
     """Why this version cannot be published — (stage, reason, gate) — or [] when it can
     (accepted gates are recorded in `choice`)."""
     if isinstance(result, str):
-        stage = "archive" if result.startswith("archive: ") else "extract"
+        stage = "archive" if result.startswith("archive: ") else (
+            "crash" if result.startswith(CRASHED) else "extract")
         return [(stage, result.removeprefix("archive: ").removeprefix(CRASHED), None)]
     check = result.check
     if not check.rows_accounted:
@@ -527,12 +533,20 @@ def choose_versions(selection: Selection, parsed: dict[tuple[str, str], ParsedFi
         by_sha = {v.sha256: (v, p) for v, p in readable if v.sha256 in eligible}
         current = by_sha.get(batch.site_sha256 or "") or by_sha.get(
             previous.current.get(batch.batch_id, ""))
+        # No version can be current, but the published current one is carried forward (it
+        # cannot be read now: a corrupt object, a parse that fails since): it stays current,
+        # as published, rather than the batch vanishing and refusing everyone's release.
+        carried_current = None if current else next(
+            (v for v, _ in carried if v.sha256 == previous.current.get(batch.batch_id)), None)
         if batch.fetch_error:
-            problem(None, "fetch", "warning" if current else "held_back",
+            kept = current is not None or carried_current is not None
+            problem(None, "fetch", "warning" if kept else "held_back",
                     f"the latest crawl took no file for this batch ({batch.fetch_error})"
-                    + ("; the archived version stays published" if current else
+                    + ("; the archived version stays published" if kept else
                        "; nothing of this batch is published yet"))
         if current is None:
+            if carried_current is not None:
+                choice.chosen.append(_Chosen(batch, carried_current, readable, carried))
             continue
         for column in current[1].check.unknown_columns:
             problem(current[0], "extract", "warning",
@@ -572,21 +586,26 @@ class _PublishedTables:
         return self._rows.get((batch_id, sha))
 
     def _load(self) -> dict[tuple[str, str], list[Row]]:
-        from cac_filings.schema import BATCHES, LISTINGS
+        from cac_filings.schema import BATCHES, CANCELLATIONS, LISTINGS
         from cac_filings.store import load_rows
 
         if self.release is None or not (self.release / "manifest.json").is_file():
             return {}
         versions = {(b["batch_id"], b["version"]): b["file_sha256"]
                     for b in load_rows(self.release, BATCHES)}
+        months = {(c["notice_id"], c["filing_number"]): c["cancelled_month"]
+                  for c in load_rows(self.release, CANCELLATIONS)}
         found: dict[tuple[str, str], list[Row]] = {key: [] for key in
                                                    ((b, s) for (b, _), s in versions.items())}
         for row in load_rows(self.release, LISTINGS):
             sha = versions.get((row["batch_id"], row["version"]))
             if sha is not None:
-                # As the build holds them: dates as ISO text.
-                found[(row["batch_id"], sha)].append(
-                    {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in row.items()})
+                # As the build holds them: dates as ISO text, and the values the derived
+                # tables read beside the columns (the row may become current again).
+                month = months.get((row["batch_id"].split("/", 1)[-1], row["filing_number"]))
+                found[(row["batch_id"], sha)].append(restore_private(
+                    {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in row.items()},
+                    month))
         return found
 
 
@@ -659,6 +678,8 @@ def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | N
                 continue
             rows = [r | {"version": version.version} for r in rows]
             files.append((version, rows, FileCheck(data_rows=len(rows))))
+        if not any(version is item.current for version, _, _ in files):
+            continue  # its current version could not be carried: the batch is not published
         files.sort(key=lambda f: f[0].version)
         for version, file_rows, check in files:
             is_current = version is item.current

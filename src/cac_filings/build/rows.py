@@ -8,6 +8,7 @@ but looks wrong is kept and flagged, row by row, and summed up in the file's Fil
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -208,16 +209,34 @@ def normalize_fields(cells: dict[str, str], kind: ListKind, spec: SourceSpec) ->
     else:
         row = _suanbei_fields(cells, kind, spec)
     row["scenario"] = clean_text(cells.get("scenario"))
+    _search_fields(row)
+    return row
+
+
+def _search_fields(row: Row) -> None:
+    """The company's pinyin and the search text of the filings_fts columns, computed here
+    (in the worker processes). A filing's pinyin text reads its company and its name
+    (`wenxin` finds 文心大模型算法)."""
     company = row["company"]
     row["_pinyin"] = to_pinyin(company) if company else None
-    # Search text of the filings_fts columns, computed here (in the worker processes). A
-    # filing's pinyin text reads its company and its name (`wenxin` finds 文心大模型算法).
     fts = list(fts_texts(FILINGS, row))
     readings = [r for r in (row["_pinyin"], to_pinyin(row["name"]) if row["name"] else None)
                 if r]
     fts[_PINYIN_AT] = " ".join(readings) or None
     row["_fts"] = tuple(fts)
-    return row
+
+
+def restore_private(row: Row, cancelled_month: str | None = None) -> Row:
+    """A listing row as a published release holds it → as the build holds the rows it reads
+    (with the values beside the columns that the derived tables read): for a version that
+    is carried forward from the published release because it cannot be read now."""
+    products = json.loads(row["products"]) if row["products"] else []
+    restored: Row = {**row, "_flags": json.loads(row["quality_flags"] or "[]"),
+                     "_products": [Product(p["name"], p.get("type")) for p in products]}
+    if cancelled_month is not None:  # a notice's row: the month its 注销时间 named
+        restored["_cancelled_month"] = cancelled_month
+    _search_fields(restored)
+    return restored
 
 
 _PINYIN_AT = FILINGS.fts.index("pinyin")
