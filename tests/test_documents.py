@@ -28,6 +28,7 @@ from cac_filings.docx_tables import (
 )
 from cac_filings.errors import ExtractionError
 from cac_filings.formats import MAX_COMPRESSION_RATIO, sniff_format
+from cac_filings.headers import header_text
 from tests.docx_fixtures import (
     W_NS,
     Cell,
@@ -113,11 +114,17 @@ def read_with_python_docx(body: bytes) -> list[Seen]:
             n_marked += 1
         header_rows = max(1, n_marked)
         header = grid[header_rows - 1][0]
-        key = ["".join(t.split()) for t in header]
+        # A repeated header is known by meaning (a header of punctuation alone, meaning
+        # nothing, by its text); an auto-numbered row is never one.
+        key = [header_text(t) for t in header]
+        if not any(key):
+            key = [" ".join(t.split()) for t in header]
         rows: list[list[str]] = []
         auto: list[bool] = []
         for texts, _marked, numbered in grid[header_rows:]:
-            if ["".join(t.split()) for t in texts] == key:
+            seen_as = [header_text(t) for t in texts] if any(
+                header_text(t) for t in header) else [" ".join(t.split()) for t in texts]
+            if not numbered and seen_as == key:
                 continue
             if not numbered and not any(t.strip() for t in texts):
                 continue

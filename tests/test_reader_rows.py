@@ -239,3 +239,15 @@ def test_a_one_text_row_in_a_pdf_table_is_kept_and_holds_the_pdf_back(
     assert [json.loads(r["raw"])["大模型名称"] for r in result.rows] == [r[2] for r in rows]
     assert result.check.pdf_serial_problems  # gate pdf_rows_whole
     assert result.check.rows_accounted
+
+
+def test_a_list_without_serials_keeps_every_page_tops_row(sources: dict[str, Source]) -> None:
+    # 序号 empty throughout (README: it may be): the first row of page 2 is a row, not the
+    # rest of page 1's last row.
+    rows = [["", *r[1:]] for r in filings(1, 6)]
+    body = make_pdf([PdfTable(GENAI_FILING_HEADER, rows[:3], WEIGHTS),
+                     PdfTable(None, rows[3:], WEIGHTS, new_page=True)])
+    (table,) = tables_of(body, sources)
+    assert cells_of(table) == rows
+    assert table.merged_rows == 0
+    accounted([table])

@@ -301,11 +301,14 @@ class _Assembler:
     def continuation(self, cells: list[str]) -> bool:
         """Whether a row at the top of a PDF page is the rest of the current table's last row,
         cut by the page break: its 序号 is empty, it has text, and it has that row's width.
-        Only in tables whose first column is 序号, where no real row lacks one."""
+        Only in tables whose first column is 序号, where no real row lacks one: the row it
+        would continue has its 序号 (a list whose 序号 column is empty throughout has rows
+        without one at every page top, and they are rows)."""
         table = self.current
         return (table is not None and bool(table.rows) and self.key[:1] == (_SERIAL,)
                 and not cells[0].strip() and any(c.strip() for c in cells)
-                and len(cells) == len(table.rows[-1].cells))
+                and len(cells) == len(table.rows[-1].cells)
+                and bool(table.rows[-1].cells[0].strip()))
 
     def merge(self, table: RawTable, cells: list[str]) -> RowKind:
         """The rest of a row cut by a page break, joined back into it cell by cell."""
