@@ -5,6 +5,7 @@ unexpected error is one line, a documented status and a runs.jsonl record."""
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 from pathlib import Path
@@ -304,3 +305,15 @@ def test_the_sqlite_writers_process_reporting_a_full_disk_names_the_file() -> No
         "database or disk is full"))
     assert found is not None and found.filename == "/srv/data/releases/.tmp-1/cac_filings.db"
     assert _as_os_error(RuntimeError("something else")) is None
+
+
+def test_a_file_that_cannot_be_read_is_said_as_a_read() -> None:
+    from cac_filings.cli import _cannot_write
+    from cac_filings.config import Settings
+
+    settings = Settings(data_dir=Path("/data"))
+    gone = _cannot_write(settings, FileNotFoundError(errno.ENOENT, "No such file or directory",
+                                                     "/data/raw/objects/ab/abc"))
+    assert str(gone).startswith("cannot read /data/raw/objects/ab/abc: No such file")
+    full = _cannot_write(settings, OSError(errno.ENOSPC, "No space left on device", "/data/x"))
+    assert str(full).startswith("cannot write to /data/x: the disk is full")

@@ -279,8 +279,11 @@ def _cannot_write(settings: Settings, exc: OSError) -> DataDirError:
             errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
             errno.EACCES: "permission denied", errno.EPERM: "permission denied"}.get(
                 exc.errno or 0, reason)
+    # Most are writes (a full disk, a read-only folder); a file of the data folder that
+    # cannot be read (deleted meanwhile, no permission) is said as what it is.
+    verb = "read" if exc.errno in (errno.ENOENT, errno.EISDIR, errno.ENOTDIR) else "write to"
     return DataDirError(
-        f"cannot write to {where}: {hint} ({reason}); nothing already published was "
+        f"cannot {verb} {where}: {hint} ({reason}); nothing already published was "
         "touched — free space or fix the permissions of the data folder "
         f"({settings.data_dir}) and run again")
 
