@@ -1,8 +1,10 @@
 """What the build's shortcuts must not change: the per-process memos of rows.py give what the
 functions they memoise give, rows never share a mutable value, the Arrow columns assembled
 from buffers hold what the rows hold (and refuse a value of the wrong type), the pinyin
-reader's phrase-length table reads as trying every length would, and the manifest's digests,
-taken while the SQLite file is still being written, are those of the files."""
+reader's phrase-length table reads as trying every length would, the manifest's digests,
+taken while the SQLite file is still being written, are those of the files, a full-text index
+filled as one segment holds what FTS5's merged segments hold, the tier indexes read from the
+rows' search text are those segmented again, and the parse workers cache what the run would."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import datetime as dt
 import hashlib
 import io
 import json
+import multiprocessing
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +25,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
 
-from cac_filings import pinyin
+from cac_filings import build, pinyin, summaries
 from cac_filings.archive import RawArchive
-from cac_filings.build.rows import _company, _products, normalize_fields
+from cac_filings.build.rows import ParsedFile, _company, _products, normalize_fields
 from cac_filings.config import Settings
 from cac_filings.kinds import Registry
 from cac_filings.release import build_release
 from cac_filings.schema import TABLES, Column, Table
+from cac_filings.search import segment_text
 from cac_filings.sources import Source, load_sources, registry_of
-from cac_filings.store import arrow_table
+from cac_filings.store import arrow_table, fill_fts
 from tests.test_build import algo_docx, crawl, douyin, entry
 from tests.tinysite import BAIDU, KUAISHOU
 
@@ -231,3 +236,91 @@ def test_pinyin_of_known_names_is_the_reference(text: str) -> None:
     _clear_memos()
     assert pinyin.to_pinyin(text) == _reference_pinyin(text)
     assert pinyin.to_pinyin(text) == _reference_pinyin(text)  # read from the memo
+
+
+# ---------------------------------------------------------------- the SQLite child
+
+def _instances(conn: sqlite3.Connection, fts: str) -> list[tuple[Any, ...]]:
+    """Every token of a full-text index where it stands (row, column, offset): what any
+    query of it can find."""
+    conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.v_{fts} USING fts5vocab(main, {fts}, "
+                 "instance)")
+    return list(conn.execute(f"SELECT term, doc, col, offset FROM temp.v_{fts} "
+                             "ORDER BY 1, 2, 3, 4"))
+
+
+def _texts(n: int) -> list[tuple[int, str | None, str | None]]:
+    words = ["抖音", "推荐", "算法", "北京", "科技", "有限公司", "ChatGLM", "wenxin", "1101088",
+             "(APP)", "é", "大模型", "服务"]
+    return [(i, segment_text("".join(words[(i * k) % len(words)] for k in range(1, 8))),
+             None if i % 7 == 0 else segment_text(words[i % len(words)] + str(i)))
+            for i in range(1, n + 1)]
+
+
+def test_a_full_text_index_filled_in_one_segment_holds_what_merged_segments_hold() -> None:
+    rows = _texts(3000)
+    merged = sqlite3.connect(":memory:")
+    merged.execute("CREATE VIRTUAL TABLE t USING fts5(a, b, tokenize = 'unicode61 "
+                   "remove_diacritics 2', content = '')")
+    # FTS5's own way, with its pending terms written out every few kB: many segments,
+    # merged into one by 'optimize'.
+    merged.execute("INSERT INTO t (t, rank) VALUES ('hashsize', 4096)")
+    merged.executemany("INSERT INTO t (rowid, a, b) VALUES (?, ?, ?)", rows)
+    assert merged.execute("SELECT count(*) FROM t_data").fetchone()[0] > 20
+    merged.execute("INSERT INTO t (t) VALUES ('optimize')")
+    merged.execute("DELETE FROM t_config WHERE k = 'hashsize'")
+    one = sqlite3.connect(":memory:")
+    one.execute("CREATE VIRTUAL TABLE t USING fts5(a, b, tokenize = 'unicode61 "
+                "remove_diacritics 2', content = '')")
+    fill_fts(one, "t", ("a", "b"), rows)
+    assert _instances(one, "t") == _instances(merged, "t") and len(_instances(one, "t")) > 9000
+    for query in ('"抖 音"', '"chatglm" *', "{b} : 1101088*", '"e"', '"北 京" AND "服 务"'):
+        found = "SELECT rowid FROM t WHERE t MATCH ? ORDER BY rowid"
+        assert list(one.execute(found, [query])) == list(merged.execute(found, [query])), query
+    assert list(one.execute("SELECT * FROM t_docsize ORDER BY id")) == list(
+        merged.execute("SELECT * FROM t_docsize ORDER BY id"))
+    # The file keeps FTS5's defaults, and the index is whole.
+    assert list(one.execute("SELECT k, v FROM t_config")) == [("version", 4)]
+    one.execute("INSERT INTO t (t) VALUES ('integrity-check')")
+
+
+def test_the_tier_indexes_from_the_rows_search_text_are_those_segmented_again(
+        sources: list[Source]) -> None:
+    spec = next(s.spec for s in sources if s.spec.name == "cn_cac_algorithm")
+    kind = _kinds(sources)["algorithm"]
+    filings = [normalize_fields(dict(_algorithm_cells(company, "抖音（APP）", DOUYIN_NUMBER),
+                                     name=name), kind, spec)
+               for company in COMPANIES for name in ("抖音推荐算法", "ChatGLM 大模型", "", "é-1")]
+    indexes = []
+    for rows in (filings, [{k: v for k, v in r.items() if k != "_fts"} for r in filings]):
+        conn = sqlite3.connect(":memory:")
+        conn.execute("CREATE TABLE filings (name TEXT, company TEXT)")
+        conn.executemany("INSERT INTO filings (rowid, name, company) VALUES (?, ?, ?)",
+                         [(i, r["name"], r["company"]) for i, r in enumerate(filings, start=1)])
+        summaries._write_tier_fts(conn, rows)
+        indexes.append([_instances(conn, t) for t in summaries.TIER_FTS.values()])
+    assert indexes[0] == indexes[1] and all(indexes[0])
+
+
+# ---------------------------------------------------------------- the parse cache
+
+def test_parse_workers_write_the_cache_entries_of_the_files_read(sources: list[Source],
+                                                                 tmp_path: Path) -> None:
+    archive = RawArchive(tmp_path / "raw")
+    spec = next(s.spec for s in sources if s.spec.name == "cn_cac_algorithm")
+    kinds = _kinds(sources)
+    bodies = [algo_docx(douyin()), algo_docx(douyin(number=KUAISHOU)), b"PK not a Word file",
+              algo_docx(douyin(number=BAIDU))]
+    shas = [archive.put(body) for body in bodies]
+    archive.object_path(shas[3]).write_bytes(b"changed on disk")  # a corrupt object
+    tasks: list[build.ParseTask] = [("cn_cac_algorithm", sha, f"file {n}", spec, kinds,
+                                     str(archive.root)) for n, sha in enumerate(shas)]
+    cache = build.ParseCache(tmp_path / "cache", "f" * 16)
+    results = build._run_tasks(tasks, [len(b) for b in bodies], 2, cache)
+    assert results == [build._parse(task) for task in tasks]  # as read in this process
+    assert isinstance(results[0], ParsedFile) and isinstance(results[1], ParsedFile)
+    assert isinstance(results[2], str) and isinstance(results[3], str)
+    assert results[3].startswith("archive: ")
+    # The files' own results are cached (an unreadable file too); a corrupt object is not.
+    assert [cache.get("cn_cac_algorithm", sha) for sha in shas] == [*results[:3], None]
+    assert not multiprocessing.active_children()

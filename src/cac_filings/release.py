@@ -8,6 +8,7 @@ that fails is kept as releases/.rejected-<id>/ for inspection and never publishe
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import os
 import shutil
@@ -165,6 +166,13 @@ def check_invariants(result: BuildResult, previous: dict[str, Any] | None,
     return out
 
 
+def _file_sha256(path: Path) -> str:
+    """The file's sha256, read in blocks (the SQLite file is tens of MB: read whole, it would
+    be a fresh allocation, page by page, on the way to the manifest)."""
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
 def write_release(settings: Settings, result: BuildResult, *, publish: bool = True,
                   acceptance: Acceptance | None = None, max_shrink: float = MAX_SHRINK
                   ) -> Release:
@@ -208,7 +216,7 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
         _write_notes(tmp, result, changes, release_id, created_at, previous)
         # The manifest's digests of the files written here, while the child still writes
         # the SQLite file (hashed once it is done).
-        digests = {p: sha256_hex(p.read_bytes()) for p in tmp.rglob("*")
+        digests = {p: _file_sha256(p) for p in tmp.rglob("*")
                    if p.is_file() and not (sqlite is not None and p.name.startswith(DB_FILE))}
         if sqlite is not None:
             sqlite.wait()
@@ -245,7 +253,7 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
                            for r in result.tables["reconciliation"]],
         "problems": [p.as_row() for p in result.problems],
         "warnings": result.warnings,
-        "files": {p.relative_to(tmp).as_posix(): digests.get(p) or sha256_hex(p.read_bytes())
+        "files": {p.relative_to(tmp).as_posix(): digests.get(p) or _file_sha256(p)
                   for p in sorted(tmp.rglob("*")) if p.is_file()},
     }
     manifest_text = json.dumps(manifest, ensure_ascii=False, indent=2)
@@ -280,7 +288,7 @@ def write_database(tables: dict[str, list[dict[str, Any]]], path: Path) -> None:
     """The release's SQLite file: every table with its indexes and full-text tables, then the
     summaries the pages read (summaries.py)."""
     write_sqlite(tables, path)
-    write_summaries(path)
+    write_summaries(path, tables["filings"])
 
 
 def _write_notes(tmp: Path, result: BuildResult, changes: list[Change], release_id: str,

@@ -10,7 +10,7 @@ import datetime as dt
 import operator
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -203,15 +203,31 @@ def write_sqlite(tables: dict[str, list[Row]], path: Path) -> None:
 def _fill_fts(conn: sqlite3.Connection, table: Table, rows: list[Row]) -> None:
     """Rows may carry their search text precomputed as `_fts` (the build does this in its
     worker processes); rowids follow insertion order, 1..n, as in the table itself."""
-    fts = quote_identifier(table.name + "_fts")
-    cols = ", ".join(quote_identifier(c) for c in table.fts)
-    marks = ", ".join("?" for _ in range(len(table.fts) + 1))
-    conn.executemany(
-        f"INSERT INTO {fts} (rowid, {cols}) VALUES ({marks})",
-        ((number, *(row.get("_fts") or fts_texts(table, row)))
-         for number, row in enumerate(rows, start=1)))
     last, count = conn.execute(
         f"SELECT max(rowid), count(*) FROM {quote_identifier(table.name)}").fetchone()
     if (last or 0) != len(rows) or count != len(rows):
         raise RuntimeError(f"{table.name}: rowids are not 1..{len(rows)}")
+    fill_fts(conn, table.name + "_fts", table.fts,
+             ((number, *(row.get("_fts") or fts_texts(table, row)))
+              for number, row in enumerate(rows, start=1)))
+
+
+# FTS5 writes the terms it holds in memory out as a new segment of its index each time they
+# pass its `hashsize` (1 MB by default), and 'optimize' then merges every segment into one,
+# rewriting the index. Filled with room for a whole release's terms, the index is one segment
+# from the start, which 'optimize' leaves as it is. The setting is removed once the table is
+# filled: the file keeps FTS5's defaults.
+FTS_HASHSIZE = 64 << 20
+
+
+def fill_fts(conn: sqlite3.Connection, name: str, columns: Sequence[str],
+             rows: Iterable[Sequence[object]]) -> None:
+    """A new, empty full-text table `name` filled with `rows` (rowid, then one text per
+    column), as one merged index."""
+    fts = quote_identifier(name)
+    conn.execute(f"INSERT INTO {fts} ({fts}, rank) VALUES ('hashsize', ?)", [FTS_HASHSIZE])
+    cols = ", ".join(quote_identifier(c) for c in columns)
+    marks = ", ".join("?" for _ in range(len(columns) + 1))
+    conn.executemany(f"INSERT INTO {fts} (rowid, {cols}) VALUES ({marks})", rows)
     conn.execute(f"INSERT INTO {fts} ({fts}) VALUES ('optimize')")
+    conn.execute(f"DELETE FROM {quote_identifier(name + '_config')} WHERE k = 'hashsize'")

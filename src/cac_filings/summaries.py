@@ -9,15 +9,17 @@ Datasette's column facets count (`select col, count(*) … where col is not null
 overall and within each value of another faceted column; the table counts are Datasette's
 `select count(*)` of every table, which it would otherwise run when it starts.
 
-Example: write_summaries(Path("data/releases/20260101T000000Z/cac_filings.db"))
+Example: write_summaries(db_file, tables["filings"])  # after store.write_sqlite(tables, db_file)
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from cac_filings.schema import (
+    FILINGS,
     SUMMARY_BATCH_LISTS,
     SUMMARY_FACET_COUNTS,
     SUMMARY_FILING_COUNTS,
@@ -33,6 +35,7 @@ from cac_filings.schema import (
     sqlite_ddl,
 )
 from cac_filings.search import segment_text
+from cac_filings.store import Row, fill_fts
 
 # The cells CAC publishes about a filing: a re-listed number whose cells differ from its
 # previous listing counts as changed by the batch.
@@ -157,16 +160,22 @@ def _write_facet_counts(conn: sqlite3.Connection) -> None:
 TIER_FTS = {"name": "summary_filing_names_fts", "company": "summary_filing_companies_fts"}
 
 
-def _write_tier_fts(conn: sqlite3.Connection) -> None:
+def _write_tier_fts(conn: sqlite3.Connection, filings: Sequence[Row]) -> None:
+    """`filings`: the rows just written to the filings table, in its rowid order; the build's
+    carry their search text (`_fts`, in FILINGS.fts order: the name's and company's
+    segmented, as filings_fts has them); rows read back from Parquet are segmented here."""
     for column, table in TIER_FTS.items():
         fts = quote_identifier(table)
         conn.execute(f"CREATE VIRTUAL TABLE {fts} USING fts5({quote_identifier(column)}, "
                      "tokenize = 'unicode61 remove_diacritics 2', content = '')")
-        conn.executemany(
-            f"INSERT INTO {fts} (rowid, {quote_identifier(column)}) VALUES (?, ?)",
-            ((rowid, segment_text(value)) for rowid, value in conn.execute(
-                f"select rowid, {quote_identifier(column)} from filings order by rowid")))
-        conn.execute(f"INSERT INTO {fts} ({fts}) VALUES ('optimize')")
+        at = FILINGS.fts.index(column)
+        texts: Iterable[tuple[int, str | None]]
+        if all("_fts" in row for row in filings):
+            texts = ((rowid, row["_fts"][at]) for rowid, row in enumerate(filings, start=1))
+        else:
+            texts = ((rowid, segment_text(value)) for rowid, value in conn.execute(
+                f"select rowid, {quote_identifier(column)} from filings order by rowid"))
+        fill_fts(conn, table, (column,), texts)
 
 
 def _write_table_counts(conn: sqlite3.Connection) -> None:
@@ -179,15 +188,15 @@ def _write_table_counts(conn: sqlite3.Connection) -> None:
                      "(table_name, row_count) values (?, ?)", counts)
 
 
-def write_summaries(db_file: Path) -> None:
-    """Every summary table, into the release's SQLite file (just written by
-    store.write_sqlite)."""
+def write_summaries(db_file: Path, filings: Sequence[Row]) -> None:
+    """Every summary table, into the release's SQLite file just written by
+    store.write_sqlite (`filings`: the rows of its filings table)."""
     conn = sqlite3.connect(db_file)
     try:
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")
         with conn:
-            _write_tier_fts(conn)
+            _write_tier_fts(conn, filings)
             for table in SUMMARY_TABLES:
                 create, *indexes = sqlite_ddl(table)
                 conn.execute(create)

@@ -162,15 +162,33 @@ def _parse(task: ParseTask) -> ParsedFile | str:
         return ("archive: " if isinstance(exc, ArchiveError) else "") + str(exc)
 
 
+def _cacheable(result: ParsedFile | str) -> bool:
+    """Whether a parse result is the file's own, to keep: not a failure to read the archived
+    object (it may be fetched again) nor a dead parser (every run retries)."""
+    return not (isinstance(result, str) and result.startswith(("archive: ", CRASHED)))
+
+
+def _parse_on_worker(task: ParseTask, cache: ParseCache | None) -> bytes:
+    """_parse on a worker process, its result pickled once: into the parse cache (written
+    here, on the worker's core, rather than by the run once every worker is done) and for
+    the way back to the run."""
+    result = _parse(task)
+    data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+    if cache is not None and _cacheable(result):
+        cache.write(task[0], task[1], data)
+    return data
+
+
 def default_workers() -> int:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(1, min(4, cpus or 1))
 
 
-def _run_tasks(tasks: list[ParseTask], sizes: list[int], workers: int
-               ) -> list[ParsedFile | str]:
+def _run_tasks(tasks: list[ParseTask], sizes: list[int], workers: int,
+               cache: ParseCache | None = None) -> list[ParsedFile | str]:
     """_parse over every task, on `workers` processes (the work is pure Python: threads would
-    share one core). Results come back in task order.
+    share one core). Results come back in task order; those that are the files' own are
+    written to `cache`.
 
     A worker that dies (the OOM killer, a kill, a crash in a parsing library) breaks the pool:
     the files it left unparsed are parsed again, each in a process of its own, so that a death
@@ -181,15 +199,19 @@ def _run_tasks(tasks: list[ParseTask], sizes: list[int], workers: int
     if not tasks:
         return []
     if "fork" not in multiprocessing.get_all_start_methods():
-        return [_parse(t) for t in tasks]
+        parsed = [_parse(t) for t in tasks]
+        for task, result in zip(tasks, parsed, strict=True):
+            if cache is not None and _cacheable(result):
+                cache.put(task[0], task[1], result)
+        return parsed
     workers = max(1, min(workers, len(tasks)))
     # Largest files first, so that no worker is left with a big list at the end.
     order = sorted(range(len(tasks)), key=lambda i: -sizes[i])
-    results, died = _run_pool(tasks, order, workers)
+    results, died = _run_pool(tasks, order, workers, cache)
     for i in order:
         if i in results:
             continue
-        alone, died_alone = _run_pool(tasks, [i], 1)
+        alone, died_alone = _run_pool(tasks, [i], 1, cache)
         results[i] = alone[i] if i in alone else (
             f"{CRASHED}{tasks[i][2]}: a parse worker died ({died}), and the process parsing "
             f"this file alone died too ({died_alone}): out of memory, or a crash in a parsing "
@@ -197,10 +219,12 @@ def _run_tasks(tasks: list[ParseTask], sizes: list[int], workers: int
     return [results[i] for i in range(len(tasks))]
 
 
-def _run_pool(tasks: list[ParseTask], indices: list[int], workers: int
+def _run_pool(tasks: list[ParseTask], indices: list[int], workers: int,
+              cache: ParseCache | None = None
               ) -> tuple[dict[int, ParsedFile | str], str | None]:
-    """_parse over tasks[i] for i in `indices`, on a pool of forked workers: the results it
-    got, and how a worker died when one did (the pool is then broken: the rest are missing)."""
+    """_parse over tasks[i] for i in `indices`, on a pool of forked workers (which write
+    `cache`): the results it got, and how a worker died when one did (the pool is then
+    broken: the rest are missing)."""
     results: dict[int, ParsedFile | str] = {}
     died: str | None = None
     pool = ProcessPoolExecutor(max_workers=min(workers, len(indices)),
@@ -208,12 +232,12 @@ def _run_pool(tasks: list[ParseTask], indices: list[int], workers: int
                                mp_context=multiprocessing.get_context("fork"))
     processes: list[multiprocessing.process.BaseProcess] = []
     try:
-        futures = {i: pool.submit(_parse, tasks[i]) for i in indices}
+        futures = {i: pool.submit(_parse_on_worker, tasks[i], cache) for i in indices}
         # A fork pool starts its workers at the first submit; after a break it forgets them.
         processes = list(getattr(pool, "_processes", {}).values())
         for i in indices:
             try:
-                results[i] = futures[i].result()
+                results[i] = pickle.loads(futures[i].result())
             except BrokenProcessPool:
                 died = _how_workers_died(pool, processes)
                 break
@@ -271,13 +295,16 @@ class ParseCache:
         return found if isinstance(found, ParsedFile | str) else None
 
     def put(self, source: str, sha: str, value: ParsedFile | str) -> None:
+        self.write(source, sha, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def write(self, source: str, sha: str, data: bytes) -> None:
+        """An entry already pickled (by a parse worker)."""
         path = self.path(source, sha)
         if path is None:
             return
         # A cache that cannot be written costs time, never data.
         with contextlib.suppress(OSError):
-            write_atomic(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL),
-                         durable=False)
+            write_atomic(path, data, durable=False)
 
     def prune(self) -> None:
         if self.folder is None or not self.folder.parent.is_dir():
@@ -308,10 +335,8 @@ def parse_versions(selection: Selection, specs: dict[str, SourceSpec], kinds: Re
             continue
         tasks.append((source, sha, label, specs[source], kinds, str(archive.root)))
         sizes.append(size)
-    for task, result in zip(tasks, _run_tasks(tasks, sizes, workers), strict=True):
+    for task, result in zip(tasks, _run_tasks(tasks, sizes, workers, cache), strict=True):
         found[(task[0], task[1])] = result
-        if not (isinstance(result, str) and result.startswith(("archive: ", CRASHED))):
-            cache.put(task[0], task[1], result)
     cache.prune()
     return found
 
