@@ -6,8 +6,8 @@ in the *_fts tables is segmented: every CJK character is its own token. A query 
 the same way and each term becomes an FTS5 phrase, so 抖音 → "抖 音" matches the two
 characters side by side anywhere in a column. Latin words and digits stay whole and match as
 prefixes (chatglm*, 1101088*); a word that is pinyin (baidu) also matches its syllables
-(bai du), found in the pinyin column (of the company, and a filing's name). This needs only the FTS5 that ships with
-SQLite 3.40.
+(bai du), found in the pinyin column (of the company, and a filing's name). This needs only
+the FTS5 that ships with SQLite 3.40.
 
 parse_search reads a search box (every term must match; FTS5 syntax typed by users is only
 text; capped at MAX_QUERY_CHARS and MAX_QUERY_TERMS) and fts_query gives its expression, also
