@@ -563,7 +563,10 @@ def serve_site(options: Options | None = None) -> Iterator[TinySite]:
     site.url = f"http://127.0.0.1:{server.server_address[1]}"
     if options is not None:
         site.options = options
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # serve_forever looks for shutdown every poll_interval (0.5 s by default): every test
+    # that serves the site would wait that long at its end.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                              daemon=True)
     thread.start()
     try:
         yield site
