@@ -39,7 +39,14 @@ if not CHROMIUM.exists():
     pytest.skip(f"no Chromium at {CHROMIUM} (install Debian's chromium package)",
                 allow_module_level=True)
 
-from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import (  # noqa: E402
+    Browser,
+    Dialog,
+    Page,
+    Response,
+    expect,
+    sync_playwright,
+)
 
 
 class Served:
@@ -67,20 +74,44 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    opened = context.new_page()
-    dialogs: list[str] = []
+WIDTHS = {"desktop": 1280, "phone": 390}
 
-    def on_dialog(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
+
+class Tab:
+    """One browser tab per width, open for the whole module: opening a context and a page
+    costs more than loading most pages, and every page here is read-only. A script that
+    runs in a page (scraped text executed) is caught whichever test loaded it."""
+
+    def __init__(self, browser: Browser, width_name: str) -> None:
+        self.context = browser.new_context(
+            viewport={"width": WIDTHS[width_name], "height": 900}, locale="zh-CN",
+            is_mobile=width_name == "phone")
+        self.page = self.context.new_page()
+        self.dialogs: list[str] = []
+        self.page.on("dialog", self._on_dialog)
+
+    def _on_dialog(self, dialog: Dialog) -> None:
+        self.dialogs.append(dialog.message)
         dialog.dismiss()
 
-    opened.on("dialog", on_dialog)
+    def handed_back(self) -> None:
+        dialogs, self.dialogs = self.dialogs, []
+        assert not dialogs, f"a script ran in the page: {dialogs}"  # scraped text never runs
+
+
+@pytest.fixture(scope="module")
+def tabs(browser: Browser) -> Iterator[dict[str, Tab]]:
+    opened = {name: Tab(browser, name) for name in WIDTHS}
     yield opened
-    assert not dialogs, f"a script ran in the page: {dialogs}"  # scraped text never executes
-    context.close()
+    for tab in opened.values():
+        tab.context.close()
+
+
+@pytest.fixture
+def page(tabs: dict[str, Tab]) -> Iterator[Page]:
+    tab = tabs["desktop"]
+    yield tab.page
+    tab.handed_back()
 
 
 # A screenshot shows a page's first screens (a person looks at them); the whole of a long
@@ -246,7 +277,6 @@ def test_canned_queries(served: Served, page: Page) -> None:
 
 # ---------------------------------------------------------------- every page, two widths
 
-WIDTHS = {"desktop": 1280, "phone": 390}
 # name, path, status, a selector on the page, text it must show
 PAGES = [
     ("home", "/", 200, "#figures", "已注销 cancelled"),
@@ -280,12 +310,10 @@ PAGES = [
 
 
 @pytest.fixture(params=list(WIDTHS))
-def sized(request: pytest.FixtureRequest, browser: Browser) -> Iterator[tuple[str, Page]]:
-    width = WIDTHS[request.param]
-    context = browser.new_context(viewport={"width": width, "height": 900}, locale="zh-CN",
-                                  is_mobile=request.param == "phone")
-    yield request.param, context.new_page()
-    context.close()
+def sized(request: pytest.FixtureRequest, tabs: dict[str, Tab]) -> Iterator[tuple[str, Page]]:
+    tab = tabs[request.param]
+    yield request.param, tab.page
+    tab.handed_back()
 
 
 @pytest.mark.parametrize(("name", "path", "status", "selector", "text"), PAGES,
@@ -294,9 +322,16 @@ def test_every_page_at_both_widths(served: Served, sized: tuple[str, Page], name
                                    path: str, status: int, selector: str, text: str) -> None:
     width_name, page = sized
     failed: list[str] = []
-    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 500
-            else None)
-    response = page.goto(served.url + path)
+
+    def on_response(response: Response) -> None:
+        if response.status >= 500:
+            failed.append(f"{response.status} {response.url}")
+
+    page.on("response", on_response)
+    try:
+        response = page.goto(served.url + path)
+    finally:
+        page.remove_listener("response", on_response)
     assert response is not None and response.status == status, (path, response)
     expect(page.locator(selector).first).to_be_attached()
     expect(page.locator("section.content")).to_contain_text(text)
@@ -342,9 +377,8 @@ def test_growth_chart_labels_are_readable_at_both_widths(
     shot(page, f"charts-{width_name}")
 
 
-def test_cards_keep_their_labels_on_a_phone(served: Served, browser: Browser) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 900}, is_mobile=True)
-    page = context.new_page()
+def test_cards_keep_their_labels_on_a_phone(served: Served, tabs: dict[str, Tab]) -> None:
+    page = tabs["phone"].page
     label = ("el => getComputedStyle(el, '::before').content")
     page.goto(served.url + "/-/search?q=百度")
     cells = page.locator("#results-filings + .table-wrapper tbody tr").first.locator("td")
@@ -353,7 +387,7 @@ def test_cards_keep_their_labels_on_a_phone(served: Served, browser: Browser) ->
     page.goto(served.url + "/cac_filings/filings")
     first = page.locator("table.rows-and-columns tbody tr").first.locator("td.col-list_kind")
     assert first.evaluate(label) == '"清单类型 list_kind"'
-    context.close()
+    tabs["phone"].handed_back()
 
 
 def test_two_clicks_to_a_filing_and_its_company_and_the_data_package(
