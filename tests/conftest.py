@@ -4,6 +4,8 @@ tests that need it are skipped cleanly when it is absent."""
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import io
 import json
 import os
 import shutil
@@ -11,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,20 +163,82 @@ def run_against(replica: Replica, data: Path, *extra: str, timeout: float | None
                    replica.www, "--beian-base", replica.beian, "--delay", "0", *extra, env=env)
 
 
-@pytest.fixture(scope="module")
-def clean(replica: Replica, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data folder after one clean run against the replica: the run is made once per
-    test session (shared by the xdist workers, under a lock) and each module gets a copy."""
+def session_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of this test session, shared by its xdist workers."""
     base = tmp_path_factory.getbasetemp()
     # Under xdist each worker's base folder is inside the session's own folder.
-    session = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+# A .docx as python-docx reads it: per table, per row, each cell's text (`row.cells`: a cell
+# spanning columns once per column).
+DocxCells = list[list[list[str]]]
+
+
+def read_docx_cells(body: bytes) -> DocxCells:
+    import docx
+
+    return [[[cell.text for cell in row.cells] for row in table.rows]
+            for table in docx.Document(io.BytesIO(body)).tables]
+
+
+@pytest.fixture(scope="session")
+def docx_cells(tmp_path_factory: pytest.TempPathFactory) -> Callable[[bytes], DocxCells]:
+    """read_docx_cells, each file read once per session whichever worker asks (python-docx
+    takes 3 s over the replica's files, which several modules check against)."""
+    folder = session_folder(tmp_path_factory) / "python-docx-cells"
+    folder.mkdir(exist_ok=True)
+
+    def read(body: bytes) -> DocxCells:
+        path = folder / f"{hashlib.sha256(body).hexdigest()}.json"
+        if path.is_file():
+            cells: DocxCells = json.loads(path.read_text(encoding="utf-8"))
+            return cells
+        cells = read_docx_cells(body)
+        part = path.with_name(f"{path.name}.{os.getpid()}.part")
+        part.write_text(json.dumps(cells, ensure_ascii=False), encoding="utf-8")
+        os.replace(part, path)
+        return cells
+
+    return read
+
+
+@dataclass(frozen=True)
+class CleanRun:
+    """The session's one clean `cac-filings run` against the replica (a copy of its data
+    folder for each module), with what it printed and the requests the replica logged."""
+    data: Path
+    stdout: str
+    requests: list[dict[str, object]]
+
+
+@pytest.fixture(scope="module")
+def clean_run(replica: Replica, tmp_path_factory: pytest.TempPathFactory) -> CleanRun:
+    """The run is made once per test session (shared by the xdist workers, under a lock):
+    by the first module that asks, against its replica; each module gets a copy."""
+    session = session_folder(tmp_path_factory)
     shared = session / "clean-replica-run"
+    printed = session / "clean-replica-run.stdout"
+    logged = session / "clean-replica-run.requests.json"
     with (session / "clean-replica-run.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (shared / "published").exists():
             shutil.rmtree(shared, ignore_errors=True)
-            done = run_against(replica, shared)
+            before = len(replica.requests())
+            done = run_cli("run", "--no-serve", "--data-dir", str(shared), "--www-base",
+                           replica.www, "--beian-base", replica.beian, "--delay", "0",
+                           env={**os.environ, **FAST})
             assert done.returncode == 0, done.stderr
+            printed.write_text(done.stdout, encoding="utf-8")
+            logged.write_text(json.dumps(replica.requests()[before:]), encoding="utf-8")
     data = tmp_path_factory.mktemp("clean")
     shutil.copytree(shared, data, symlinks=True, dirs_exist_ok=True)
-    return data
+    return CleanRun(data, printed.read_text(encoding="utf-8"),
+                    json.loads(logged.read_text(encoding="utf-8")))
+
+
+@pytest.fixture(scope="module")
+def clean(clean_run: CleanRun) -> Path:
+    """A data folder after one clean run against the replica (clean_run), this module's
+    copy."""
+    return clean_run.data

@@ -1,36 +1,33 @@
 """End to end against ../shared/cac-replica: `cac-filings run --no-serve`, then every batch's
-rows checked against its own file, read independently with python-docx."""
+rows checked against its own file, read independently with python-docx (conftest.docx_cells)."""
 
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import docx
 import pyarrow.parquet as pq
 import pytest
 from datasette.app import Datasette
 
 from cac_filings.archive import RawArchive
 from cac_filings.schema import DATA_TABLES
-from tests.conftest import Replica, run_cli
+from tests.conftest import CleanRun, DocxCells, Replica, run_cli
 
 pytestmark = pytest.mark.replica
 
 
 @pytest.fixture(scope="module")
-def published(replica: Replica, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data_dir = tmp_path_factory.mktemp("data")
-    done = run_cli("run", "--no-serve", "--data-dir", str(data_dir), "--www-base", replica.www,
-                   "--beian-base", replica.beian, "--delay", "0")
-    assert done.returncode == 0, done.stderr
-    assert "cac-filings summary" in done.stdout
-    return data_dir
+def published(clean_run: CleanRun) -> Path:
+    """The data folder of a `cac-filings run` against the replica: the session's clean run
+    (conftest.clean_run), this module's copy."""
+    assert "cac-filings summary" in clean_run.stdout
+    return clean_run.data
 
 
 def rows(data_dir: Path, table: str) -> list[dict[str, Any]]:
@@ -52,11 +49,10 @@ def expected_titles(replica: Replica) -> set[str]:
     return found | {n["title"] for n in catalog(replica)["notices"] if n["type"] == 1}
 
 
-def docx_data_rows(body: bytes) -> int:
+def docx_data_rows(tables: DocxCells) -> int:
     """Data rows as python-docx sees them: every table row but the header and its repeats."""
     total = 0
-    for table in docx.Document(io.BytesIO(body)).tables:
-        cells = [[c.text for c in row.cells] for row in table.rows]
+    for cells in tables:
         header = ["".join(c.split()) for c in cells[0]]
         total += sum(1 for r in cells[1:] if ["".join(c.split()) for c in r] != header)
     return total
@@ -73,7 +69,8 @@ def test_every_listed_batch_is_published(published: Path, replica: Replica) -> N
     assert manifest["assertions"] and all(a["ok"] for a in manifest["assertions"])
 
 
-def test_row_counts_match_each_file(published: Path) -> None:
+def test_row_counts_match_each_file(published: Path,
+                                    docx_cells: Callable[[bytes], DocxCells]) -> None:
     archive = RawArchive(published / "raw")
     listings = rows(published, "listings")
     per_batch: dict[tuple[str, int], int] = {}
@@ -83,7 +80,7 @@ def test_row_counts_match_each_file(published: Path) -> None:
     for batch in rows(published, "batches"):
         if batch["file_format"] != "docx":
             continue  # PDFs: test_pdf_tables_lose_and_split_no_row
-        expected = docx_data_rows(archive.get(batch["file_sha256"]))
+        expected = docx_data_rows(docx_cells(archive.get(batch["file_sha256"])))
         assert batch["row_count"] == expected, batch["batch_id"]
         assert per_batch[(batch["batch_id"], batch["version"])] == expected, batch["batch_id"]
 
@@ -151,8 +148,9 @@ def test_companies_and_products(published: Path) -> None:
     assert renamed, "former names from 原主体名称“X”变更为“Y” remarks"
 
 
-def test_every_request_sent_a_referer(published: Path, replica: Replica) -> None:
-    requests = [r for r in replica.requests() if not str(r["path"]).startswith("/__replica__")]
+def test_every_request_sent_a_referer(clean_run: CleanRun) -> None:
+    requests = [r for r in clean_run.requests
+                if not str(r["path"]).startswith("/__replica__")]
     assert requests
     assert all(r["referer"] for r in requests)
     assert not [r for r in requests if r["fault"]]

@@ -1,7 +1,8 @@
 """Releases over time, against the replica: step its simulated date half-year by half-year from
 2023-06-30 to its last date, run with attachment refresh after each step, and check every
 release's `changes` against what the replica published in that step — computed here, from the
-replica's own catalog and files read with python-docx, not from cac-filings' code.
+replica's own catalog and files read with python-docx (conftest.docx_cells), not from
+cac-filings' code.
 
 Expected, per step: a filing number new to its list is `added`; a number whose row in the
 latest file listing it now says something else (a re-edited attachment, or a number listed
@@ -13,19 +14,17 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import docx
 import httpx
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import Replica, invoke, run_cli, start_replica
+from tests.conftest import DocxCells, Replica, invoke, read_docx_cells, run_cli, start_replica
 
 pytestmark = pytest.mark.replica
 
@@ -57,11 +56,10 @@ def squeeze(text: str) -> str:
     return "".join(text.split())
 
 
-def file_rows(path: Path) -> dict[str, tuple[str, ...]]:
-    """number → the row's cells but 序号, whitespace removed, read with python-docx."""
+def file_rows(tables: DocxCells) -> dict[str, tuple[str, ...]]:
+    """number → the row's cells but 序号, whitespace removed, as python-docx reads them."""
     rows: dict[str, tuple[str, ...]] = {}
-    for table in docx.Document(io.BytesIO(path.read_bytes())).tables:
-        cells = [[c.text for c in row.cells] for row in table.rows]
+    for cells in tables:
         header = [squeeze(c) for c in cells[0]]
         number_at = header.index("备案编号")
         for row in cells[1:]:
@@ -75,7 +73,9 @@ def file_rows(path: Path) -> dict[str, tuple[str, ...]]:
 class Catalog:
     """The replica's timeline: which version of which list file exists on a date."""
 
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, cells: Callable[[bytes], DocxCells] = read_docx_cells
+                 ) -> None:
+        self.cells = cells
         catalog = json.loads((data / "catalog.json").read_text(encoding="utf-8"))
         self.data = data
         self.files: list[tuple[str, str, str, list[dict[str, Any]]]] = []
@@ -102,7 +102,7 @@ class Catalog:
 
     def rows(self, file: str) -> dict[str, tuple[str, ...]]:
         if file not in self._rows:
-            self._rows[file] = file_rows(self.data / file)
+            self._rows[file] = file_rows(self.cells((self.data / file).read_bytes()))
         return self._rows[file]
 
     def state(self, day: dt.date) -> dict[Key, tuple[str, ...]]:
@@ -149,9 +149,10 @@ def stepped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Replica,
 
 
 def test_every_release_holds_exactly_what_that_step_published(
-        stepped: tuple[Replica, Path, list[tuple[dt.date, dict[str, Any]]]]) -> None:
+        stepped: tuple[Replica, Path, list[tuple[dt.date, dict[str, Any]]]],
+        docx_cells: Callable[[bytes], DocxCells]) -> None:
     replica, data_dir, steps = stepped
-    catalog = Catalog(replica.data)
+    catalog = Catalog(replica.data, docx_cells)
     changes = pq.read_table(data_dir / "published" / "changes.parquet").to_pylist()
     by_release: dict[str, set[tuple[str, str, str]]] = {}
     for change in changes:
@@ -175,7 +176,8 @@ def test_every_release_holds_exactly_what_that_step_published(
 
 
 def test_the_reedited_list_is_version_two_with_remarks_modified(
-        stepped: tuple[Replica, Path, list[tuple[dt.date, dict[str, Any]]]]) -> None:
+        stepped: tuple[Replica, Path, list[tuple[dt.date, dict[str, Any]]]],
+        docx_cells: Callable[[bytes], DocxCells]) -> None:
     replica, data_dir, steps = stepped
     batches = pq.read_table(data_dir / "published" / "batches.parquet").to_pylist()
     june = [(b["version"], b["is_current"]) for b in batches
@@ -184,7 +186,7 @@ def test_the_reedited_list_is_version_two_with_remarks_modified(
     release = next(run["release_id"] for day, run in steps if day == REEDITED)
     changes = [c for c in pq.read_table(data_dir / "published" / "changes.parquet").to_pylist()
                if c["release_id"] == release and c["change"] == "modified"]
-    catalog = Catalog(replica.data)
+    catalog = Catalog(replica.data, docx_cells)
     (_, _, versions), = [(t, k, v) for t, k, p, v in catalog.files
                          if k == "deep_synthesis" and p == "2023-06"]
     old, new = (catalog.rows(v["file"]) for v in versions)
