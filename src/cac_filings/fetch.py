@@ -17,6 +17,7 @@ naming the URL, retried only when a retry can help.
 from __future__ import annotations
 
 import email.utils
+import functools
 import importlib
 import json
 import random
@@ -700,14 +701,20 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """httpx's defaults (verify=True, trust_env=True): the CA bundle, loaded once per process
+    (25 ms) for the transport and its pool, and for every Fetcher after the first."""
+    return httpx.create_ssl_context()
+
+
 class _DeadlineTransport(httpx.HTTPTransport):
     """httpx's default transport on the deadline-bound backend. httpx 0.28 (pinned below 0.29)
     has no parameter for httpcore's network backend, so the pool is made again with one and
     httpx's default limits."""
 
     def __init__(self, watch: _Watch) -> None:
-        # httpx's defaults (verify=True, trust_env=True), the CA bundle loaded once for both
-        ssl_context = httpx.create_ssl_context()
+        ssl_context = _ssl_context()
         super().__init__(verify=ssl_context)
         self._pool = httpcore.ConnectionPool(
             ssl_context=ssl_context,
