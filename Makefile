@@ -11,11 +11,8 @@ ARGS   ?=
 
 .DEFAULT_GOAL := test
 
-# Python caches what it compiles (__pycache__, ignored by git) unless PYTHONDONTWRITEBYTECODE
-# is set, as it is on some machines and CI images: then every test worker, every `cac-filings`
-# subprocess and every server a test starts compiles Datasette, pyarrow's Python and the rest
-# again (the suite's collection alone: 6.6 s against 2.4 s per worker).
-unexport PYTHONDONTWRITEBYTECODE
+# A recipe that fails removes its target (a venv whose pip upgrade failed is made again).
+.DELETE_ON_ERROR:
 .PHONY: run test lint typecheck pytest bench bench-serve soak docs install dev clean
 
 # A current pip first: the pip a venv starts with (23.x on Python 3.11) spends 20 s of CPU
@@ -50,14 +47,19 @@ lint: dev
 typecheck: dev
 	$(BIN)/mypy
 
-# Test files run on every core and one more (pytest-xdist), each file on one worker, so that
-# a module's shared fixtures are built once. The extra worker runs while the others wait on
-# servers (the replica, Chromium, a killed build): on 2 cores 3 workers take 86-94 s, 2 take
-# 104-114 s.
-WORKERS ?= $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1) + 1 )))
+# Test files run on one worker more than the CPUs this process may use (pytest-xdist), each
+# file on one worker, so that a module's shared fixtures are built once. The extra worker
+# runs while the others wait on servers (the replica, Chromium, a killed build): on 2 cores
+# 3 workers take 86-94 s, 2 take 104-114 s.
+PYTEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(len(os.sched_getaffinity(0)) + 1 \
+	if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1) + 1)')
 
+# Python caches what it compiles (__pycache__, ignored by git) unless PYTHONDONTWRITEBYTECODE
+# is set, as it is on some machines and CI images: then every test worker, every `cac-filings`
+# subprocess and every server a test starts compiles Datasette, pyarrow's Python and the rest
+# again (the suite's collection alone: 6.6 s against 2.4 s per worker).
 pytest: dev
-	$(BIN)/pytest -q -n $(WORKERS) --dist loadfile
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 docs: dev
 	$(BIN)/python -m cac_filings.docs

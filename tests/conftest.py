@@ -220,14 +220,20 @@ def clean_run(replica: Replica, tmp_path_factory: pytest.TempPathFactory) -> Cle
     shared = session / "clean-replica-run"
     printed = session / "clean-replica-run.stdout"
     logged = session / "clean-replica-run.requests.json"
+    failed = session / "clean-replica-run.failed"
     with (session / "clean-replica-run.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (shared / "published").exists():
+        # A run that failed fails every module that asks for it, with its own words.
+        assert not failed.exists(), failed.read_text(encoding="utf-8")
+        if not logged.exists():  # written last: the run is whole
             shutil.rmtree(shared, ignore_errors=True)
             before = len(replica.requests())
             done = run_cli("run", "--no-serve", "--data-dir", str(shared), "--www-base",
                            replica.www, "--beian-base", replica.beian, "--delay", "0",
                            env={**os.environ, **FAST})
+            if done.returncode != 0:
+                failed.write_text(f"the clean replica run exited {done.returncode}: "
+                                  f"{done.stderr}", encoding="utf-8")
             assert done.returncode == 0, done.stderr
             printed.write_text(done.stdout, encoding="utf-8")
             logged.write_text(json.dumps(replica.requests()[before:]), encoding="utf-8")

@@ -79,8 +79,9 @@ WIDTHS = {"desktop": 1280, "phone": 390}
 
 class Tab:
     """One browser tab per width, open for the whole module: opening a context and a page
-    costs more than loading most pages, and every page here is read-only. A script that
-    runs in a page (scraped text executed) is caught whichever test loaded it."""
+    costs more than loading most pages, and every page here is read-only. What a test's
+    pages did is checked when the test hands the tab back (its fixture's teardown): no
+    script ran (scraped text executed) and no request answered 500."""
 
     def __init__(self, browser: Browser, width_name: str) -> None:
         self.context = browser.new_context(
@@ -88,15 +89,22 @@ class Tab:
             is_mobile=width_name == "phone")
         self.page = self.context.new_page()
         self.dialogs: list[str] = []
+        self.failed: list[str] = []
         self.page.on("dialog", self._on_dialog)
+        self.page.on("response", self._on_response)
 
     def _on_dialog(self, dialog: Dialog) -> None:
         self.dialogs.append(dialog.message)
         dialog.dismiss()
 
-    def handed_back(self) -> None:
-        dialogs, self.dialogs = self.dialogs, []
-        assert not dialogs, f"a script ran in the page: {dialogs}"  # scraped text never runs
+    def _on_response(self, response: Response) -> None:
+        if response.status >= 500:
+            self.failed.append(f"{response.status} {response.url}")
+
+    def handed_back(self, when: str = "in this test") -> None:
+        dialogs, failed, self.dialogs, self.failed = self.dialogs, self.failed, [], []
+        assert not dialogs, f"a script ran in the page {when}: {dialogs}"  # scraped text
+        assert not failed, f"answered 500 {when}: {failed}"
 
 
 @pytest.fixture(scope="module")
@@ -104,14 +112,25 @@ def tabs(browser: Browser) -> Iterator[dict[str, Tab]]:
     opened = {name: Tab(browser, name) for name in WIDTHS}
     yield opened
     for tab in opened.values():
+        tab.page.close(run_before_unload=False)
+        tab.handed_back("after the module's last test ended")
         tab.context.close()
+
+
+def handed(tab: Tab) -> Iterator[Page]:
+    tab.handed_back("after the previous test ended")
+    yield tab.page
+    tab.handed_back()
 
 
 @pytest.fixture
 def page(tabs: dict[str, Tab]) -> Iterator[Page]:
-    tab = tabs["desktop"]
-    yield tab.page
-    tab.handed_back()
+    yield from handed(tabs["desktop"])
+
+
+@pytest.fixture
+def phone(tabs: dict[str, Tab]) -> Iterator[Page]:
+    yield from handed(tabs["phone"])
 
 
 # A screenshot shows a page's first screens (a person looks at them); the whole of a long
@@ -311,9 +330,8 @@ PAGES = [
 
 @pytest.fixture(params=list(WIDTHS))
 def sized(request: pytest.FixtureRequest, tabs: dict[str, Tab]) -> Iterator[tuple[str, Page]]:
-    tab = tabs[request.param]
-    yield request.param, tab.page
-    tab.handed_back()
+    for page in handed(tabs[request.param]):
+        yield request.param, page
 
 
 @pytest.mark.parametrize(("name", "path", "status", "selector", "text"), PAGES,
@@ -321,22 +339,11 @@ def sized(request: pytest.FixtureRequest, tabs: dict[str, Tab]) -> Iterator[tupl
 def test_every_page_at_both_widths(served: Served, sized: tuple[str, Page], name: str,
                                    path: str, status: int, selector: str, text: str) -> None:
     width_name, page = sized
-    failed: list[str] = []
-
-    def on_response(response: Response) -> None:
-        if response.status >= 500:
-            failed.append(f"{response.status} {response.url}")
-
-    page.on("response", on_response)
-    try:
-        response = page.goto(served.url + path)
-    finally:
-        page.remove_listener("response", on_response)
+    response = page.goto(served.url + path)  # no request answers 500: checked by `sized`
     assert response is not None and response.status == status, (path, response)
     expect(page.locator(selector).first).to_be_attached()
     expect(page.locator("section.content")).to_contain_text(text)
     assert page.title() and "cac_filings_" not in page.title()  # no release id in titles
-    assert not failed, failed
     if width_name == "phone":  # nothing sideways: wide tables scroll in their own box
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= WIDTHS["phone"] + 1, (path, width)
@@ -377,8 +384,8 @@ def test_growth_chart_labels_are_readable_at_both_widths(
     shot(page, f"charts-{width_name}")
 
 
-def test_cards_keep_their_labels_on_a_phone(served: Served, tabs: dict[str, Tab]) -> None:
-    page = tabs["phone"].page
+def test_cards_keep_their_labels_on_a_phone(served: Served, phone: Page) -> None:
+    page = phone
     label = ("el => getComputedStyle(el, '::before').content")
     page.goto(served.url + "/-/search?q=百度")
     cells = page.locator("#results-filings + .table-wrapper tbody tr").first.locator("td")
@@ -387,7 +394,6 @@ def test_cards_keep_their_labels_on_a_phone(served: Served, tabs: dict[str, Tab]
     page.goto(served.url + "/cac_filings/filings")
     first = page.locator("table.rows-and-columns tbody tr").first.locator("td.col-list_kind")
     assert first.evaluate(label) == '"清单类型 list_kind"'
-    tabs["phone"].handed_back()
 
 
 def test_two_clicks_to_a_filing_and_its_company_and_the_data_package(

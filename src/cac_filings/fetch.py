@@ -20,6 +20,7 @@ import email.utils
 import functools
 import importlib
 import json
+import os
 import random
 import re
 import socket
@@ -701,10 +702,16 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-@functools.cache
 def _ssl_context() -> ssl.SSLContext:
-    """httpx's defaults (verify=True, trust_env=True): the CA bundle, loaded once per process
-    (25 ms) for the transport and its pool, and for every Fetcher after the first."""
+    """httpx's defaults (verify=True, trust_env=True): the CA bundle, loaded (25 ms) once for
+    the transport and its pool, and once per process for as long as SSL_CERT_FILE and
+    SSL_CERT_DIR, which httpx reads, stay what they were."""
+    return _ssl_context_for(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.cache
+def _ssl_context_for(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    """One context per pair of values: they are the cache's key (httpx reads them itself)."""
     return httpx.create_ssl_context()
 
 

@@ -245,15 +245,10 @@ def _typos_of(raw: dict[Any, Any], missing: set[str], known: set[str]) -> str:
     return f" (misspelt? {', '.join(found)})" if found else ""
 
 
-# libyaml's safe loader where PyYAML was built with it (its wheels are): the same documents,
-# read five times faster than the pure-Python one (every run reads every source.yml).
-_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def _load_spec(folder: Path, start: int = 0) -> SourceSpec:
     path = folder / "source.yml"
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise SourceConfigError(f"{path}: cannot read ({exc})") from None
     if not isinstance(raw, dict):
