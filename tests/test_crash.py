@@ -100,7 +100,7 @@ def test_a_build_killed_while_parsing_takes_its_workers_with_it(
         assert time.monotonic() < deadline, "a parse worker outlived its run"
         time.sleep(0.01)
     if sig == signal.SIGTERM:
-        assert build.returncode == 143 and "interrupted by SIGTERM" in stderr
+        assert build.returncode == 143 and "interrupted by SIGTERM" in stderr, stderr
         record = json.loads((scratch / "runs.jsonl").read_text().splitlines()[-1])
         assert record["exit_code"] == 143
     # The next build, with the parse cache of the clean run (the killed one cached little):

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from multiprocessing import popen_fork
 from pathlib import Path
 from typing import Any, cast
 
@@ -435,3 +436,37 @@ def test_a_batch_held_back_by_a_dying_parser_is_retried_by_the_next_run(
         assert run() == 0  # not "nothing new": the crash is retried, and now read
         record = json.loads((data / "runs.jsonl").read_text().splitlines()[-1])
         assert record["held_back"] == [] and record["status"] == "published"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+def test_a_signal_while_a_parse_worker_is_being_started_stops_the_run_as_a_signal(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C or SIGTERM just after the pool forked a worker, before it noted the process
+    (under load, the moment a test that waits for two workers sends it): the run stops as
+    interrupted (status 130/143), not with an error of its clean-up (joining a process never
+    marked started: status 70), and no worker outlives it."""
+    monkeypatch.setattr(build, "_parse", parse_or_die)
+    launch = popen_fork.Popen._launch  # type: ignore[attr-defined]
+    forked: list[int] = []
+
+    def launch_then_signal(self: Any, process_obj: Any) -> None:
+        launch(self, process_obj)  # the parent's side: the child never returns from it
+        forked.append(self.pid)
+        if len(forked) == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # Python raises KeyboardInterrupt for it
+
+    monkeypatch.setattr(popen_fork.Popen, "_launch", launch_then_signal)
+    with pytest.raises(KeyboardInterrupt):
+        build._run_tasks(tasks(tmp_path, "a", "b", "c"), [3, 2, 1], workers=2)
+    monkeypatch.undo()
+    assert len(forked) == 2
+    assert not any(_alive(pid) for pid in forked), forked
+    assert not multiprocessing.active_children()

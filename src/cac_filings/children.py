@@ -14,9 +14,11 @@ import json
 import os
 import signal
 import sqlite3
+import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from cac_filings.lock import held_lock_fds
 
@@ -33,6 +35,46 @@ def parent_died(parent: int) -> bool:
     gone: this one was handed to another parent. Not "the parent is PID 1": the run itself is
     PID 1 in a container, and an orphan goes to the nearest subreaper, not always to init."""
     return os.getppid() != parent
+
+
+# The signals that stop a run (cli._guarded: Ctrl-C, SIGTERM).
+_STOPPING = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM held back while a child is forked and noted, and acted on as the
+    block ends: one that arrived between the fork and the noting (the moment a test that
+    waits for the children sends it) would stop the run with a child nobody knows of, and a
+    clean-up that fails on it (a pool joining a process it never marked started). Python
+    runs signal handlers in the main thread only; elsewhere this holds nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        caught.append(signum)
+
+    previous: dict[int, object] = {signum: signal.signal(signum, hold)
+                                   for signum in _STOPPING}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            # None: a handler not set from Python, which cannot be set again from here.
+            restored: Any = signal.SIG_DFL if handler is None else handler
+            signal.signal(signum, restored)
+        if caught:
+            _act_on(caught[0], previous[caught[0]])
+
+
+def _act_on(signum: int, handler: object) -> None:
+    """What the signal would have done had it not been held."""
+    if callable(handler):
+        handler(signum, None)  # cli's raises Interrupted; Python's SIGINT, KeyboardInterrupt
+    elif handler != signal.SIG_IGN:
+        os.kill(os.getpid(), signum)  # the default action: the process ends by the signal
 
 
 def detach_from_run(parent: int) -> None:
@@ -85,22 +127,23 @@ class Child:
         self.what = what
         parent = os.getpid()
         read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: do the work, report a failure through the pipe, exit
-            os.close(read)
-            code = 0
-            try:
-                detach_from_run(parent)
-                work()
-            except BaseException as exc:
-                with contextlib.suppress(BaseException):
-                    os.write(write, json.dumps(_failure_report(exc, path)).encode())
-                code = 1
-            finally:
-                os._exit(code)  # never the parent's exit handlers or buffers
-        os.close(write)
-        self.pid, self._pipe = pid, read
-        self.done = False
+        with signals_held():
+            pid = os.fork()
+            if pid == 0:  # the child: do the work, report a failure through the pipe, exit
+                os.close(read)
+                code = 0
+                try:
+                    detach_from_run(parent)
+                    work()
+                except BaseException as exc:
+                    with contextlib.suppress(BaseException):
+                        os.write(write, json.dumps(_failure_report(exc, path)).encode())
+                    code = 1
+                finally:
+                    os._exit(code)  # never the parent's exit handlers or buffers
+            os.close(write)
+            self.pid, self._pipe = pid, read
+            self.done = False
 
     def wait(self) -> None:
         """Wait for the child; a write the disk refused is raised again here as an OSError

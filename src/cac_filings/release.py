@@ -24,7 +24,7 @@ import orjson
 from cac_filings import __version__
 from cac_filings.archive import RawArchive, sha256_hex
 from cac_filings.build import FILE_GATES, MAX_BATCH_SHRINK, Acceptance, BuildResult, build_tables
-from cac_filings.children import Child, can_fork
+from cac_filings.children import Child, can_fork, signals_held
 from cac_filings.config import Settings, utc_now
 from cac_filings.datapackage import datapackage
 from cac_filings.diff import Change, count_changes, diff_filings
@@ -207,8 +207,9 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
     sqlite: Child | None = None
     try:
         if not failed and can_fork():
-            sqlite = Child(lambda: write_database(result.tables, tmp / DB_FILE),
-                           f"writing {tmp / DB_FILE}", tmp / DB_FILE)
+            with signals_held():  # a signal comes once `sqlite` names the child to kill
+                sqlite = Child(lambda: write_database(result.tables, tmp / DB_FILE),
+                               f"writing {tmp / DB_FILE}", tmp / DB_FILE)
         elif not failed:
             write_database(result.tables, tmp / DB_FILE)
         _write_all_parquet(result.tables, tmp)

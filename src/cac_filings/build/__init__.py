@@ -46,7 +46,7 @@ from cac_filings.build.derive import (
 from cac_filings.build.official import official_counts, reconcile, reconciliation_warnings
 from cac_filings.build.rows import FileCheck, ParsedFile, Row, parse_file, restore_private
 from cac_filings.build.select import BatchVersion, SelectedBatch, Selection, select_batches
-from cac_filings.children import describe_exitcode, detach_from_run
+from cac_filings.children import describe_exitcode, detach_from_run, signals_held
 from cac_filings.config import utc_now
 from cac_filings.errors import ArchiveError, ExtractionError
 from cac_filings.fingerprint import code_fingerprint
@@ -232,9 +232,11 @@ def _run_pool(tasks: list[ParseTask], indices: list[int], workers: int,
                                mp_context=multiprocessing.get_context("fork"))
     processes: list[multiprocessing.process.BaseProcess] = []
     try:
-        futures = {i: pool.submit(_parse_on_worker, tasks[i], cache) for i in indices}
-        # A fork pool starts its workers at the first submit; after a break it forgets them.
-        processes = list(getattr(pool, "_processes", {}).values())
+        # A fork pool starts its workers as tasks are submitted; after a break it forgets
+        # them. A signal is delivered once they are all started and noted (signals_held).
+        with signals_held():
+            futures = {i: pool.submit(_parse_on_worker, tasks[i], cache) for i in indices}
+            processes = list(getattr(pool, "_processes", {}).values())
         for i in indices:
             try:
                 results[i] = pickle.loads(futures[i].result())
