@@ -27,6 +27,7 @@ from cac_filings import lock
 from cac_filings.build import ParseTask
 from cac_filings.children import Child, detach_from_run, parent_died
 from cac_filings.lock import BusyError, data_dir_lock
+from tests.test_crash import alive
 
 # Above Linux's largest pid_max (2**22): no process ever has it.
 DEAD_PID = 2**22 + 1
@@ -438,14 +439,6 @@ def test_a_batch_held_back_by_a_dying_parser_is_retried_by_the_next_run(
         assert record["held_back"] == [] and record["status"] == "published"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
 def test_a_signal_while_a_parse_worker_is_being_started_stops_the_run_as_a_signal(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -468,5 +461,5 @@ def test_a_signal_while_a_parse_worker_is_being_started_stops_the_run_as_a_signa
         build._run_tasks(tasks(tmp_path, "a", "b", "c"), [3, 2, 1], workers=2)
     monkeypatch.undo()
     assert len(forked) == 2
-    assert not any(_alive(pid) for pid in forked), forked
+    assert not any(alive(pid) for pid in forked), forked
     assert not multiprocessing.active_children()
