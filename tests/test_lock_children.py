@@ -25,7 +25,7 @@ import pytest
 import cac_filings.build as build
 from cac_filings import lock
 from cac_filings.build import ParseTask
-from cac_filings.children import Child, detach_from_run, parent_died
+from cac_filings.children import Child, detach_from_run, parent_died, signals_held
 from cac_filings.lock import BusyError, data_dir_lock
 from tests.test_crash import alive
 
@@ -463,3 +463,46 @@ def test_a_signal_while_a_parse_worker_is_being_started_stops_the_run_as_a_signa
     assert len(forked) == 2
     assert not any(alive(pid) for pid in forked), forked
     assert not multiprocessing.active_children()
+
+
+class Stop(Exception):
+    pass
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise Stop(signum)
+
+
+def test_signals_held_act_once_the_block_ends_and_ignored_ones_stay_ignored() -> None:
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a run started in the background by sh
+        signal.signal(signal.SIGTERM, _stop)
+        reached = []
+        with pytest.raises(Stop) as stopped, signals_held():
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGTERM)
+            reached.append("the end of the block")
+        assert reached and stopped.value.args == (signal.SIGTERM,)
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is _stop
+        with pytest.raises(Stop), signals_held():  # nested: acted on once, at the outer end
+            with signals_held():
+                os.kill(os.getpid(), signal.SIGTERM)
+            reached.append("after the inner block")
+        assert reached[-1] == "after the inner block"
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+
+
+def test_a_child_forked_while_signals_are_held_dies_of_sigterm() -> None:
+    """Before detach_from_run, a forked child has the holding handler: a SIGTERM (a broken
+    pool terminating its workers) must still end it, not be held for a block it never ends."""
+    with signals_held():
+        pid = os.fork()
+        if pid == 0:
+            os.kill(os.getpid(), signal.SIGTERM)
+            os._exit(0)  # only if the signal was lost
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM

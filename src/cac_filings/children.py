@@ -51,14 +51,24 @@ def signals_held() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    owner = os.getpid()
     caught: list[int] = []
 
     def hold(signum: int, frame: object) -> None:
+        if os.getpid() != owner:  # in a child forked meanwhile, before detach_from_run
+            if signum == signal.SIGTERM:  # what the child does with it: dies of it
+                signal.signal(signum, signal.SIG_DFL)
+                os.kill(os.getpid(), signum)
+            return
         caught.append(signum)
 
-    previous: dict[int, object] = {signum: signal.signal(signum, hold)
-                                   for signum in _STOPPING}
+    previous: dict[int, object] = {}
     try:
+        for stopping in _STOPPING:
+            current = signal.getsignal(stopping)
+            if current != signal.SIG_IGN:  # an ignored one stays ignored
+                previous[stopping] = current  # noted first: a signal may come in the swap
+                signal.signal(stopping, hold)
         yield
     finally:
         for signum, handler in previous.items():
