@@ -155,12 +155,14 @@ def published_site(tiny_release: Path, tmp_path: Path) -> Iterator[tuple[Any, Pa
 FAST = {"CAC_FILINGS_TIMEOUT": "1.5", "CAC_FILINGS_RETRY_BASE": "0.05"}
 
 
-def run_against(replica: Replica, data: Path, *extra: str, timeout: float | None = None
-                ) -> subprocess.CompletedProcess[str] | Invoked:
-    """`cac-filings run` against a replica, with quick retries."""
+def run_against(replica: Replica, data: Path, *extra: str, timeout: float | None = None,
+                quiet: bool = True) -> subprocess.CompletedProcess[str] | Invoked:
+    """`cac-filings run` against a replica, with quick retries (and its summary printed
+    unless `quiet`)."""
     env = {**os.environ, **FAST, **({"CAC_FILINGS_TIMEOUT": str(timeout)} if timeout else {})}
-    return run_cli("run", "--no-serve", "--quiet", "--data-dir", str(data), "--www-base",
-                   replica.www, "--beian-base", replica.beian, "--delay", "0", *extra, env=env)
+    return run_cli("run", "--no-serve", *(["--quiet"] if quiet else []), "--data-dir",
+                   str(data), "--www-base", replica.www, "--beian-base", replica.beian,
+                   "--delay", "0", *extra, env=env)
 
 
 def session_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -228,9 +230,7 @@ def clean_run(replica: Replica, tmp_path_factory: pytest.TempPathFactory) -> Cle
         if not logged.exists():  # written last: the run is whole
             shutil.rmtree(shared, ignore_errors=True)
             before = len(replica.requests())
-            done = run_cli("run", "--no-serve", "--data-dir", str(shared), "--www-base",
-                           replica.www, "--beian-base", replica.beian, "--delay", "0",
-                           env={**os.environ, **FAST})
+            done = run_against(replica, shared, quiet=False)  # its summary is checked too
             if done.returncode != 0:
                 failed.write_text(f"the clean replica run exited {done.returncode}: "
                                   f"{done.stderr}", encoding="utf-8")

@@ -80,10 +80,10 @@ def signals_held() -> Iterator[None]:
 
 
 def _act_on(signum: int, handler: object) -> None:
-    """What the signal would have done had it not been held."""
+    """What the signal would have done had it not been held (an ignored one is not held)."""
     if callable(handler):
         handler(signum, None)  # cli's raises Interrupted; Python's SIGINT, KeyboardInterrupt
-    elif handler != signal.SIG_IGN:
+    else:
         os.kill(os.getpid(), signum)  # the default action: the process ends by the signal
 
 
