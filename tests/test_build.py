@@ -196,6 +196,33 @@ def test_headers_map_by_meaning(settings: Settings, sources: list[Source],
     assert "清单（2022-08）" in problem.reason and "algorithm/2022-08 v1" in problem.reason
 
 
+def test_an_unreadable_file_is_named_by_each_batch_that_lists_it(settings: Settings,
+                                                                  sources: list[Source]) -> None:
+    # One file, parsed (and cached) once, listed by two batches; then the first batch is
+    # re-titled on the site, its bytes unchanged: each reason names its own batch as it is now.
+    archive = RawArchive(settings.raw_dir)
+    header = tuple(h for h in ALGO_HEADER if h != "备案编号")
+    cells = dict(zip(ALGO_HEADER, douyin(), strict=True))
+    body = algo_docx(tuple(cells[h] for h in header), header=header)
+    first, second = (entry(archive, period, body, "2023-07-01T10:00:00Z")
+                     for period in ("2022-08", "2022-10"))
+    cache = settings.data_dir / "cache"
+    retitled = {**first, "title": "清单（改名）",
+                "attachment_url": first["attachment_url"] + "&v=2"}
+    for entries in ([first, second], [retitled, second]):
+        crawl(archive, f"2023070{len(archive.crawls()) + 1}T10", entries)
+        result = build_tables(archive, sources, workers=1, cache_dir=cache)
+        reasons = {p.batch_id: p.reason for p in result.problems if p.severity == "held_back"}
+        assert set(reasons) == {"algorithm/2022-08", "algorithm/2022-10"}
+        for batch in entries:
+            reason = reasons[batch["batch_id"]]
+            assert reason.startswith(f"{batch['title']} [{batch['batch_id']} v1, ")
+            assert batch["attachment_url"] + "]" in reason
+            assert "no column for required field 'filing_number'" in reason
+            assert "\x1f" not in reason
+    assert list(cache.rglob("*.pickle"))  # the second build read the file's result from there
+
+
 def test_a_deep_synthesis_header_in_the_algorithm_source_is_reported(
         settings: Settings, sources: list[Source]) -> None:
     archive = RawArchive(settings.raw_dir)

@@ -410,7 +410,7 @@ _REAL_PARSE = build._parse
 
 
 def dies_in_deep_synthesis(task: ParseTask) -> Any:
-    if DYING["on"] and "deep_synthesis" in task[2]:
+    if DYING["on"] and "deep_synthesis" in task[0]:
         os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would
     return _REAL_PARSE(task)
 

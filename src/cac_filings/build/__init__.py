@@ -143,13 +143,18 @@ class BuildResult:
 
 # ---------------------------------------------------------------- parsing, cached
 
-ParseTask = tuple[str, str, str, SourceSpec, Registry, str]  # source, sha, label, spec, kinds,
-#                                                               raw root
+ParseTask = tuple[str, str, str, SourceSpec, Registry, str]  # source, sha, label (THE_FILE),
+#                                                               spec, kinds, raw root
 
 
 # A parse result that says its process died: the file is held back, but never cached (a death
 # by the OOM killer is not the file's).
 CRASHED = "crash: "
+# How a parse names its file in the reasons it gives: a file is parsed (and cached) once per
+# source and sha256, while the batch that lists it names it (its title, batch, version, URL,
+# which may change with the bytes unchanged, or be another batch's). _judge puts the batch's
+# own label in its place.
+THE_FILE = "\x1fthe file\x1f"
 
 
 def _parse(task: ParseTask) -> ParsedFile | str:
@@ -320,22 +325,21 @@ def parse_versions(selection: Selection, specs: dict[str, SourceSpec], kinds: Re
                    archive: RawArchive, cache: ParseCache, workers: int
                    ) -> dict[tuple[str, str], ParsedFile | str]:
     """(source, sha) → the parsed file or why it cannot be read, for every version."""
-    wanted: dict[tuple[str, str], tuple[str, int]] = {}
+    wanted: dict[tuple[str, str], int] = {}
     for batch in selection.batches:
         for version in batch.versions:
-            wanted.setdefault((batch.source, version.sha256), (_label(batch, version),
-                                                               version.file_size))
+            wanted.setdefault((batch.source, version.sha256), version.file_size)
     found: dict[tuple[str, str], ParsedFile | str] = {}
     tasks: list[ParseTask] = []
     sizes: list[int] = []
-    for (source, sha), (label, size) in wanted.items():
+    for (source, sha), size in wanted.items():
         cached = cache.get(source, sha)
         # Every build checks the archived bytes, cached or not: a corrupt object is a
         # problem to report (and to fetch again), not a file to keep publishing.
         if cached is not None and archive.verify(sha):
             found[(source, sha)] = cached
             continue
-        tasks.append((source, sha, label, specs[source], kinds, str(archive.root)))
+        tasks.append((source, sha, THE_FILE, specs[source], kinds, str(archive.root)))
         sizes.append(size)
     for task, result in zip(tasks, _run_tasks(tasks, sizes, workers, cache), strict=True):
         found[(task[0], task[1])] = result
@@ -476,7 +480,8 @@ def _judge(batch: SelectedBatch, version: BatchVersion, result: ParsedFile | str
     if isinstance(result, str):
         stage = "archive" if result.startswith("archive: ") else (
             "crash" if result.startswith(CRASHED) else "extract")
-        return [(stage, result.removeprefix("archive: ").removeprefix(CRASHED), None)]
+        reason = result.removeprefix("archive: ").removeprefix(CRASHED)
+        return [(stage, reason.replace(THE_FILE, _label(batch, version)), None)]
     check = result.check
     if not check.rows_accounted:
         return [("check", f"the file has {check.source_rows} rows, of which "
