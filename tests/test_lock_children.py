@@ -128,6 +128,25 @@ def test_two_runs_finding_the_same_dead_holder_take_over_one_at_a_time(
         assert stopped == []
 
 
+def test_a_dead_holders_pid_given_to_another_process_does_not_keep_the_lock(
+        tmp_path: Path, stale_lock: subprocess.Popen[str]) -> None:
+    """The run that took the lock is dead, a leftover still holds it, and the dead run's PID
+    has been given to a process that does not have the lock open: the next run takes over
+    (it stops the leftover, not that process) instead of being refused on every run."""
+    other = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                             stdin=subprocess.PIPE)
+    try:
+        (tmp_path / ".lock").write_text(json.dumps({"pid": other.pid, "command": "run"}))
+        with data_dir_lock(tmp_path, "run") as stopped:
+            assert stopped == [stale_lock.pid]
+            assert json.loads((tmp_path / ".lock").read_text())["pid"] == os.getpid()
+        assert stale_lock.wait(timeout=5) == -signal.SIGKILL
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
+
+
 RACER = """
 import json, sys
 from pathlib import Path

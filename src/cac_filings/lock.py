@@ -4,8 +4,9 @@ refused at once with a message naming the holder.
 
 The descriptor is never left to outlive the run: forked parse workers close it first thing
 (`held_lock_fds`). Should a lock still be held when the run that took it is gone — processes
-of an older version that inherited it, say — the next run finds the holder's PID dead, stops
-the leftover cac-filings processes that keep the file open, and takes the lock over.
+of an older version that inherited it, say — the next run finds the holder's PID dead (or
+given to a process that does not have the lock open: PIDs are reused), stops the leftover
+cac-filings processes that keep the file open, and takes the lock over.
 
 Taking the lock is one step for every contender: it passes a gate first (DATA_DIR/.lock-gate,
 an flock held only while the lock is being taken, never while it is held). Behind the gate a
@@ -63,6 +64,21 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _has_open(pid: int, path: Path) -> bool:
+    """Whether process `pid` has `path` open; True when its descriptors cannot be read (it
+    may have)."""
+    target = str(path.resolve())
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return True
+    for fd in fds:
+        with suppress(OSError):
+            if os.readlink(fd) == target:
+                return True
+    return False
+
+
 def _holders(path: Path) -> list[int]:
     """PIDs of the cac-filings processes that have `path` open (Linux /proc)."""
     target = path.resolve()
@@ -115,7 +131,9 @@ def _take(fd: int, path: Path) -> list[int]:
         return []
     text, holder = _read_record(fd)
     pid = holder.get("pid")
-    if not isinstance(pid, int) or _alive(pid):
+    # The run that took the lock keeps it open while it holds it: a live process that does
+    # not is another one, given the dead holder's PID.
+    if not isinstance(pid, int) or (_alive(pid) and _has_open(pid, path)):
         raise _busy(path.parent, path, text)
     stopped = _holders(path)
     if not stopped:
