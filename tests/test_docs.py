@@ -36,6 +36,27 @@ def test_every_command_has_an_example_in_its_help() -> None:
         assert command.help and "Example: cac-filings" in command.help, name
 
 
+def test_help_on_an_80_column_terminal_shows_every_option_whole() -> None:
+    """Each command's --help, and the list of commands with their one-line summaries."""
+    from typer.testing import CliRunner
+
+    runner = CliRunner()
+    found = commands()
+    listing = runner.invoke(app, ["--help"], env={"COLUMNS": "80"}, terminal_width=80)
+    assert listing.exit_code == 0
+    for name, command in found.items():
+        assert f"  {name}  " in listing.output and command.short_help in " ".join(
+            listing.output.split()), name
+        done = runner.invoke(app, [name, "--help"], env={"COLUMNS": "80"}, terminal_width=80)
+        assert done.exit_code == 0, name
+        assert all(len(line) <= 80 for line in done.output.splitlines()), name
+        assert "…" not in done.output and "<bool>" not in done.output, name
+        for param in command.params:
+            for option in (o for o in param.opts if o.startswith("-")):
+                assert option in done.output.split() or f"{option}," in done.output.split(), (
+                    f"{name} {option}")
+
+
 def test_readme_generated_sections_are_current() -> None:
     text = README.read_text(encoding="utf-8")
     assert docs.render(text) == text, "README.md is stale: run `make docs`"

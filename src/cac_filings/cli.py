@@ -57,55 +57,59 @@ EXIT_FETCH, EXIT_USAGE, EXIT_DATA, EXIT_BUSY, EXIT_HELD_BACK, EXIT_DISK = 1, 2, 
 EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
 
+# Click's plain help: rich's boxes cut long option names (--refresh-attachm…) at 80 columns
+# and keep the docstrings' line breaks in the list of commands.
 app = typer.Typer(
     add_completion=False,
+    rich_markup_mode=None,
     no_args_is_help=True,
     help="Open, versioned data on the algorithm filings published by China's Cyberspace "
          "Administration (CAC).",
 )
 
 DataDir = Annotated[Path | None, typer.Option(
-    "--data-dir", help="Data folder (env CAC_FILINGS_DATA_DIR; default ./data).",
-    show_default=False)]
+    "--data-dir", metavar="DIR", show_default=False,
+    help="Data folder (env CAC_FILINGS_DATA_DIR; default ./data).")]
 WwwBase = Annotated[str | None, typer.Option(
-    "--www-base", help="Base URL for www.cac.gov.cn (env CAC_WWW_BASE).", show_default=False)]
+    "--www-base", metavar="URL", show_default=False,
+    help="Base URL for www.cac.gov.cn (env CAC_WWW_BASE).")]
 BeianBase = Annotated[str | None, typer.Option(
-    "--beian-base", help="Base URL for beian.cac.gov.cn (env CAC_BEIAN_BASE).",
-    show_default=False)]
+    "--beian-base", metavar="URL", show_default=False,
+    help="Base URL for beian.cac.gov.cn (env CAC_BEIAN_BASE).")]
 Delay = Annotated[float | None, typer.Option(
-    "--delay", help="Seconds between two requests to one host (env CAC_FILINGS_DELAY; "
-                    "default 1).", show_default=False, min=0)]
+    "--delay", metavar="SECONDS", show_default=False, min=0,
+    help="Seconds between two requests to one host (env CAC_FILINGS_DELAY; default 1).")]
 SourceNames = Annotated[list[str] | None, typer.Option(
-    "--source", help="Only this source (repeatable; see `cac-filings sources`).",
-    show_default=False)]
+    "--source", metavar="NAME", show_default=False,
+    help="Only this source (repeatable; see `cac-filings sources`).")]
 RefreshAll = Annotated[bool, typer.Option(
     "--refresh-attachments", help="Download every attachment again, even when archived, and "
                                   "walk every column page: catches files CAC edited in place.")]
 RefreshAge = Annotated[float | None, typer.Option(
-    "--refresh-older-than", help="Download again the attachments last checked more than this "
-                                 "many days ago.", show_default=False, min=0)]
-Port = Annotated[int, typer.Option("--port", help="Port for Datasette.")]
-Host = Annotated[str, typer.Option("--host", help="Interface for Datasette.")]
+    "--refresh-older-than", metavar="DAYS", show_default=False, min=0,
+    help="Download again the attachments last checked more than this many days ago.")]
+Port = Annotated[int, typer.Option("--port", metavar="PORT", help="Port for Datasette.")]
+Host = Annotated[str, typer.Option("--host", metavar="HOST", help="Interface for Datasette.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings, errors and the "
                                                            "summary.")]
 Accept = Annotated[list[str] | None, typer.Option(
-    "--accept", help="Publish although this gate failed, after review: GATE for every batch "
-                     "it stops, or GATE:BATCH_ID for one (repeatable: no_large_drop, "
-                     "no_table_emptied, known_categories, no_duplicate_in_batch, "
-                     "pdf_rows_whole, batch_shrink, batch_removed: a published batch no "
-                     "longer linked, or whose source was retired); recorded in "
-                     "manifest.json.", show_default=False)]
+    "--accept", metavar="GATE[:BATCH_ID]", show_default=False,
+    help="Publish although this gate failed, after review: GATE for every batch it stops, or "
+         "GATE:BATCH_ID for one (repeatable: no_large_drop, no_table_emptied, "
+         "known_categories, no_duplicate_in_batch, pdf_rows_whole, batch_shrink, "
+         "batch_removed: a published batch no longer linked, or whose source was retired); "
+         "recorded in manifest.json.")]
 AcceptReason = Annotated[str | None, typer.Option(
-    "--accept-reason", help="Why the failed gates were accepted (recorded with them).",
-    show_default=False)]
+    "--accept-reason", metavar="TEXT", show_default=False,
+    help="Why the failed gates were accepted (recorded with them).")]
 MaxShrink = Annotated[float | None, typer.Option(
-    "--max-shrink", help="Largest share of a list's filings a release may lose (env "
-                         "CAC_FILINGS_MAX_SHRINK; default 0.2).", show_default=False, min=0,
-    max=1)]
+    "--max-shrink", metavar="SHARE", show_default=False, min=0, max=1,
+    help="Largest share of a list's filings a release may lose (env CAC_FILINGS_MAX_SHRINK; "
+         "default 0.2).")]
 MaxBatchShrink = Annotated[float | None, typer.Option(
-    "--max-batch-shrink", help="Largest share of a batch's rows a new version of it may lose "
-                               "before it is held back (env CAC_FILINGS_MAX_BATCH_SHRINK; "
-                               "default 0.1).", show_default=False, min=0, max=1)]
+    "--max-batch-shrink", metavar="SHARE", show_default=False, min=0, max=1,
+    help="Largest share of a batch's rows a new version of it may lose before it is held back "
+         "(env CAC_FILINGS_MAX_BATCH_SHRINK; default 0.1).")]
 
 
 @dataclass
@@ -500,7 +504,7 @@ def _summary(settings: Settings, reporter: Reporter, record: RunRecord,
     print("\n".join(lines), file=sys.stdout, flush=True)
 
 
-@app.command()
+@app.command(short_help="Crawl, build and publish a release, then serve it (what a schedule runs).")
 def run(
     data_dir: DataDir = None,
     www_base: WwwBase = None,
@@ -566,7 +570,7 @@ def run(
         raise typer.Exit(code=record.exit_code)
 
 
-@app.command()
+@app.command(short_help="Download new and changed batches into the raw archive.")
 def crawl(
     data_dir: DataDir = None,
     www_base: WwwBase = None,
@@ -598,7 +602,7 @@ def crawl(
         raise typer.Exit(code=record.exit_code)
 
 
-@app.command()
+@app.command(short_help="Rebuild a release offline from the raw archive.")
 def build(
     data_dir: DataDir = None,
     publish: Annotated[bool, typer.Option("--publish/--no-publish",
@@ -632,21 +636,24 @@ def build(
         raise typer.Exit(code=record.exit_code)
 
 
-@app.command()
+@app.command(short_help="Compare the filings of two releases.")
 def diff(
     old: Annotated[str | None, typer.Argument(
-        help="Release id (default: the one before NEW).", show_default=False)] = None,
+        metavar="OLD", show_default=False,
+        help="Release id (default: the one before NEW).")] = None,
     new: Annotated[str | None, typer.Argument(
-        help="Release id (default: the published release).", show_default=False)] = None,
+        metavar="NEW", show_default=False,
+        help="Release id (default: the published release).")] = None,
     data_dir: DataDir = None,
     json_out: Annotated[Path | None, typer.Option(
-        "--json", help="Also write every change to this JSON file ('-' for stdout).",
-        show_default=False)] = None,
+        "--json", metavar="FILE", show_default=False,
+        help="Also write every change to this JSON file ('-' for stdout).")] = None,
     csv_out: Annotated[Path | None, typer.Option(
-        "--csv", help="Also write every change to this CSV file ('-' for stdout).",
-        show_default=False)] = None,
-    limit: Annotated[int, typer.Option("--limit", help="Rows to print per kind of change "
-                                                       "(0: all).", min=0)] = 20,
+        "--csv", metavar="FILE", show_default=False,
+        help="Also write every change to this CSV file ('-' for stdout).")] = None,
+    limit: Annotated[int, typer.Option(
+        "--limit", metavar="ROWS", min=0,
+        help="Rows to print per kind of change (0: all).")] = 20,
 ) -> None:
     """Compare the filings of two releases: counts, then the changed rows (the first
     release: everything in it, added).
@@ -757,7 +764,7 @@ def _serve(settings: Settings, reporter: Reporter, host: str, port: int) -> None
     serve_release(settings, host, port)
 
 
-@app.command()
+@app.command(short_help="Serve the published release with Datasette.")
 def serve(data_dir: DataDir = None, port: Port = 8001, host: Host = "127.0.0.1") -> None:
     """Serve the published release with Datasette.
 
@@ -767,7 +774,7 @@ def serve(data_dir: DataDir = None, port: Port = 8001, host: Host = "127.0.0.1")
     _serve(settings, Reporter(), host, port)
 
 
-@app.command()
+@app.command(short_help="List the sources and where each starts.")
 def sources(data_dir: DataDir = None) -> None:
     """List the sources: name, list kind, schedule and where each starts.
 
