@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import re
 import zipfile
@@ -435,6 +436,55 @@ def test_zero_delay_never_sleeps(make_env: EnvFactory) -> None:
         env.fetcher.get(NOTICE_URL, expect="json")
     assert len(env.server.requests) == 10
     assert env.clock.sleeps == []
+
+
+def _gaps(env: Env) -> list[float]:
+    t = env.server.times
+    return [round(b - a, 6) for a, b in itertools.pairwise(t)]
+
+
+@pytest.mark.parametrize("throttled", [
+    Reply(429, b"slow down", {"Retry-After": "0"}),
+    Reply(503, NGINX_503, {"Retry-After": "0", "Content-Type": "text/html"}),
+    page(WAF_PAGE),
+    Reply(200, b"", {"Content-Type": "text/html"}),
+])
+def test_a_host_that_throttles_is_asked_more_slowly_then_less_again(
+        make_env: EnvFactory, throttled: Reply) -> None:
+    env = make_env(delay=1.0, retry_base=0.0)
+    env.server.route(WWW + PAGE_PATH, throttled, throttled, *[page()] * 30)
+    env.server.route(BEIAN + "/api/notice/list", Reply(200, b"[]"))
+    for _ in range(22):
+        assert env.fetcher.get(PAGE_URL, expect="html", conditional=False) is not None
+    gaps = _gaps(env)
+    # Slowed to 2 s after the first throttled answer, 4 s after the second; after ten answers
+    # in a row that were not throttled, 2 s; after ten more, the --delay of 1 s again.
+    assert gaps[:2] == [2.0, 4.0]
+    assert gaps[2:11] == [4.0] * 9 and gaps[11:21] == [2.0] * 10 and gaps[21:] == [1.0, 1.0]
+    slowed = [e.get("slowed_to_s") for e in env.log() if e["outcome"] == "retry"]
+    assert slowed == [2.0, 4.0]
+    env.fetcher.get(NOTICE_URL, expect="json")  # the other host was never slowed
+    assert env.server.times[-1] == env.server.times[-2]
+
+
+def test_slowing_down_has_a_ceiling_and_zero_delay_never_sleeps(make_env: EnvFactory) -> None:
+    env = make_env(delay=1.0, retry_base=0.0, max_attempts=12, retry_cap=10_000.0)
+    env.server.route(WWW + PAGE_PATH, *[Reply(429, b"", {"Retry-After": "0"})] * 10, page())
+    env.fetcher.get(PAGE_URL, expect="html")
+    assert _gaps(env) == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0, 60.0, 60.0]
+    quick = make_env(delay=0.0, retry_base=0.0)
+    quick.server.route(WWW + PAGE_PATH, Reply(429, b"", {"Retry-After": "0"}), page())
+    quick.fetcher.get(PAGE_URL, expect="html")
+    quick.fetcher.get(PAGE_URL, expect="html", conditional=False)
+    assert quick.clock.sleeps == [0.0]  # the retry's backoff (retry_base 0), no pacing
+
+
+def test_an_ordinary_503_does_not_slow_the_host(make_env: EnvFactory) -> None:
+    env = make_env(delay=1.0, retry_base=0.0)
+    env.server.route(WWW + PAGE_PATH, Reply(503, NGINX_503), page())
+    env.fetcher.get(PAGE_URL, expect="html")
+    env.fetcher.get(PAGE_URL, expect="html", conditional=False)
+    assert _gaps(env) == [1.0, 1.0]
 
 
 # -- retries ----------------------------------------------------------------------------------

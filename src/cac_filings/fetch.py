@@ -53,6 +53,13 @@ RETRY_STATUSES = {429, 500, 502, 503, 504, 520, 521, 522, 523, 524}
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 # Redirects are followed by hand, each target checked before it is requested.
 MAX_REDIRECTS = 5
+# A host that says it is overloaded or throttling (HTTP 429, a 503 with Retry-After, its WAF
+# page, the empty 200 it gives when throttling) is asked more slowly for the rest of the run:
+# the gap between two requests to it doubles (from twice --delay, up to SLOWEST_GAP seconds)
+# and halves again after every RECOVER_AFTER answers in a row that were not throttled, never
+# below --delay. With --delay 0 (no pacing asked for) nothing is slowed.
+SLOWEST_GAP = 60.0
+RECOVER_AFTER = 10
 JSP_MISSING_FILE = "对不起，您要下载的文件不存在或已被删除"
 
 # Response headers: Python's http.client refuses more than 100 header lines; h11 (under httpx)
@@ -131,6 +138,8 @@ class Fetcher:
         self.retry_base = settings.retry_base if retry_base is None else retry_base
         self.stats = FetchStats()
         self._last_request: dict[str, float] = {}
+        self._gap: dict[str, float] = {}  # per host role, while slowed (see SLOWEST_GAP)
+        self._unthrottled: dict[str, int] = {}  # answers in a row since it was slowed
         self.deadline = clock() + settings.max_run_seconds
         # With memo, pages and JSON fetched once are not fetched again by this Fetcher: in one
         # crawl two sources may read the same page (the beian notice list).
@@ -182,11 +191,35 @@ class Fetcher:
         last = self._last_request.get(role)
         if last is not None:
             # Never past the run's deadline: the request after it would be refused anyway.
-            wait = min(self.settings.delay - (self.clock() - last),
-                       self.deadline - self.clock())
+            wait = min(self.gap(role) - (self.clock() - last), self.deadline - self.clock())
             if wait > 0:
                 self.sleep(wait)
         self._last_request[role] = self.clock()
+
+    def gap(self, role: str) -> float:
+        """Seconds between two requests to the host: --delay, or more while it is slowed."""
+        return self._gap.get(role, self.settings.delay)
+
+    def _throttled(self, role: str) -> float:
+        """The host said to slow down: the gap doubles. Returns the new gap."""
+        if self.settings.delay > 0:
+            gap = self.gap(role)
+            self._gap[role] = min(SLOWEST_GAP, max(2 * gap, 2 * self.settings.delay))
+            self._unthrottled[role] = 0
+        return self.gap(role)
+
+    def _answered(self, role: str) -> None:
+        """An answer that was not throttled: a slowed host's gap halves every RECOVER_AFTER."""
+        if role not in self._gap:
+            return
+        self._unthrottled[role] = self._unthrottled.get(role, 0) + 1
+        if self._unthrottled[role] >= RECOVER_AFTER:
+            self._unthrottled[role] = 0
+            gap = self._gap[role] / 2
+            if gap <= self.settings.delay:
+                del self._gap[role]
+            else:
+                self._gap[role] = gap
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         delay: float = self.retry_base * 2.0 ** (attempt - 1) + random.uniform(0, self.retry_base)
@@ -325,13 +358,20 @@ class Fetcher:
             hops += 1
             live, transport = target, self.transport_url(target)
 
+        answered_by = host_role(live, self.settings.allowed_hosts)
+
         def fail(reason: str, retryable: bool, cls: type[FetchError] = FetchError,
-                 retry_after: float | None = None) -> FetchError:
+                 retry_after: float | None = None, throttled: bool = False) -> FetchError:
             entry.update(outcome="retry" if retryable else "error", error=reason)
+            if throttled:
+                entry["slowed_to_s"] = self._throttled(answered_by)
+            else:
+                self._answered(answered_by)
             self.archive.log_fetch(entry)
             return cls(url, reason, retryable=retryable, retry_after=retry_after)
 
         if status == 304 and cached is not None:
+            self._answered(answered_by)
             entry.update(outcome="not_modified", sha256=cached.sha256)
             self.archive.log_fetch(entry)
             self.stats.not_modified += 1
@@ -339,22 +379,24 @@ class Fetcher:
             return Fetched(url, final_url, status, body, cached.sha256, fetched_at, True,
                            sniff_format(body), resp_headers)
         if status == 404 and allow_404:
+            self._answered(answered_by)
             entry.update(outcome="not_found")
             self.archive.log_fetch(entry)
             return None
         if status in RETRY_STATUSES:
-            raise fail(f"HTTP {status}", True,
-                       retry_after=_parse_retry_after(response.headers.get("retry-after")))
+            retry_after = _parse_retry_after(response.headers.get("retry-after"))
+            raise fail(f"HTTP {status}", True, retry_after=retry_after,
+                       throttled=status == 429 or (status == 503 and retry_after is not None))
         if status != 200:
             raise fail(f"HTTP {status}", False)
 
         fmt = sniff_format(body)
         if fmt == "empty":
             raise fail("empty body with status 200 (the site does this for a missing Referer or "
-                       "when throttling)", True)
+                       "when throttling)", True, throttled=True)
         if is_waf_page(body):
             raise fail("blocked by the site's WAF (知道创宇云防御 page with status 200)", True,
-                       BlockedError)
+                       BlockedError, throttled=True)
         if expect == "html":
             if fmt != "html":
                 raise fail(f"expected an HTML page, got {fmt} ({len(body)} bytes)", False)
@@ -380,6 +422,7 @@ class Fetcher:
                 raise fail(f"expected JSON, got {fmt} ({len(body)} bytes)", True) from None
 
         entry["outcome"] = "ok"
+        self._answered(answered_by)
         self.archive.log_fetch(entry)
         etag = response.headers.get("etag")
         last_modified = response.headers.get("last-modified")
