@@ -245,7 +245,7 @@ SAME_PAGES = [
     "/-/feeds/new.atom?company=" + quote("北京百度网讯科技有限公司"),
     "/-/feeds/release.atom", "/-/feeds/cancellations.atom",
     "/-/company/" + quote("北京抖音信息服务有限公司"),
-    "/-/company/" + quote("北京微播视界科技有限公司"),  # a former name
+    "/-/feeds/new.atom?company=" + quote("北京微播视界科技有限公司"),  # a former name
     "/-/search.json?q=" + quote("北京"), "/-/search.json?q=baidu",
     "/-/search?q=" + quote("北京抖音不存在"), "/cac_filings/filings",
     "/cac_filings/filings?province=" + quote("北京市"),

@@ -303,6 +303,23 @@ def test_company_page(served: Served) -> None:
     page(served, company_url("没有这家公司"), 404)
 
 
+def test_a_former_name_leads_to_the_company_its_feed_and_its_query(served: Served) -> None:
+    former, now = "北京微播视界科技有限公司", "北京抖音信息服务有限公司"
+    moved = served.get(company_url(former))
+    assert moved.status_code == 302
+    assert moved.headers["location"] == company_url(now) + "#former-names"
+    feed = page(served, "/-/feeds/new.atom?company=" + quote(former))
+    mine = page(served, "/-/feeds/new.atom?company=" + quote(now))
+    entries = re.findall(r"<id>([^<]+)</id>", feed)[1:]
+    assert entries and entries == re.findall(r"<id>([^<]+)</id>", mine)[1:]
+    assert "1970-01-01" not in feed
+    for name in (former, now):
+        found = served.get("/cac_filings/company_filings.json?_shape=array&company=" +
+                           quote(name)).json()
+        assert DOUYIN in {r["filing_number"] for r in found}, name
+    page(served, "/-/feeds/new.atom?company=" + quote("没有这家公司"))  # an empty feed
+
+
 # ---------------------------------------------------------------- search
 
 def search(served: Served, query: str) -> dict[str, Any]:

@@ -46,6 +46,10 @@ QUERIES: dict[str, dict[str, Any]] = {
                "f.first_published_on, f.cancelled_on, f.company from filings f "
                "where f.company = :company or f.company in (select value from companies, "
                "json_each(companies.former_names) where companies.company = :company) "
+               "or f.company in (select c.company from companies c, json_each(c.former_names) "
+               "j where j.value = :company union select j2.value from companies c, "
+               "json_each(c.former_names) j, json_each(c.former_names) j2 "
+               "where j.value = :company) "
                "order by f.first_published_on desc, f.list_kind, f.filing_number",
     },
     "genai_by_province": {

@@ -112,6 +112,9 @@ async def company_page(request: Any, datasette: Any, release: Release) -> Any:
     found = await company.company(datasette, release, name)
     if found is None:
         return await not_found(datasette, request, f"主体 Company: {name}", name)
+    if not found["current"] and len(found["renamed_to"]) == 1:
+        # A former name of one company: its page (which lists this name among its former).
+        return Response.redirect(company_url(found["renamed_to"][0]) + "#former-names")
     return await _page(datasette, request, "cac_company.html", {"found": found, "name": name})
 
 

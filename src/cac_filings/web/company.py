@@ -10,17 +10,29 @@ from cac_filings.web.db import Reader, Row, json_list, read
 from cac_filings.web.release import Release
 
 
-def company_details(reader: Reader, release: Release, name: str) -> Row | None:
+def company_names(reader: Reader, release: Release, name: str
+                  ) -> tuple[Row | None, list[str], list[str]]:
+    """Every name the company goes by: its companies row (None for a name no company has
+    now), the names to look for (`name` first, then its former names; for a former name, the
+    companies now named otherwise and their own former names), and those current names."""
     row = reader.first("select * from companies where company = ?", [name])
     # The companies that name it among their former names (summary_former_names: one row
     # per name), in the companies table's order.
     renamed_to = [r["company"] for r in reader.rows(
         f"select n.company from {release.summary(SUMMARY_FORMER_NAMES)} n join companies c "
         "on c.company = n.company where n.former_name = ? order by c.rowid", [name])]
+    names = [name, *(str(n) for n in json_list((row or {}).get("former_names")))]
+    for current in renamed_to if row is None else ():
+        now = reader.first("select former_names from companies where company = ?", [current])
+        names += [current, *(str(n) for n in json_list((now or {}).get("former_names")))]
+    return row, list(dict.fromkeys(names)), renamed_to
+
+
+def company_details(reader: Reader, release: Release, name: str) -> Row | None:
+    row, names, renamed_to = company_names(reader, release, name)
     if row is None and not renamed_to:
         return None
     info = row or {"company": name, "former_names": "[]", "list_kinds": "[]"}
-    names = [name, *(str(n) for n in json_list(info.get("former_names")))]
     marks = ", ".join("?" for _ in names)
     filings = reader.rows(
         "select f.list_kind, f.filing_number, f.name, f.company, f.category, f.role, "
@@ -41,7 +53,10 @@ def company_details(reader: Reader, release: Release, name: str) -> Row | None:
         "order by notice_date desc, filing_number", names)
     for x in cancellations:
         x["list_kinds"] = json_list(x["list_kinds"])
-    return {"company": info, "names": names, "renamed_to": renamed_to, "filings": filings,
+    former = [str(n) for n in json_list(info.get("former_names"))]
+    return {"company": info, "current": row is not None, "names": names,
+            "former_names": former, "renamed_to": renamed_to,
+            "filings": filings,
             "list_kinds": [str(k) for k in json_list(info.get("list_kinds"))],
             "listings": listings, "cancellations": cancellations}
 

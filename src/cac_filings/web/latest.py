@@ -25,6 +25,7 @@ from cac_filings.schema import (
 )
 from cac_filings.search import parse_search
 from cac_filings.summaries import CHANGE_DATED, CHANGE_JOINS, LATEST_RELEASE
+from cac_filings.web.company import company_names
 from cac_filings.web.db import Reader, Row, json_list, read
 from cac_filings.web.release import Release
 from cac_filings.web.urls import company_url, filing_url, search_url, table_url
@@ -231,9 +232,10 @@ def approvals(reader: Reader, release: Release, chosen: FeedFilter,
     if chosen.company or chosen.keyword:
         where = ["1"]
         params: dict[str, object] = {}
-        if chosen.company:
-            where.append("f.company = :company")
-            params["company"] = chosen.company
+        if chosen.company:  # under each name it goes by, as its page lists them
+            names = company_names(reader, release, chosen.company)[1]
+            where.append(f"f.company in ({', '.join(f':c{i}' for i in range(len(names)))})")
+            params.update({f"c{i}": name for i, name in enumerate(names)})
         if chosen.province:
             where.append("f.province = :province")
             params["province"] = chosen.province
