@@ -289,7 +289,13 @@ def parse_products(value: str | None) -> list[Product]:
 
 # ---------------------------------------------------------------- remarks
 
-_FORMER_NAME_RE = re.compile(r"原主体名称[“\"'‘]([^”\"'’]+)[”\"'’]变更为[“\"'‘]([^”\"'’]+)[”\"'’]")
+# CAC words a rename in several ways: 原主体名称“X”变更为“Y” most often, also 主体名称由“X”变更为
+# “Y”, 原主体“X”变更为“Y”, 主体由X变更为Y, 原主体名称X变更为Y (a name without quotes ends at
+# the punctuation after it). 产品名称由…, 算法名称由… do not name the company (主体).
+_QUOTED = "[“\"'‘]([^”\"'’]+)[”\"'’]"
+_BARE = "([^“”\"'‘’，,、；;。：:\\s]+)"
+_FORMER_NAME_RE = re.compile(
+    rf"主体(?:名称)?由?\s*(?:{_QUOTED}|{_BARE[:-1]}?))\s*变更为\s*(?:{_QUOTED}|{_BARE})")
 
 
 def parse_former_names(remarks: str | None) -> list[tuple[str, str]]:
@@ -297,8 +303,8 @@ def parse_former_names(remarks: str | None) -> list[tuple[str, str]]:
     if not remarks:
         return []
     pairs: list[tuple[str, str]] = []
-    for old, new in _FORMER_NAME_RE.findall(remarks):
-        old_n, new_n = normalize_company(old), normalize_company(new)
+    for quoted_old, old, quoted_new, new in _FORMER_NAME_RE.findall(remarks):
+        old_n, new_n = normalize_company(quoted_old or old), normalize_company(quoted_new or new)
         if old_n and new_n:
             pairs.append((old_n, new_n))
     return pairs

@@ -279,7 +279,8 @@ COMPANIES = Table(
         _c("last_published_on", "date", "Latest publication date of its batches",
            "最近公布日期"),
         _c("former_names", "json",
-           "JSON list of former names, from 备注 such as 原主体名称“X”变更为“Y”", "曾用名",
+           "JSON list of former names, from 备注 such as 原主体名称“X”变更为“Y”, "
+           "主体名称由X变更为Y", "曾用名",
            nullable=False),
         _c("pinyin", "text", "Pinyin of the name, syllables separated by spaces", "名称拼音"),
     ),
