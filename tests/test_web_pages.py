@@ -26,7 +26,7 @@ from markupsafe import escape
 
 from cac_filings.config import load_settings
 from cac_filings.schema import DATABASE, DB_FILE
-from cac_filings.search import MAX_QUERY_CHARS
+from cac_filings.search import MAX_QUERY_CHARS, fts_query
 from cac_filings.serve import make_datasette
 from cac_filings.web.urls import batch_url, company_url, filing_url
 from tests.conftest import invoke
@@ -389,6 +389,26 @@ def test_search_results_say_where_and_when(served: Served) -> None:
     douyin = next(r for r in found["sections"][0]["rows"] if r["filing_number"] == DOUYIN)
     assert douyin["matched_in"] == "purpose"
     assert "用途 purpose:" in text_of(page(served, "/-/search?q=信息推荐"))
+
+
+def test_a_section_that_lists_only_the_first_matches_leads_to_every_match(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cac_filings.web import search_results
+
+    monkeypatch.setattr(search_results, "LIMIT", 2)
+    everything = served.rows("select count(*) from filings_fts where filings_fts match ?",
+                             (fts_query("算法"),))[0][0]
+    assert everything > 2
+    found = search(served, "算法")
+    section = found["sections"][0]
+    assert len(section["rows"]) == 2 and section["more"] is True
+    assert section["all_matches_url"] == "/cac_filings/filings?_search=" + quote("算法")
+    body = page(served, "/-/search?q=" + quote("算法"))
+    assert html.escape(section["all_matches_url"]) in body.split('id="results-filings"')[1]
+    table = served.get(section["all_matches_url"].replace("/filings?", "/filings.json?"))
+    assert table.json()["filtered_table_rows_count"] == everything
+    few = search(served, "百度搜索")["sections"][0]
+    assert few["rows"] and few["more"] is False
 
 
 def test_a_search_without_hits_offers_a_way_on(served: Served) -> None:

@@ -95,16 +95,17 @@ async def search_page(request: Any, datasette: Any, release: Release) -> Any:
         if len(query.strip()) > MAX_QUERY_CHARS:
             return Response.json({"error": TOO_LONG, "max_chars": MAX_QUERY_CHARS},
                                  status=400)
-        found = await search_results.search(datasette, query, summaries=release.summaries
+        found = await search_results.search(datasette, query, search_results.LIMIT,
+                                            summaries=release.summaries
                                             ) if query.strip() else None
         return Response.json(search_results.as_json(found) if found else {
             "query": query.strip(), "sections": [], "total": 0})
     # The page searches the first MAX_QUERY_CHARS characters and says so.
-    results = await search_results.search(datasette, query, summaries=release.summaries
-                                          ) if query.strip() else None
+    results = await search_results.search(datasette, query, search_results.LIMIT,
+                                          release.summaries) if query.strip() else None
     return await _page(datasette, request, "cac_search.html",
                        {"query": query.strip(), "results": results,
-                        "max_chars": MAX_QUERY_CHARS})
+                        "max_chars": MAX_QUERY_CHARS, "limit": search_results.LIMIT})
 
 
 async def company_page(request: Any, datasette: Any, release: Release) -> Any:

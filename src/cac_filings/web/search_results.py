@@ -20,6 +20,7 @@ from typing import Any
 from cac_filings.search import SearchQuery, SearchTerm, highlight, parse_search, suggest_shorter
 from cac_filings.summaries import TIER_FTS
 from cac_filings.web.db import Reader, Row, json_list, read
+from cac_filings.web.urls import table_url
 
 LIMIT = 50
 # A table whose matches are more than this is read tier by tier (see above); also how many
@@ -281,6 +282,7 @@ def similar_companies(reader: Reader, query: SearchQuery, limit: int = 5,
 def run_search(reader: Reader, text: str, limit: int = LIMIT,
                summaries: Collection[str] = ()) -> Row:
     query = parse_search(text)
+    searched = query.truncated_to if query.too_long else query.text
     sections: list[Row] = []
     total = 0
     for section in SECTIONS:
@@ -288,8 +290,11 @@ def run_search(reader: Reader, text: str, limit: int = LIMIT,
         if not query.matches_nothing:
             rows = [EXPLAIN[section.table](r, query)
                     for r in section_rows(reader, section, query, limit, summaries)]
+        # Only the first `limit` are listed: the table's own search (the same match) has
+        # every one, with Datasette's count, facets and paging.
         sections.append({"table": section.table, "title": section.title, "rows": rows,
-                         "more": len(rows) == limit})
+                         "more": len(rows) == limit,
+                         "all_matches_url": table_url(section.table, _search=searched)})
         total += len(rows)
     suggestions: list[Row] = []
     similar: list[Row] = []
@@ -300,7 +305,7 @@ def run_search(reader: Reader, text: str, limit: int = LIMIT,
                 suggestions.append({"query": candidate, "hits": found})
         similar = similar_companies(reader, query, suggestions=suggestions)
     return {"query": query.text, "match": query.match, "too_long": query.too_long,
-            "searched": query.truncated_to if query.too_long else query.text,
+            "searched": searched,
             "sections": sections, "total": total, "suggestions": suggestions,
             "similar_companies": similar}
 
@@ -332,7 +337,9 @@ def as_json(results: Row) -> Row:
             if row.get("reason"):
                 out["matched_in"] = row["reason"]["field"]
             rows.append(out)
-        sections.append({"table": section["table"], "title": section["title"], "rows": rows})
+        sections.append({"table": section["table"], "title": section["title"], "rows": rows,
+                         "more": section["more"],
+                         "all_matches_url": section["all_matches_url"]})
     return {**{k: results[k] for k in ("query", "match", "too_long", "searched", "total",
                                        "suggestions", "similar_companies")},
             "sections": sections}
