@@ -189,6 +189,10 @@ JUNK = PUNCTUATION + "NEAR AND OR NOT name: ^ 抖音"  # words here are words: t
     (JUNK * (10_000 // len(JUNK)), []),
     ("百度" + JUNK * (10_000 // len(JUNK)), []),
     ("😀百度🔍", BAIDU),
+    # full-width digits and letters (an input method's full-width mode) as ASCII
+    ("ＣｈａｔＧＬＭ", [6]),
+    ("网信算备１１０１０８８２３４８３９０１２３００３１号", [1]),
+    ("Ｂｅｉｊｉｎｇ－ＷｅｎＸｉｎ", [3]),
     ("\u202e百度\u202c", BAIDU),
     ("百\x00度", BAIDU),
     ("\ud800百度", BAIDU),
@@ -204,6 +208,17 @@ def test_query_shapes(db: sqlite3.Connection, query: str, rowids: list[int]) -> 
     found = db.execute("SELECT rowid FROM t WHERE t MATCH escape_fts(?) ORDER BY rowid",
                        (query,)).fetchall()
     assert [r[0] for r in found] == rowids
+
+
+def test_full_width_text_in_the_index_matches_ascii_queries_and_is_highlighted() -> None:
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE VIRTUAL TABLE t USING fts5(x, tokenize = 'unicode61 remove_diacritics 2')")
+    stored = "ＡＩＧＣ写作助手２号"
+    db.execute("INSERT INTO t (rowid, x) VALUES (1, ?)", [segment_text(stored)])
+    for query in ("AIGC", "aigc写作", "ａｉｇｃ", "2号"):
+        assert db.execute("SELECT rowid FROM t WHERE t MATCH ?", [fts_query(query)]
+                          ).fetchall() == [(1,)], query
+    assert highlight(stored, parse_search("aigc")) == [("ＡＩＧＣ", True), ("写作助手２号", False)]
 
 
 @pytest.mark.parametrize("query", ["，。！", "", "   ", '"', "*", "🥰", "\x00", "()", "^"])

@@ -48,11 +48,18 @@ _LATIN = f"[^\\W_{_CJK_RANGES}{_NOT_FTS_TOKEN}]"
 _TOKEN_RE = re.compile(f"{_CJK_TOKEN}|{_LATIN}(?:{_LATIN}|[\u0300-\u036f])*")
 
 
+# Full-width digits and Latin letters (１１０１０８, ＡＩＧＣ: a Chinese input method's full-width
+# mode, text copied from a PDF) are searched as the ASCII ones, in the index and in queries.
+_FULL_WIDTH = str.maketrans({chr(c): chr(c - 0xFEE0) for c in (
+    *range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B))})
+
+
 def segment_text(text: str | None) -> str | None:
-    """Text as stored in a full-text table: a space around every CJK character."""
+    """Text as stored in a full-text table: a space around every CJK character, full-width
+    digits and letters as ASCII."""
     if not text:
         return text
-    return " ".join(_SEGMENT_RE.findall(text))
+    return " ".join(_SEGMENT_RE.findall(text.translate(_FULL_WIDTH)))
 
 
 def search_text(value: str | None, column_type: str) -> str | None:
@@ -152,7 +159,7 @@ def _fts_phrase(tokens: tuple[str, ...]) -> str:
 
 
 def _term(text: str, quoted: bool) -> SearchTerm | None:
-    tokens = tuple(_TOKEN_RE.findall(text))
+    tokens = tuple(_TOKEN_RE.findall(text.translate(_FULL_WIDTH)))
     if not tokens:
         return None
     syllables = None
@@ -223,9 +230,11 @@ def fts_query(query: str) -> str:
 # ---------------------------------------------------------------- result pages
 
 def _fold(token: str) -> str:
-    """A token as FTS5 compares it: case folded, diacritics removed."""
+    """A token as FTS5 compares it (as the index holds it): case folded, diacritics removed,
+    full-width digits and letters as ASCII."""
     if token.isascii():
         return token.lower()
+    token = token.translate(_FULL_WIDTH)
     return "".join(c for c in unicodedata.normalize("NFD", token)
                    if not unicodedata.combining(c)).lower()
 
