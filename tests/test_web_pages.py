@@ -467,6 +467,21 @@ def test_filings_table_newest_first_with_labels_links_and_folded_descriptions(
     assert len(seen) == len(set(seen)) == len(served.rows("select 1 from filings"))
 
 
+@pytest.mark.parametrize("table", ["official_counts", "reconciliation"])
+def test_row_links_of_a_key_with_an_empty_column_lead_to_the_row(served: Served,
+                                                                 table: str) -> None:
+    body = page(served, f"/{DATABASE}/{table}")
+    rows = {h for h in links(body) if h.startswith(f"/{DATABASE}/{table}/")}
+    assert any(h.endswith(",None") for h in rows), rows  # a cumulative figure: no year
+    for href in rows:
+        moved = served.get(href)
+        assert moved.status_code == 302, href
+        shown = served.get(moved.headers["location"].replace(f"/{table}?", f"/{table}.json?")
+                           + "&_shape=array").json()
+        assert len(shown) == 1, href
+        assert (shown[0]["year"] is None) == href.endswith(",None")
+
+
 def test_row_pages_lead_to_the_project_pages(served: Served) -> None:
     from datasette.utils import tilde_encode
 

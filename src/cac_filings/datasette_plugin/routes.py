@@ -12,7 +12,7 @@ from datasette import Response
 from datasette.utils import tilde_decode
 from datasette.utils.asgi import AsgiFileDownload
 
-from cac_filings.schema import DATABASE
+from cac_filings.schema import DATABASE, TABLES
 from cac_filings.search import MAX_QUERY_CHARS
 from cac_filings.web import (
     batch,
@@ -26,7 +26,7 @@ from cac_filings.web import (
     search_results,
 )
 from cac_filings.web.release import Release, release_of
-from cac_filings.web.urls import company_url, filing_url
+from cac_filings.web.urls import company_url, filing_url, table_url
 
 View = Callable[[Any, Any], Awaitable[Any]]
 ATOM = "application/atom+xml; charset=utf-8"
@@ -224,6 +224,27 @@ async def company_row(request: Any, datasette: Any) -> Any:
     return Response.redirect(company_url(",".join(_row_key(request.url_vars["pk"]))))
 
 
+# Tables whose primary key has a column that may be empty (official_counts' year): Datasette
+# writes such a row's address with "None" for it, and cannot find the row again. Their row
+# pages lead to the table filtered to the row instead.
+NULLABLE_KEYS = {t.name: t for t in TABLES
+                 if any(t.column(c).nullable for c in t.primary_key)}
+
+
+async def nullable_key_row(request: Any, datasette: Any) -> Any:
+    table = NULLABLE_KEYS[request.url_vars["table"]]
+    key = _row_key(request.url_vars["pks"])
+    if len(key) != len(table.primary_key):
+        return await not_found(datasette, request, table.name)
+    filters: dict[str, object] = {}
+    for column, value in zip(table.primary_key, key, strict=True):
+        if value == "None" and table.column(column).nullable:
+            filters[f"{column}__isnull"] = 1
+        else:
+            filters[column] = value
+    return Response.redirect(table_url(table.name, **filters))
+
+
 ROUTES: list[tuple[str, View]] = [
     (r"^/-/latest(\.(?P<format>json))?$", with_release(latest_page)),
     (r"^/-/search(\.(?P<format>json))?$", with_release(search_page)),
@@ -243,4 +264,5 @@ ROUTES: list[tuple[str, View]] = [
     # Datasette's row pages of filings and companies lead to the project's own pages.
     (rf"^/{DATABASE}/filings/(?P<pks>[^/.]+)$", filing_row),
     (rf"^/{DATABASE}/companies/(?P<pk>[^/.]+)$", company_row),
+    (rf"^/{DATABASE}/(?P<table>{'|'.join(NULLABLE_KEYS)})/(?P<pks>[^/.]+)$", nullable_key_row),
 ]
