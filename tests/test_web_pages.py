@@ -273,6 +273,19 @@ def test_filing_json_and_unknown_filings(served: Served) -> None:
     assert "未找到 Not found" in missing and 'name="q" value="网信算备0号"' in missing
 
 
+def test_a_number_under_another_list_or_none_leads_to_its_filing(served: Served) -> None:
+    (kind,) = [r[0] for r in served.rows(
+        "select list_kind from filings where filing_number = ?", (DOUYIN,))]
+    for path in (filing_url("deep_synthesis", DOUYIN), "/-/filing/" + quote(DOUYIN, safe="")):
+        moved = served.get(path)
+        assert (moved.status_code, moved.headers["location"]) == (
+            302, filing_url(kind, DOUYIN)), path
+    moved = served.get(filing_url("deep_synthesis", DOUYIN) + ".json")
+    assert moved.headers["location"] == filing_url(kind, DOUYIN) + ".json"
+    assert served.get(moved.headers["location"]).json()["filing"]["filing_number"] == DOUYIN
+    page(served, "/-/filing/" + quote("网信算备0号"), 404)
+
+
 def test_scraped_text_stays_text(served: Served) -> None:
     number = served.rows("select filing_number from filings where name like '+SUM%'")[0][0]
     body = page(served, filing_url("deep_synthesis", number))

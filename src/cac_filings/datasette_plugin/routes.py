@@ -26,7 +26,7 @@ from cac_filings.web import (
     search_results,
 )
 from cac_filings.web.release import Release, release_of
-from cac_filings.web.urls import company_url, filing_url, table_url
+from cac_filings.web.urls import company_url, filing_url, search_url, table_url
 
 View = Callable[[Any, Any], Awaitable[Any]]
 ATOM = "application/atom+xml; charset=utf-8"
@@ -124,10 +124,25 @@ async def filing_page(request: Any, datasette: Any, release: Release) -> Any:
     number = unquote(request.url_vars["number"])
     found = await filing.filing(datasette, release, list_kind, number)
     if found is None:
+        elsewhere = await filing.lists_of(datasette, number)
+        if len(elsewhere) == 1:  # the number is in another list: its page there
+            return Response.redirect(filing_url(elsewhere[0], number) + (
+                ".json" if _is_json(request) else ""))
         return await not_found(datasette, request, f"备案 Filing: {number}", number)
     if _is_json(request):
         return Response.json(filing.as_json(found), default=str)
     return await _page(datasette, request, "cac_filing.html", found)
+
+
+async def filing_by_number(request: Any, datasette: Any, release: Release) -> Any:
+    """/-/filing/<number>, without its list: the filing's page when one list has it."""
+    number = unquote(request.url_vars["number"])
+    found = await filing.lists_of(datasette, number)
+    if len(found) == 1:
+        return Response.redirect(filing_url(found[0], number))
+    if found:  # the same number in several lists: they are all found by searching it
+        return Response.redirect(search_url(number))
+    return await not_found(datasette, request, f"备案 Filing: {number}", number)
 
 
 async def batch_page(request: Any, datasette: Any, release: Release) -> Any:
@@ -251,6 +266,7 @@ ROUTES: list[tuple[str, View]] = [
     (r"^/-/company/(?P<name>[^/]+)$", with_release(company_page)),
     (r"^/-/filing/(?P<list_kind>[^/]+)/(?P<number>[^/]+?)(\.(?P<format>json))?$",
      with_release(filing_page)),
+    (r"^/-/filing/(?P<number>[^/]+)$", with_release(filing_by_number)),
     (r"^/-/batch/(?P<batch_id>.+)$", with_release(batch_page)),
     (r"^/-/charts$", with_release(charts_page)),
     (r"^/-/status(\.(?P<format>json))?$", with_release(status_page)),

@@ -165,6 +165,13 @@ def filing_details(reader: Reader, release: Release, list_kind: str, number: str
     }
 
 
+async def lists_of(datasette: Any, number: str) -> list[str]:
+    """The lists that have a filing numbered `number`."""
+    return [r["list_kind"] for r in await read(datasette, lambda reader: reader.rows(
+        "select list_kind from filings where filing_number = ? order by list_kind",
+        [number]))]
+
+
 async def filing(datasette: Any, release: Release, list_kind: str, number: str) -> Row | None:
     return await read(datasette, lambda reader: filing_details(reader, release, list_kind,
                                                                number))
