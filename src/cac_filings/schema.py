@@ -115,8 +115,9 @@ _FILING_FIELDS: tuple[Column, ...] = (
     _c("category_code", "text",
        "Digits 14-15 of a 网信算备 number (01 生成合成类, 02 个性化推送类, 03 排序精选类, "
        "04 检索过滤类, 05 内容过滤类, 06 调度决策类)", "类别代码（备案编号第14-15位）"),
-    _c("filing_year", "int", "Year of filing, from digits 16-17 of a 网信算备 number",
-       "备案年份（备案编号第16-17位）"),
+    _c("filing_year", "int", "Year of filing, from digits 16-17 of a 网信算备 number; for a "
+       "generative-AI number, the year of the date in it (which may differ from filed_on's)",
+       "备案年份（备案编号第16-17位；生成式人工智能编号：编号中日期的年份）"),
     _c("number_parts", "json",
        "The filing number's parts: for generative-AI numbers {kind (filing or registration), "
        "province_token, name_token, date, sequence}; null for 网信算备 numbers (see "
@@ -145,7 +146,10 @@ BATCHES = Table(
            "批次标识", nullable=False),
         _c("version", "int", "1, 2, … per batch_id, in the order cac-filings saw the file's bytes",
            "版本号", nullable=False),
-        _c("list_kind", "text", "Which list the batch belongs to", "清单类型", nullable=False),
+        _c("list_kind", "text", "Which list the batch belongs to (a generative-AI batch "
+           "also holds the 登记 rows of its file: listings of list kind genai_registration; "
+           "row_count counts both)", "清单类型（生成式人工智能批次也含登记表的行）",
+           nullable=False),
         _c("period", "text", "YYYY-MM from the attachment title (the data cut-off month)",
            "清单所属月份（附件标题）", nullable=False),
         _c("batch_no", "int", "第N批 where the announcement states it, else null", "批次序号"),
