@@ -210,6 +210,14 @@ def test_query_shapes(db: sqlite3.Connection, query: str, rowids: list[int]) -> 
     assert [r[0] for r in found] == rowids
 
 
+def test_the_terms_in_a_row(db: sqlite3.Connection) -> None:
+    assert parse_search("百度").adjacent == NO_MATCH
+    assert parse_search("北京 抖音").adjacent == '"北 京 抖 音"'
+    assert parse_search("baidu sousuo").adjacent == '"baidu sousuo" OR "bai du sou suo"'
+    assert _rows(db, parse_search("北京 抖音").adjacent) == [1]  # not 11: 上海…, 抖音商城
+    assert _rows(db, parse_search("bai du").adjacent) == BAIDU  # bei jing bai du wang xun
+
+
 def test_full_width_text_in_the_index_matches_ascii_queries_and_is_highlighted() -> None:
     db = sqlite3.connect(":memory:")
     db.execute("CREATE VIRTUAL TABLE t USING fts5(x, tokenize = 'unicode61 remove_diacritics 2')")

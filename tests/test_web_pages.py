@@ -424,6 +424,21 @@ def test_a_section_that_lists_only_the_first_matches_leads_to_every_match(
     assert few["rows"] and few["more"] is False
 
 
+@pytest.mark.parametrize("scored_at_most", [200, 0])  # every match scored, or read in tiers
+def test_terms_that_follow_one_another_as_typed_rank_first(
+        served: Served, monkeypatch: pytest.MonkeyPatch, scored_at_most: int) -> None:
+    from cac_filings.web import search_results
+
+    monkeypatch.setattr(search_results, "SCORED_AT_MOST", scored_at_most)
+    # "xin xi" is 信息 in the companies' pinyin: those companies' filings come first, before
+    # those whose pinyin merely has both syllables apart (…xin…xi…).
+    found = search(served, "xin xi")
+    companies = [r["company"] for r in found["sections"][0]["rows"]]
+    adjacent = [c for c in companies if "信息" in c]
+    assert adjacent and companies[:len(adjacent)] == adjacent, companies
+    assert len(adjacent) < len(companies), companies  # there were others to rank below
+
+
 def test_a_search_without_hits_offers_a_way_on(served: Served) -> None:
     found = search(served, "北京抖音不存在")
     assert found["total"] == 0

@@ -152,6 +152,18 @@ class SearchQuery:
     def matches_nothing(self) -> bool:
         return self.match == NO_MATCH
 
+    @property
+    def adjacent(self) -> str:
+        """An FTS5 expression for the rows where the terms follow one another as typed
+        (wen xin → 文心's pinyin, 北京 抖音 → 北京抖音…), ranked first; NO_MATCH for one term."""
+        if len(self.terms) < 2:
+            return NO_MATCH
+        phrases = [_fts_phrase(tuple(t for term in self.terms for t in term.tokens))]
+        if any(term.syllables for term in self.terms):
+            phrases.append(_fts_phrase(tuple(t for term in self.terms
+                                             for t in term.syllables or term.tokens)))
+        return " OR ".join(dict.fromkeys(phrases))
+
 
 def _fts_phrase(tokens: tuple[str, ...]) -> str:
     # Tokens never hold a double quote; doubling one is how FTS5 escapes it anyway.
