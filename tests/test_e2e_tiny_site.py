@@ -183,11 +183,32 @@ def test_waf_block_fails_and_keeps_what_was_published(published: Path,
 
 def test_changed_layout_is_an_error_naming_the_page(site: TinySite, tmp_path: Path) -> None:
     site.options.broken_layout = True
+    site.options.constant_etag = True  # the mended page comes with the same ETag
     done = run(site, tmp_path, "--source", "cn_cac_algorithm")
     assert done.returncode == 1
     assert "page layout changed" in done.stderr
     assert "c_1661927474338504.htm" in done.stderr and "#BodyLabel" in done.stderr
     assert not (tmp_path / "published").exists()
+    record = json.loads((tmp_path / "runs.jsonl").read_text().splitlines()[-1])
+    assert (record["status"], record["exit_code"]) == ("failed", 1)
+    # The site is mended: the next run reads the page again, not its stored answer (by a
+    # conditional request the site would answer 304), and publishes.
+    site.options.broken_layout = False
+    done = run(site, tmp_path, "--source", "cn_cac_algorithm")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "published").exists()
+
+
+def test_articles_whose_layout_changed_are_read_again_once_mended(site: TinySite,
+                                                                  tmp_path: Path) -> None:
+    site.options.broken_layout = True
+    site.options.constant_etag = True
+    assert run(site, tmp_path).returncode != 0  # every article unreadable
+    site.options.broken_layout = False
+    done = run(site, tmp_path)
+    assert done.returncode == 0, done.stderr
+    record = json.loads((tmp_path / "runs.jsonl").read_text().splitlines()[-1])
+    assert record["status"] == "published" and not record["held_back"]
 
 
 def test_an_unknown_column_is_kept_and_reported(published: Path, site: TinySite) -> None:

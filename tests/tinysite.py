@@ -180,6 +180,8 @@ def deep_synthesis_lists(extra_header: bool = False, shrink: bool = False) -> di
 class Options:
     waf: bool = False
     broken_layout: bool = False  # articles lose their #BodyLabel
+    # Pages keep one ETag whatever their body (a CDN rewriting pages, passing upstream's on).
+    constant_etag: bool = False
     extra_header: bool = False  # the 2nd deep-synthesis list gains an unknown column
     third_attachment: bool = False  # 附件3 appears on the in-place algorithm page
     cancellation: bool = False  # the notice board publishes a cancellation notice
@@ -547,7 +549,7 @@ def _handler(site: TinySite) -> type[BaseHTTPRequestHandler]:
                 self._send(404, b"<html><body>404 Not Found</body></html>")
                 return
             body = page.encode("utf-8")
-            etag = f'"{abs(hash(body)) % 10**12}"'
+            etag = f'"{abs(hash(parts.path if options.constant_etag else body)) % 10**12}"'
             if self.headers.get("If-None-Match") == etag:
                 self._send(304, b"", extra={"ETag": etag})
                 return

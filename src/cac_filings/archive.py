@@ -181,6 +181,15 @@ class RawArchive:
         payload = {u: asdict(v) for u, v in sorted(table.items())}
         write_atomic(self.validators_path, (dumps_stable(payload) + "\n").encode())
 
+    def forget_validators(self, url: str) -> None:
+        """The next request for `url` is unconditional: its stored answer could not be read
+        (a page whose layout changed), and the site may send a mended page under the same
+        ETag."""
+        table = self._load_validators()
+        if table.pop(url, None) is not None:
+            payload = {u: asdict(v) for u, v in sorted(table.items())}
+            write_atomic(self.validators_path, (dumps_stable(payload) + "\n").encode())
+
     # -- crawl records
     def save_crawl(self, record: dict[str, Any]) -> Path:
         path = self.crawls_dir / f"{record['crawl_id']}.json"

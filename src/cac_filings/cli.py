@@ -369,6 +369,9 @@ def _crawl(settings: Settings, reporter: Reporter, record: RunRecord, sources: l
     record.downloaded, record.new_files = result.downloaded, result.new_files
     record.requests, record.not_modified = stats.requests, stats.not_modified
     record.retries = stats.retries
+    # "failed" when no source could be crawled (a run's build sets its own status after).
+    record.status = "crawled" if any(s.get("status") == "ok" for s in result.record.get(
+        "sources", {}).values()) else "failed"
     reporter.info(f"crawl {result.crawl_id}: {result.batches} batches, "
                   f"{result.downloaded} downloaded, {result.new_files} new files, "
                   f"{stats.requests} requests ({stats.retries} retries, "
@@ -547,7 +550,7 @@ def run(
                                   _refresh(refresh_attachments, refresh_older_than))
             unchanged = None if gates.accept else _nothing_new(settings, everything, gates)
             if crawl_errors and not _any_good_crawl(settings):
-                pass  # nothing was ever crawled whole: nothing to build; exit 1 below
+                record.status = "failed"  # nothing was ever crawled whole: nothing to build
             elif unchanged is not None:
                 record.status, record.release_id = "nothing-new", unchanged["release_id"]
                 held = unchanged.get("held_back") or []
@@ -595,7 +598,6 @@ def crawl(
             _took_over(reporter, stopped)
             errors = _crawl(settings, reporter, record, load_sources(names=source),
                             _refresh(refresh_attachments, refresh_older_than))
-        record.status = "crawled"
         _finish(settings, reporter, record, errors)
     _summary(settings, reporter, record)
     if record.exit_code:

@@ -82,6 +82,8 @@ class SourceContext:
             if self.fetcher.clock() > self.fetcher.deadline:
                 raise  # the run's time is up: stop the source, not just this page
             self.page_errors.append({"url": url, "error": str(exc)})
+            if isinstance(exc, PageLayoutError):  # read again next time, not its stored answer
+                self.fetcher.archive.forget_validators(exc.url)
             self.warn(f"{exc} — this article is skipped; the batches an earlier crawl found "
                       "on it keep their archived files, and it is read again on the next run")
             return []
@@ -365,6 +367,8 @@ def _crawl_source(
                     result.failed_attachments += 1
                 advance(routes[0].title)
     except CacFilingsError as exc:
+        if isinstance(exc, PageLayoutError):  # read again next time, not its stored answer
+            fetcher.archive.forget_validators(exc.url)
         result.record["sources"][name]["error"] = str(exc)
         result.errors.append(f"{name}: {exc}")
         reporter.error(f"{name}: {exc}")
