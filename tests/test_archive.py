@@ -205,11 +205,16 @@ def test_save_crawl_overwrites_the_same_id(archive: RawArchive) -> None:
     assert archive.crawls() == [{"crawl_id": "20240101T000000000000Z", "finished_at": "later"}]
 
 
-def test_invalid_crawl_file_names_itself(archive: RawArchive) -> None:
+@pytest.mark.parametrize("text", ['{"crawl_id": "20240202T000000000000Z", ', "[1, 2]",
+                                  '{"sources": {}}', "\udcff"])
+def test_an_unreadable_crawl_record_is_set_aside_and_named(archive: RawArchive,
+                                                           text: str) -> None:
     archive.save_crawl({"crawl_id": "20240101T000000000000Z"})
     broken = archive.crawls_dir / "20240202T000000000000Z.json"
-    broken.write_text('{"crawl_id": "20240202T000000000000Z", ', encoding="utf-8")
-    with pytest.raises(ArchiveError) as info:
-        archive.crawls()
-    assert str(broken) in str(info.value)
-    assert "not valid JSON" in str(info.value)
+    broken.write_bytes(text.encode("utf-8", "surrogateescape"))
+    assert [r["crawl_id"] for r in archive.crawls()] == ["20240101T000000000000Z"]
+    (moved,) = (archive.root / "corrupt").iterdir()
+    assert moved.read_bytes() == text.encode("utf-8", "surrogateescape") and not broken.exists()
+    (note,) = archive.set_aside
+    assert note.startswith(f"crawl record {broken.name} could not be read (") and str(moved) in note
+    assert [r["crawl_id"] for r in archive.crawls()] == ["20240101T000000000000Z"]

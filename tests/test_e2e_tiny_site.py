@@ -211,6 +211,24 @@ def test_articles_whose_layout_changed_are_read_again_once_mended(site: TinySite
     assert record["status"] == "published" and not record["held_back"]
 
 
+def test_a_damaged_crawl_record_is_set_aside_named_and_the_run_goes_on(
+        published: Path, site: TinySite) -> None:
+    (record,) = sorted((published / "raw" / "crawls").glob("*.json"))
+    damaged = record.read_bytes()[:300]  # cut short: disk damage, a hand edit
+    record.write_bytes(damaged)
+    done = run(site, published)
+    assert done.returncode == 5, done.stderr  # published, with a new warning
+    assert f"crawl record {record.name} could not be read" in done.stderr
+    (moved,) = (published / "raw" / "corrupt").glob(f"crawl-{record.name}.*")
+    assert moved.read_bytes() == damaged and not record.exists()
+    logged = json.loads((published / "runs.jsonl").read_text().splitlines()[-1])
+    assert logged["status"] == "published" and record.name in logged["set_aside"][0]
+    problems = table(published, "problems")
+    assert any(record.name in p["reason"] and p["severity"] == "warning" for p in problems)
+    again = run(site, published)
+    assert again.returncode == 0, again.stderr  # reported once; nothing else wrong
+
+
 def test_an_unknown_column_is_kept_and_reported(published: Path, site: TinySite) -> None:
     before = os.readlink(published / "published")
     site.options.extra_header = True

@@ -124,9 +124,17 @@ def test_a_corrupt_archived_file_is_carried_forward_and_the_next_run_fetches_it_
     assert (problem["stage"], problem["severity"]) == ("archive", "held_back")
 
     code, output = run(site, data)  # no --refresh needed: the archive is checked
-    assert code == 0, output
+    # Fetched again, and said: a new warning (status 5 once), in the release's problems.
+    assert code == 5, output
+    assert f"archived file {sha} was corrupt" in output
     assert obj.read_bytes() != bytes(flipped)
     assert list((data / "raw" / "corrupt").iterdir())  # the bad copy, kept aside
+    (warning,) = [p for p in table(data, "problems") if p["file_sha256"] == sha]
+    assert (warning["batch_id"], warning["stage"], warning["severity"]) == (
+        "raw archive", "archive", "warning")
+    assert table(data, "filings") == filings  # the data as before the disk damage
+    code, output = run(site, data)
+    assert code == 0, output  # reported once
     assert content_fingerprint((data / "published").resolve()) == before
 
 

@@ -63,6 +63,9 @@ class RawArchive:
         self.log_path = root / "fetch_log.jsonl"
         self.validators_path = root / "validators.json"
         self._validators: dict[str, Validators] | None = None
+        # What was moved aside to raw/corrupt/: unreadable crawl records (crawls), corrupt
+        # objects (intact). A crawl says each and keeps it in its record, for builds to report.
+        self.set_aside: list[str] = []
 
     # -- objects
     def object_path(self, sha256: str) -> Path:
@@ -96,7 +99,10 @@ class RawArchive:
             return False
         if sha256_hex(data) == sha256:
             return True
-        self.quarantine(sha256)
+        target = self.quarantine(sha256)
+        self.set_aside.append(f"archived file {sha256} was corrupt (its bytes no longer match "
+                              f"their sha256: disk damage?) and was moved to {target}; it is "
+                              "fetched again")
         return False
 
     def quarantine(self, sha256: str) -> Path:
@@ -198,13 +204,26 @@ class RawArchive:
         return path
 
     def crawls(self) -> list[dict[str, Any]]:
-        """All crawl records, oldest first."""
+        """All crawl records, oldest first. One that cannot be read (damaged on disk, cut
+        short by hand) is moved aside to raw/corrupt/ and said in `set_aside`: the others are
+        read, and the next crawl records the sources again (it would otherwise stop every
+        run). The crawl that finds one says so, and its record keeps the note for builds."""
         if not self.crawls_dir.is_dir():
             return []
         records = []
         for path in sorted(self.crawls_dir.glob("*.json")):
             try:
-                records.append(json.loads(path.read_text(encoding="utf-8")))
-            except json.JSONDecodeError as exc:
-                raise ArchiveError(f"crawl record {path} is not valid JSON: {exc}") from None
+                record = json.loads(path.read_text(encoding="utf-8"))
+                if not isinstance(record, dict) or not isinstance(record.get("crawl_id"), str):
+                    raise ValueError("not a crawl record")
+            except ValueError as exc:  # JSON and UTF-8 errors included
+                target = self.root / "corrupt" / f"crawl-{path.name}.{os.getpid()}"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, target)
+                self.set_aside.append(
+                    f"crawl record {path.name} could not be read ({str(exc)[:120]}) "
+                    f"and was moved to {target}; the batches first seen in it are dated by a "
+                    "later crawl")
+                continue
+            records.append(record)
         return records

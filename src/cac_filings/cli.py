@@ -134,6 +134,7 @@ class RunRecord:
     held_back: list[str] | None = None
     problems: list[str] | None = None
     new_warnings: list[str] | None = None  # the problems' warnings not reported before
+    set_aside: list[str] | None = None  # unreadable crawl records the crawl moved aside
     duration_s: float | None = None
     error: str | None = None
 
@@ -369,6 +370,7 @@ def _crawl(settings: Settings, reporter: Reporter, record: RunRecord, sources: l
     record.downloaded, record.new_files = result.downloaded, result.new_files
     record.requests, record.not_modified = stats.requests, stats.not_modified
     record.retries = stats.retries
+    record.set_aside = result.record.get("set_aside")
     # "failed" when no source could be crawled (a run's build sets its own status after).
     record.status = "crawled" if any(s.get("status") == "ok" for s in result.record.get(
         "sources", {}).values()) else "failed"
@@ -548,7 +550,9 @@ def run(
             crawl_errors = _crawl(settings, reporter, record,
                                   load_sources(names=source) if source else everything,
                                   _refresh(refresh_attachments, refresh_older_than))
-            unchanged = None if gates.accept else _nothing_new(settings, everything, gates)
+            # A crawl record set aside is reported by a release (its problems, status 5).
+            unchanged = None if gates.accept or record.set_aside else _nothing_new(
+                settings, everything, gates)
             if crawl_errors and not _any_good_crawl(settings):
                 record.status = "failed"  # nothing was ever crawled whole: nothing to build
             elif unchanged is not None:

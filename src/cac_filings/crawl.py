@@ -283,10 +283,24 @@ def crawl(
     result = CrawlResult(crawl_id=crawl_id, record=record)
     own_fetcher = fetcher is None
     fetcher = fetcher or Fetcher(settings, archive, memo=True)
+    said: set[str] = set()
+
+    def say_set_aside() -> None:
+        """What was moved aside to raw/corrupt/ so far: said, and kept in this crawl's
+        record (builds report it in the release's problems)."""
+        for found in (archive, fetcher.archive):
+            for note in found.set_aside:
+                if note not in said:
+                    said.add(note)
+                    reporter.warn(note)
+                    record.setdefault("set_aside", []).append(note)
+
     try:
+        say_set_aside()
         for source in sources:
             _crawl_source(source, fetcher, archive, known, reporter, result, refresh,
                           remembered.get(source.spec.name), last_good.get(source.spec.name))
+            say_set_aside()
             archive.save_crawl(record)
     finally:
         result.stats = fetcher.stats

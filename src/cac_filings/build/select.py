@@ -67,6 +67,8 @@ class Selection:
     crawl_ids: dict[str, str]  # source → the crawl it was read from
     # Pages that may state CAC's totals: {source, url, title, published_on, sha256}.
     statements: list[dict[str, Any]] = field(default_factory=list)
+    # Crawl records that could not be read and were moved aside (RawArchive.crawls).
+    set_aside: list[str] = field(default_factory=list)
 
 
 def _month_after(period: str) -> str:
@@ -161,7 +163,8 @@ def select_batches(archive: RawArchive, sources: list[Source],
             entry=entry, versions=versions(batch_id), site_sha256=item["sha256"],
             linked=False, published_on=item.get("published_on"),
             published_on_precision=item.get("published_on_precision")))
-    return Selection(selected, crawl_ids, statements)
+    set_aside = [*archive.set_aside, *(n for r in records for n in r.get("set_aside") or ())]
+    return Selection(selected, crawl_ids, statements, list(dict.fromkeys(set_aside)))
 
 
 def _files_of(entry: dict[str, Any]) -> list[tuple[str, str, int, str]]:
