@@ -607,6 +607,9 @@ def test_an_unknown_source_on_the_command_line_is_a_usage_error(tmp_path: Path) 
     ("build", "CAC_FILINGS_MAX_SHRINK", "abc", "CAC_FILINGS_MAX_SHRINK='abc' is not a number"),
     ("build", "CAC_FILINGS_MAX_SHRINK", "1.5", "CAC_FILINGS_MAX_SHRINK=1.5 is not between 0"),
     ("crawl", "CAC_FILINGS_DELAY", "x", "CAC_FILINGS_DELAY='x' is not a number"),
+    ("run", "CAC_WWW_BASE", "notaurl", "--www-base / CAC_WWW_BASE: 'notaurl' is not a base URL"),
+    ("crawl", "CAC_BEIAN_BASE", "ftp://127.0.0.1",
+     "--beian-base / CAC_BEIAN_BASE: 'ftp://127.0.0.1' is not a base URL"),
 ])
 def test_a_malformed_environment_value_is_a_usage_error(tmp_path: Path, command: str,
                                                         variable: str, value: str,
