@@ -212,7 +212,13 @@ def test_an_unreadable_file_is_named_by_each_batch_that_lists_it(settings: Setti
     for entries in ([first, second], [retitled, second]):
         crawl(archive, f"2023070{len(archive.crawls()) + 1}T10", entries)
         result = build_tables(archive, sources, workers=1, cache_dir=cache)
-        reasons = {p.batch_id: p.reason for p in result.problems if p.severity == "held_back"}
+        held = [p for p in result.problems if p.severity == "held_back"]
+        reasons = {p.batch_id: p.reason for p in held}
+        for problem in held:  # in a summary's line, what went wrong comes before the file
+            assert problem.line().startswith(
+                f"{problem.batch_id} v1 held back (extract): table 1 has no header row "), (
+                problem.line())
+            assert problem.line().endswith(problem.reason.split("]: ")[0] + "]")
         assert set(reasons) == {"algorithm/2022-08", "algorithm/2022-10"}
         for batch in entries:
             reason = reasons[batch["batch_id"]]

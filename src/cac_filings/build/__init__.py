@@ -102,11 +102,18 @@ class Problem:
         return asdict(self)
 
     def line(self) -> str:
-        """The problem in one line, for run summaries."""
+        """The problem in one line, for run summaries: what went wrong before the file's
+        name (its title, batch, sha256 and URL, which a reason starts with and which can be
+        hundreds of characters: a summary cuts long lines)."""
         version = f" v{self.version}" if self.version else ""
         what = "held back" if self.severity == "held_back" else "warning"
         where = f"{self.stage}, gate {self.gate}" if self.gate else self.stage
-        return f"{self.batch_id}{version} {what} ({where}): {self.reason}"
+        reason = self.reason
+        named = re.match(r"(?s)(.*?\[" + re.escape(f"{self.batch_id}{version}, sha256 ")
+                         + r"[0-9a-f]{12}, [^\]\s]*\]): (.+)", reason)
+        if named:
+            reason = f"{named[2]} — {named[1]}"
+        return f"{self.batch_id}{version} {what} ({where}): {reason}"
 
 
 @dataclass
