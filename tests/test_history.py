@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.test_e2e_tiny_site import run, table
-from tests.tinysite import BAIDU, KUAISHOU, TinySite, serve_site
+from tests.tinysite import ALGO_PAGE, BAIDU, KUAISHOU, TinySite, serve_site
 
 
 def releases(data_dir: Path) -> list[Path]:
@@ -122,6 +122,15 @@ def test_nothing_new_makes_no_release(history: tuple[TinySite, Path]) -> None:
     assert releases(data) == before
     assert runs(data)[-1]["status"] == "nothing-new"
     this_run = site.requests[seen:]
+    # One source's page fails: the count is still the published release's batches.
+    site.options.failing[ALGO_PAGE] = "500"
+    try:
+        failed = run(site, data, "--quiet")
+    finally:
+        del site.options.failing[ALGO_PAGE]
+    assert failed.returncode == 1, failed.stderr
+    assert failed.stdout.startswith(
+        f"nothing new: 6 batches unchanged since release {before[-1].name}"), failed.stdout
     paths = [path for path, _ in this_run]
     assert not [p for p in paths if "downloadfile.jsp" in p]  # no attachment downloaded
     pages = [h for path, h in this_run if path.endswith(".htm")]

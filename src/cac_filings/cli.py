@@ -561,7 +561,10 @@ def run(
                 record.held_back = held
                 record.problems = [_problem_line(p) for p in unchanged.get("problems") or ()]
                 record.new_warnings = []  # all of them reported by that release
-                print(f"nothing new: {record.batches} batches unchanged since release "
+                # The published release's batches (a crawl with a failed source found fewer).
+                batches = len({i["batch_id"] for i in unchanged.get("inputs") or ()
+                               if i.get("is_current")})
+                print(f"nothing new: {batches} batches unchanged since release "
                       f"{record.release_id}; no release made"
                       + (f"; {len(held)} batch version(s) still held back" if held else ""),
                       flush=True)
