@@ -161,3 +161,34 @@ def test_a_crawl_killed_halfway_resumes_without_fetching_again(
         process.wait(timeout=10)
 
 
+
+
+# A SIGTERM before the command's guard is in place (as typer reads the options): the process
+# has main()'s handler, which notes it; `cac-filings ARGS` is then started as the console
+# script starts it.
+EARLY_SIGTERM = """
+import os, signal, sys
+from cac_filings import cli
+cli._hold_early()
+os.kill(os.getpid(), signal.SIGTERM)
+sys.argv = ["cac-filings", *sys.argv[1:]]
+cli.main()
+"""
+
+
+def test_a_sigterm_before_the_guard_stops_the_run_with_a_line_and_a_record(
+        tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", EARLY_SIGTERM, "build", "--data-dir",
+                           str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 143, done.stderr
+    assert "interrupted by SIGTERM" in done.stderr and "Traceback" not in done.stderr
+    (record,) = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
+    assert (record["command"], record["status"], record["exit_code"]) == ("build", "failed", 143)
+
+
+def test_a_sigterm_before_a_command_without_a_guard_ends_it_as_the_signal_would(
+        tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", EARLY_SIGTERM, "sources"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == -signal.SIGTERM, (done.returncode, done.stderr)
+    assert "cn_cac_algorithm" not in done.stdout  # it never ran

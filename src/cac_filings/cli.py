@@ -248,12 +248,46 @@ def _raise_interrupted(signum: int, frame: object) -> None:
     raise Interrupted(signum)
 
 
+# A SIGTERM before a command's guard is in place (while typer reads the options, say) is
+# noted from main() on, and acted on by the guard as if it came then: one line, a runs.jsonl
+# record, status 143. A command without a guard (serve, diff, sources), or one that never
+# reaches it (a usage error), gets it delivered as it would have been: the process ends.
+GUARDED = {"run", "crawl", "build"}
+_early: list[int] = []
+_early_previous: list[Any] = []  # the handler before main's, while main's is in place
+
+
+def _note_early(signum: int, frame: object) -> None:
+    _early.append(signum)
+
+
+def _hold_early() -> None:
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        _early_previous.append(signal.signal(signal.SIGTERM, _note_early))
+
+
+def _release_early(deliver: bool) -> int | None:
+    """Main's handler gone (the one before it back); the signal it noted, delivered now
+    when `deliver`, else returned for the guard to act on."""
+    if _early_previous:
+        signal.signal(signal.SIGTERM, _early_previous.pop())
+    noted = _early.pop() if _early else None
+    _early.clear()
+    if noted is not None and deliver:
+        os.kill(os.getpid(), noted)
+        return None
+    return noted
+
+
 @contextmanager
 def _guarded(settings: Settings, reporter: Reporter, record: RunRecord) -> Iterator[None]:
     """Every way a command can fail ends as one line, a runs.jsonl record and an exit
     status: errors naming their source, a data folder that cannot be written, signals."""
+    noted = _release_early(deliver=False)
     previous = signal.signal(signal.SIGTERM, _raise_interrupted)
     try:
+        if noted is not None:
+            raise Interrupted(noted)
         yield
     except CacFilingsError as exc:
         raise _fail(settings, reporter, record, exc) from None
@@ -806,14 +840,21 @@ def version_callback(value: bool) -> None:
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     version: Annotated[bool, typer.Option("--version", callback=version_callback,
                                           is_eager=True, help="Print the version.")] = False,
 ) -> None:
     del version
+    if ctx.invoked_subcommand not in GUARDED:
+        _release_early(deliver=True)
 
 
 def main() -> None:
-    app()
+    _hold_early()
+    try:
+        app()
+    finally:
+        _release_early(deliver=True)
 
 
 if __name__ == "__main__":
