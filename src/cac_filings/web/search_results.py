@@ -5,12 +5,10 @@ its date and the part that matched highlighted; a way forward when nothing match
 A query that matches few rows of a table (SCORED_AT_MOST) has every match scored and ranked
 (SECTIONS). One that matches more (a common word: 北京, 科技 match most of a large registry)
 is read tier by tier in the full-text index's order, stopping when the page is full: the
-filings where the query's terms follow one another as typed (wen xin: 文心…), those whose
-name has its first term, then those whose company has it, then the rest (companies: the name
-itself, the terms in a row, names that contain the first, the rest) — never scoring every
-match. Scored, the terms in a row rank first too. The tiers of filings are read from the
-release's name and company indexes (summaries.TIER_FTS); a release without them scores every
-match, as before.
+filings whose name has the query's first term, then those whose company has it, then the
+rest (companies: the name itself, then names that contain it, then the rest) — never scoring
+every match. The tiers of filings are read from the release's name and company indexes
+(summaries.TIER_FTS); a release without them scores every match, as before.
 """
 
 from __future__ import annotations
@@ -58,9 +56,7 @@ SECTIONS = (
         from filings_fts join filings f on f.rowid = filings_fts.rowid
         left join companies c on c.company = f.company
         where filings_fts match :query
-        order by filings_fts.rowid not in (select rowid from filings_fts
-                                           where filings_fts match :adjacent),
-                 instr(coalesce(f.name, ''), :text) = 0,
+        order by instr(coalesce(f.name, ''), :text) = 0,
                  instr(coalesce(f.company, ''), :text) = 0, score, f.filing_number
         limit :limit""", f"""
         select f.rowid as _rowid, {FILING_COLUMNS} from filings f
@@ -70,9 +66,7 @@ SECTIONS = (
                bm25(companies_fts, 10.0, 5.0, 2.0) as score
         from companies_fts join companies c on c.rowid = companies_fts.rowid
         where companies_fts match :query
-        order by c.company != :text, companies_fts.rowid not in (select rowid from
-                 companies_fts where companies_fts match :adjacent),
-                 instr(c.company, :text) = 0, score, c.n_filings desc
+        order by c.company != :text, instr(c.company, :text) = 0, score, c.n_filings desc
         limit :limit""", f"""
         select c.rowid as _rowid, {COMPANY_COLUMNS} from companies c
         where c.rowid in {ROWIDS}"""),
@@ -172,9 +166,8 @@ def _in_column(column: str, term: SearchTerm) -> str:
 
 
 def _tiers_of_filings(reader: Reader, query: SearchQuery, limit: int) -> list[int]:
-    """The rowids of the filings shown for a query matching many: those where its terms
-    follow one another, then those whose name has the first term, then those whose company
-    has it, then the rest, each tier in rowid order,
+    """The rowids of the filings shown for a query matching many: those whose name has the
+    first term, then those whose company has it, then the rest, each tier in rowid order,
     stopping at `limit`. A tier few filings are in (at most SCORED_AT_MOST have the term in
     that column) is read whole from its index (summaries.TIER_FTS) and each of its rows
     checked against the query; a larger one is read from the filings' index, where it is
@@ -193,8 +186,6 @@ def _tiers_of_filings(reader: Reader, query: SearchQuery, limit: int) -> list[in
     def outside(columns: list[str]) -> str:
         return "".join(f" NOT {_in_column(c, term)}" for c in columns)
 
-    if not single:  # the terms as typed, one after another, first (wen xin: 文心…)
-        add(_rowids(reader, "filings_fts", f"({whole}) AND ({query.adjacent})", limit))
     for column in ("name", "company"):
         if len(chosen) >= limit:
             return chosen
@@ -218,16 +209,14 @@ def _tiers_of_filings(reader: Reader, query: SearchQuery, limit: int) -> list[in
 
 def _tiers_of_companies(reader: Reader, query: SearchQuery, limit: int) -> list[int]:
     """The rowids of the companies shown for a query matching many: the company of that
-    name, then those where its terms follow one another, then those whose name has the first
-    term, then the rest, each in rowid order."""
+    name, then those whose name has the first term, then the rest, each in rowid order."""
     term, whole = query.terms[0], query.match
     chosen = [r["rowid"] for r in reader.rows(
         "select c.rowid from companies c where c.company = ? and exists (select 1 from "
         "companies_fts where companies_fts match ? and companies_fts.rowid = c.rowid)",
         [term.text, whole])]
-    for expression in ((f"({whole}) AND ({query.adjacent})",) * (len(query.terms) > 1) + (
-            f"({whole}) AND {_in_column('company', term)}",
-            f"({whole}) NOT {_in_column('company', term)}")):
+    for expression in (f"({whole}) AND {_in_column('company', term)}",
+                       f"({whole}) NOT {_in_column('company', term)}"):
         if len(chosen) >= limit:
             break
         chosen += [r for r in _rowids(reader, "companies_fts", expression, limit + 1)
@@ -257,7 +246,7 @@ def section_rows(reader: Reader, section: Section, query: SearchQuery, limit: in
                         SCORED_AT_MOST + 1) > SCORED_AT_MOST:
         return _tiered(reader, section, query, limit)
     return reader.rows(section.sql, {"query": query.match, "limit": limit,
-                                     "text": query.terms[0].text, "adjacent": query.adjacent})
+                                     "text": query.terms[0].text})
 
 
 def _any_token(query: SearchQuery) -> str | None:
