@@ -52,6 +52,13 @@ _TOKEN_RE = re.compile(f"{_CJK_TOKEN}|{_LATIN}(?:{_LATIN}|[\u0300-\u036f])*")
 # mode, text copied from a PDF) are searched as the ASCII ones, in the index and in queries.
 _FULL_WIDTH = str.maketrans({chr(c): chr(c - 0xFEE0) for c in (
     *range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B))})
+_HAS_FULL_WIDTH = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
+
+
+def _narrow(text: str) -> str:
+    """Full-width digits and letters as ASCII (looked for first: most text has none, and a
+    translation looks up every character)."""
+    return text.translate(_FULL_WIDTH) if _HAS_FULL_WIDTH.search(text) else text
 
 
 def segment_text(text: str | None) -> str | None:
@@ -59,7 +66,7 @@ def segment_text(text: str | None) -> str | None:
     digits and letters as ASCII."""
     if not text:
         return text
-    return " ".join(_SEGMENT_RE.findall(text.translate(_FULL_WIDTH)))
+    return " ".join(_SEGMENT_RE.findall(_narrow(text)))
 
 
 def search_text(value: str | None, column_type: str) -> str | None:
@@ -159,7 +166,7 @@ def _fts_phrase(tokens: tuple[str, ...]) -> str:
 
 
 def _term(text: str, quoted: bool) -> SearchTerm | None:
-    tokens = tuple(_TOKEN_RE.findall(text.translate(_FULL_WIDTH)))
+    tokens = tuple(_TOKEN_RE.findall(_narrow(text)))
     if not tokens:
         return None
     syllables = None
@@ -262,7 +269,7 @@ def _fold(token: str) -> str:
     full-width digits and letters as ASCII."""
     if token.isascii():
         return token.lower()
-    token = token.translate(_FULL_WIDTH)
+    token = _narrow(token)
     return "".join(c for c in unicodedata.normalize("NFD", token)
                    if not unicodedata.combining(c)).lower()
 
