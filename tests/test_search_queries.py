@@ -210,16 +210,6 @@ def test_query_shapes(db: sqlite3.Connection, query: str, rowids: list[int]) -> 
     assert [r[0] for r in found] == rowids
 
 
-def test_one_syllable_pinyin_words_typed_apart_are_one_word(db: sqlite3.Connection) -> None:
-    assert parse_search("bai du").match == '"bai du" *'
-    assert _rows(db, parse_search("bai du").match) == BAIDU  # bei jing bai du wang xun
-    assert [t.text for t in parse_search("wen xin 大模型 ai").terms] == ["wen xin", "大模型", "ai"]
-    # Words of several syllables, a quoted one, or one that is not pinyin stay apart.
-    assert len(parse_search("baidu sousuo").terms) == 2
-    assert len(parse_search('"bai" du').terms) == 2
-    assert len(parse_search("chat glm").terms) == 2
-
-
 def test_full_width_text_in_the_index_matches_ascii_queries_and_is_highlighted() -> None:
     db = sqlite3.connect(":memory:")
     db.execute("CREATE VIRTUAL TABLE t USING fts5(x, tokenize = 'unicode61 remove_diacritics 2')")

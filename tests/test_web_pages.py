@@ -424,22 +424,6 @@ def test_a_section_that_lists_only_the_first_matches_leads_to_every_match(
     assert few["rows"] and few["more"] is False
 
 
-@pytest.mark.parametrize("scored_at_most", [200, 0])  # every match scored, or read in tiers
-def test_pinyin_typed_a_syllable_at_a_time_is_one_word(
-        served: Served, monkeypatch: pytest.MonkeyPatch, scored_at_most: int) -> None:
-    from cac_filings.web import search_results
-
-    monkeypatch.setattr(search_results, "SCORED_AT_MOST", scored_at_most)
-    # "xin xi" reads 信息 (as xinxi does), not every row with xin… and xi… apart.
-    apart = served.rows("select count(*) from filings_fts where filings_fts match ?",
-                        ('"xin" * "xi" *',))[0][0]
-    found = search(served, "xin xi")
-    companies = [r["company"] for r in found["sections"][0]["rows"]]
-    assert companies and all("信息" in c for c in companies), companies
-    assert len(companies) < apart  # rows holding both syllables apart are not listed
-    assert numbers(search(served, "xin xi")) == numbers(search(served, "xinxi"))
-
-
 def test_a_search_without_hits_offers_a_way_on(served: Served) -> None:
     found = search(served, "北京抖音不存在")
     assert found["total"] == 0

@@ -176,33 +176,6 @@ def _term(text: str, quoted: bool) -> SearchTerm | None:
     return SearchTerm(text.strip(), tokens, syllables, quoted)
 
 
-def _one_syllable(term: SearchTerm) -> bool:
-    """A bare word that is one pinyin syllable (wen, xin): typed apart, they are one word."""
-    return (not term.quoted and len(term.tokens) == 1 and term.syllables is not None
-            and len(term.syllables) == 1 and term.tokens[0].isascii())
-
-
-def _syllables_joined(terms: list[SearchTerm]) -> list[SearchTerm]:
-    """Runs of one-syllable pinyin words as one term (wen xin → the phrase wen xin, as
-    wenxin reads): pinyin is often typed a syllable at a time, and 文心's filings should not
-    rank among every row holding wen… and xin… apart (信息, 文化)."""
-    out: list[SearchTerm] = []
-    run: list[SearchTerm] = []
-    for term in [*terms, None]:
-        if term is not None and _one_syllable(term):
-            run.append(term)
-            continue
-        if len(run) > 1:
-            out.append(SearchTerm(" ".join(t.text for t in run),
-                                  tuple(t.tokens[0] for t in run)))
-        else:
-            out.extend(run)
-        run = []
-        if term is not None:
-            out.append(term)
-    return out
-
-
 def parse_search(text: str) -> SearchQuery:
     """A user's search box text → the FTS5 expression that finds rows matching every term.
 
@@ -231,7 +204,6 @@ def parse_search(text: str) -> SearchQuery:
             break
         seen.add(term.match.casefold())
         terms.append(term)
-    terms = _syllables_joined(terms)
     return SearchQuery(typed, _fts_and(terms), tuple(terms), too_long,
                        searched if too_long else None)
 
