@@ -185,7 +185,8 @@ def test_fetch_log_round_trip(archive: RawArchive) -> None:
 def test_crawls_round_trip_in_id_order(archive: RawArchive) -> None:
     assert archive.crawls() == []
     records = [
-        {"crawl_id": "20240105T120000000000Z", "sources": {"a": {"batches": ["2024-01"]}}},
+        {"crawl_id": "20240105T120000000000Z", "started_at": "2024-01-05T12:00:00Z",
+         "sources": {"a": {"batches": [{"batch_id": "algorithm/2024-01"}]}}},
         {"crawl_id": "20230620T080000000000Z", "sources": {"b": {"title": "第一批"}}},
         {"crawl_id": "20231101T000000123456Z", "sources": {}},
     ]
@@ -205,16 +206,31 @@ def test_save_crawl_overwrites_the_same_id(archive: RawArchive) -> None:
     assert archive.crawls() == [{"crawl_id": "20240101T000000000000Z", "finished_at": "later"}]
 
 
-@pytest.mark.parametrize("text", ['{"crawl_id": "20240202T000000000000Z", ', "[1, 2]",
-                                  '{"sources": {}}', "\udcff"])
-def test_an_unreadable_crawl_record_is_set_aside_and_named(archive: RawArchive,
-                                                           text: str) -> None:
+@pytest.mark.parametrize("text", [
+    '{"crawl_id": "20240202T000000000000Z", ', "[1, 2]", '{"sources": {}}', "\udcff",
+    # JSON, but not shaped as the crawl and the build read it
+    '{"crawl_id": "20240202T000000000000Z", "sources": []}',
+    '{"crawl_id": "20240202T000000000000Z", "sources": {"a": {"batches": [{"batch_id": 1}]}}}',
+    '{"crawl_id": "20240202T000000000000Z", "sources": {"a": {"batches": [{"batch_id": "x"}]}}}',
+])
+def test_an_unreadable_crawl_record_is_skipped_named_and_set_aside_by_the_crawl(
+        archive: RawArchive, text: str) -> None:
     archive.save_crawl({"crawl_id": "20240101T000000000000Z"})
     broken = archive.crawls_dir / "20240202T000000000000Z.json"
-    broken.write_bytes(text.encode("utf-8", "surrogateescape"))
+    body = text.encode("utf-8", "surrogateescape")
+    broken.write_bytes(body)
+    # A reader without the lock (the status page) skips it and leaves it where it is.
     assert [r["crawl_id"] for r in archive.crawls()] == ["20240101T000000000000Z"]
-    (moved,) = (archive.root / "corrupt").iterdir()
-    assert moved.read_bytes() == text.encode("utf-8", "surrogateescape") and not broken.exists()
+    assert broken.read_bytes() == body and not (archive.root / "corrupt").exists()
     (note,) = archive.set_aside
-    assert note.startswith(f"crawl record {broken.name} could not be read (") and str(moved) in note
-    assert [r["crawl_id"] for r in archive.crawls()] == ["20240101T000000000000Z"]
+    assert note.startswith(f"crawl record {broken.name} could not be read (")
+    assert "it is skipped" in note
+    # The crawl (which holds the lock) moves it aside.
+    crawl = RawArchive(archive.root)
+    assert [r["crawl_id"] for r in crawl.crawls(set_aside=True)] == ["20240101T000000000000Z"]
+    (moved,) = (archive.root / "corrupt").iterdir()
+    assert moved.read_bytes() == body and not broken.exists()
+    (note,) = crawl.set_aside
+    assert f"it was moved to {moved}" in note
+    assert [r["crawl_id"] for r in RawArchive(archive.root).crawls()] == [
+        "20240101T000000000000Z"]

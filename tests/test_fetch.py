@@ -472,6 +472,10 @@ def test_slowing_down_has_a_ceiling_and_zero_delay_never_sleeps(make_env: EnvFac
     env.server.route(WWW + PAGE_PATH, *[Reply(429, b"", {"Retry-After": "0"})] * 10, page())
     env.fetcher.get(PAGE_URL, expect="html")
     assert _gaps(env) == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0, 60.0, 60.0]
+    slow = make_env(delay=90.0, retry_base=0.0)  # a --delay above the ceiling stays
+    slow.server.route(WWW + PAGE_PATH, Reply(429, b"", {"Retry-After": "0"}), page())
+    slow.fetcher.get(PAGE_URL, expect="html")
+    assert slow.fetcher.gap("www") == 90.0 and _gaps(slow) == [90.0]
     quick = make_env(delay=0.0, retry_base=0.0)
     quick.server.route(WWW + PAGE_PATH, Reply(429, b"", {"Retry-After": "0"}), page())
     quick.fetcher.get(PAGE_URL, expect="html")

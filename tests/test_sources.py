@@ -607,9 +607,6 @@ def test_an_unknown_source_on_the_command_line_is_a_usage_error(tmp_path: Path) 
     ("build", "CAC_FILINGS_MAX_SHRINK", "abc", "CAC_FILINGS_MAX_SHRINK='abc' is not a number"),
     ("build", "CAC_FILINGS_MAX_SHRINK", "1.5", "CAC_FILINGS_MAX_SHRINK=1.5 is not between 0"),
     ("crawl", "CAC_FILINGS_DELAY", "x", "CAC_FILINGS_DELAY='x' is not a number"),
-    ("run", "CAC_WWW_BASE", "notaurl", "--www-base / CAC_WWW_BASE: 'notaurl' is not a base URL"),
-    ("crawl", "CAC_BEIAN_BASE", "ftp://127.0.0.1",
-     "--beian-base / CAC_BEIAN_BASE: 'ftp://127.0.0.1' is not a base URL"),
 ])
 def test_a_malformed_environment_value_is_a_usage_error(tmp_path: Path, command: str,
                                                         variable: str, value: str,
@@ -623,3 +620,34 @@ def test_a_malformed_environment_value_is_a_usage_error(tmp_path: Path, command:
     assert message in " ".join(done.stderr.split())  # typer wraps its error box
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "runs.jsonl").exists()  # refused before anything ran
+
+
+@pytest.mark.parametrize(("command", "option", "value"), [
+    ("run", "--www-base", "notaurl"), ("crawl", "--beian-base", "ftp://127.0.0.1"),
+    ("crawl", "--www-base", "http://:80"),
+])
+def test_a_malformed_base_url_is_a_setup_error_named_and_recorded(
+        tmp_path: Path, command: str, option: str, value: str) -> None:
+    import json
+
+    from tests.conftest import run_cli
+
+    done = run_cli(command, "--data-dir", str(tmp_path), option, value, "--delay", "0",
+                   *(("--no-serve",) if command == "run" else ()))
+    assert done.returncode == 2, done.stderr
+    variable = {"--www-base": "CAC_WWW_BASE", "--beian-base": "CAC_BEIAN_BASE"}[option]
+    assert f"{option} / {variable}: {value!r} is not a base URL" in done.stderr
+    (record,) = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
+    assert (record["command"], record["status"], record["exit_code"]) == (command, "failed", 2)
+    assert not (tmp_path / "raw").exists()  # nothing was fetched
+
+
+def test_a_malformed_base_url_in_the_environment_does_not_stop_serve_or_build(
+        tmp_path: Path) -> None:
+    import os
+
+    from tests.conftest import run_cli
+
+    done = run_cli("build", "--data-dir", str(tmp_path),
+                   env={**os.environ, "CAC_WWW_BASE": "www.cac.gov.cn"})
+    assert done.returncode == 3 and "no successful crawl" in done.stderr  # not a usage error

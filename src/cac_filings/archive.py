@@ -48,6 +48,22 @@ def dumps_stable(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
+def _check_crawl_record(record: object) -> None:
+    """ValueError unless `record` has the shape the crawl and the build read."""
+    if not isinstance(record, dict) or not isinstance(record.get("crawl_id"), str):
+        raise ValueError("not a crawl record (no crawl_id)")
+    sources = record.get("sources", {})
+    if not isinstance(sources, dict) or not all(
+            isinstance(source, dict) and isinstance(source.get("batches", []), list)
+            and all(isinstance(b, dict) and isinstance(b.get("batch_id"), str)
+                    for b in source.get("batches", [])) for source in sources.values()):
+        raise ValueError("its sources are not shaped as a crawl record's")
+    # What it found is dated by when it started (first seen, the last full walk).
+    if any(s.get("batches") or s.get("full_walk") for s in sources.values()) and \
+            not isinstance(record.get("started_at"), str):
+        raise ValueError("it lists batches but has no started_at")
+
+
 @dataclass(frozen=True)
 class Validators:
     etag: str | None
@@ -203,27 +219,32 @@ class RawArchive:
                                       sort_keys=True).encode())
         return path
 
-    def crawls(self) -> list[dict[str, Any]]:
+    def crawls(self, set_aside: bool = False) -> list[dict[str, Any]]:
         """All crawl records, oldest first. One that cannot be read (damaged on disk, cut
-        short by hand) is moved aside to raw/corrupt/ and said in `set_aside`: the others are
-        read, and the next crawl records the sources again (it would otherwise stop every
-        run). The crawl that finds one says so, and its record keeps the note for builds."""
+        short by hand, not shaped as a crawl record) is skipped and said in `set_aside`: the
+        others are read (it would otherwise stop every run). With `set_aside` (the crawl, which
+        holds the data folder's lock) it is also moved to raw/corrupt/; the crawl says so and
+        its record keeps the note for the next build. Readers without the lock (the status
+        page) only skip it."""
         if not self.crawls_dir.is_dir():
             return []
         records = []
         for path in sorted(self.crawls_dir.glob("*.json")):
             try:
                 record = json.loads(path.read_text(encoding="utf-8"))
-                if not isinstance(record, dict) or not isinstance(record.get("crawl_id"), str):
-                    raise ValueError("not a crawl record")
-            except ValueError as exc:  # JSON and UTF-8 errors included
-                target = self.root / "corrupt" / f"crawl-{path.name}.{os.getpid()}"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(path, target)
+                _check_crawl_record(record)
+            except FileNotFoundError:
+                continue  # moved aside meanwhile by the crawl
+            except ValueError as exc:  # JSON, UTF-8 and shape errors
+                where = "it is skipped"
+                if set_aside:
+                    target = self.root / "corrupt" / f"crawl-{path.name}.{os.getpid()}"
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(path, target)
+                    where = f"it was moved to {target}"
                 self.set_aside.append(
-                    f"crawl record {path.name} could not be read ({str(exc)[:120]}) "
-                    f"and was moved to {target}; the batches first seen in it are dated by a "
-                    "later crawl")
+                    f"crawl record {path.name} could not be read ({str(exc)[:120]}) and "
+                    f"{where}; the batches first seen in it are dated by a later crawl")
                 continue
             records.append(record)
         return records

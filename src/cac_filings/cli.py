@@ -38,12 +38,13 @@ import click
 import typer
 
 from cac_filings import __version__
-from cac_filings.config import Settings, env_float, load_settings, utc_now
+from cac_filings.config import Settings, check_base_urls, env_float, load_settings, utc_now
 from cac_filings.errors import (
     ArchiveError,
     CacFilingsError,
     ExtractionError,
     InvariantError,
+    SettingsError,
 )
 from cac_filings.lock import data_dir_lock
 from cac_filings.normalize import printable
@@ -172,8 +173,8 @@ def _exit_code(exc: CacFilingsError) -> int:
 
     if isinstance(exc, BusyError):
         return EXIT_BUSY
-    if isinstance(exc, SourceConfigError):
-        return EXIT_USAGE  # an unknown --source, a broken source.yml: fix the setup, not data
+    if isinstance(exc, SourceConfigError | SettingsError):
+        return EXIT_USAGE  # an unknown --source, a broken source.yml, a malformed base URL
     if isinstance(exc, DataDirError):
         return EXIT_DISK
     if isinstance(exc, InternalError):
@@ -578,6 +579,7 @@ def run(
     with _guarded(settings, reporter, record):
         from cac_filings.sources import load_sources
 
+        check_base_urls(settings)
         with data_dir_lock(settings.data_dir, "run") as stopped:
             _took_over(reporter, stopped)
             everything = load_sources()  # the build reads every source's batches
@@ -635,6 +637,7 @@ def crawl(
     with _guarded(settings, reporter, record):
         from cac_filings.sources import load_sources
 
+        check_base_urls(settings)
         with data_dir_lock(settings.data_dir, "crawl") as stopped:
             _took_over(reporter, stopped)
             errors = _crawl(settings, reporter, record, load_sources(names=source),

@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from cac_filings import __version__
+from cac_filings.errors import SettingsError
 
 LIVE_WWW = "https://www.cac.gov.cn"
 LIVE_BEIAN = "https://beian.cac.gov.cn"
@@ -89,15 +90,16 @@ class Settings:
         return {"www": self.www_base, "beian": self.beian_base}[role]
 
 
-def base_url(value: str, option: str, variable: str) -> str:
-    """A base URL given for a site (the replica's, a mirror's): http(s)://host[:port][/path],
-    without a trailing slash. Anything else is a setup error naming where it came from."""
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or \
-            parts.fragment:
-        raise ValueError(f"{option} / {variable}: {value!r} is not a base URL such as "
-                         "http://127.0.0.1:8765 (http or https, a host, no query)")
-    return value.strip().rstrip("/")
+def check_base_urls(settings: Settings) -> None:
+    """The commands that fetch: each base URL (the replica's, a mirror's) is
+    http(s)://host[:port][/path]; anything else is a setup error naming where it came from."""
+    for value, option, variable in ((settings.www_base, "--www-base", "CAC_WWW_BASE"),
+                                    (settings.beian_base, "--beian-base", "CAC_BEIAN_BASE")):
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or \
+                parts.fragment:
+            raise SettingsError(f"{option} / {variable}: {value!r} is not a base URL such as "
+                                "http://127.0.0.1:8765 (http or https, a host, no query)")
 
 
 def load_settings(
@@ -109,10 +111,9 @@ def load_settings(
     """Command-line values win over the environment, which wins over the defaults."""
     return Settings(
         data_dir=(data_dir or Path(os.environ.get("CAC_FILINGS_DATA_DIR") or "data")).resolve(),
-        www_base=base_url(www_base or os.environ.get("CAC_WWW_BASE") or LIVE_WWW,
-                          "--www-base", "CAC_WWW_BASE"),
-        beian_base=base_url(beian_base or os.environ.get("CAC_BEIAN_BASE") or LIVE_BEIAN,
-                            "--beian-base", "CAC_BEIAN_BASE"),
+        www_base=(www_base or os.environ.get("CAC_WWW_BASE") or LIVE_WWW).strip().rstrip("/"),
+        beian_base=(beian_base or os.environ.get("CAC_BEIAN_BASE") or LIVE_BEIAN
+                    ).strip().rstrip("/"),
         delay=delay if delay is not None else env_float("CAC_FILINGS_DELAY", 1.0),
         read_timeout=env_float("CAC_FILINGS_TIMEOUT", 30.0),
         max_attempts=max(1, int(env_float("CAC_FILINGS_ATTEMPTS", 8))),

@@ -269,7 +269,7 @@ def crawl(
     refresh = refresh or Refresh()
     archive = RawArchive(settings.raw_dir)
     archive.remove_debris()
-    records = archive.crawls()  # every earlier crawl record, read once
+    records = archive.crawls(set_aside=True)  # every earlier crawl record, read once
     known = known_attachments(records)
     remembered = remembered_columns(records, refresh, datetime.now(UTC))
     last_good = last_good_sources(records)
@@ -303,6 +303,7 @@ def crawl(
             say_set_aside()
             archive.save_crawl(record)
     finally:
+        say_set_aside()  # also when a source stopped the crawl
         result.stats = fetcher.stats
         record["finished_at"] = utc_now()
         record["status"] = "complete" if result.ok and all(

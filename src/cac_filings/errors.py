@@ -56,6 +56,10 @@ class ExtractionError(CacFilingsError):
         return (type(self), (self.source, self.detail))
 
 
+class SettingsError(CacFilingsError):
+    """A setting the command needs is malformed (a base URL, say): fix the setup."""
+
+
 class InvariantError(CacFilingsError):
     """A release failed a check from the data contract and was not published."""
 

@@ -204,7 +204,8 @@ class Fetcher:
         """The host said to slow down: the gap doubles. Returns the new gap."""
         if self.settings.delay > 0:
             gap = self.gap(role)
-            self._gap[role] = min(SLOWEST_GAP, max(2 * gap, 2 * self.settings.delay))
+            ceiling = max(SLOWEST_GAP, self.settings.delay)  # never below --delay
+            self._gap[role] = min(ceiling, max(2 * gap, 2 * self.settings.delay))
             self._unthrottled[role] = 0
         return self.gap(role)
 

@@ -163,8 +163,11 @@ def select_batches(archive: RawArchive, sources: list[Source],
             entry=entry, versions=versions(batch_id), site_sha256=item["sha256"],
             linked=False, published_on=item.get("published_on"),
             published_on_precision=item.get("published_on_precision")))
-    set_aside = [*archive.set_aside, *(n for r in records for n in r.get("set_aside") or ())]
-    return Selection(selected, crawl_ids, statements, list(dict.fromkeys(set_aside)))
+    # What the archive set aside: found now, or by the latest crawl (a later build no longer
+    # reports what an older crawl moved aside and fetched again).
+    latest = (records[-1].get("set_aside") or []) if records else []
+    set_aside = list(dict.fromkeys([*archive.set_aside, *latest]))
+    return Selection(selected, crawl_ids, statements, set_aside)
 
 
 def _files_of(entry: dict[str, Any]) -> list[tuple[str, str, int, str]]:
