@@ -292,10 +292,13 @@ def parse_products(value: str | None) -> list[Product]:
 # CAC words a rename in several ways: 原主体名称“X”变更为“Y” most often, also 主体名称由“X”变更为
 # “Y”, 原主体“X”变更为“Y”, 主体由X变更为Y, 原主体名称X变更为Y (a name without quotes ends at
 # the punctuation after it). 产品名称由…, 算法名称由… do not name the company (主体).
+# A bare name needs 由 (or 原主体名称) right before it and 变更为 right after it, and holds no
+# 于/已/由 (主体名称由X于2024年4月变更为Y, 主体名称已由X…: not read rather than misread).
 _QUOTED = "[“\"'‘]([^”\"'’]+)[”\"'’]"
-_BARE = "([^“”\"'‘’，,、；;。：:\\s]+)"
+_BARE = "([^“”\"'‘’，,、；;。：:于已由\\s]+)"
 _FORMER_NAME_RE = re.compile(
-    rf"主体(?:名称)?由?\s*(?:{_QUOTED}|{_BARE[:-1]}?))\s*变更为\s*(?:{_QUOTED}|{_BARE})")
+    rf"(?:主体(?:名称)?由?\s*{_QUOTED}|(?:主体(?:名称)?由|原主体名称)\s*{_BARE[:-1]}?))"
+    rf"\s*变更为\s*(?:{_QUOTED}|{_BARE})")
 
 
 def parse_former_names(remarks: str | None) -> list[tuple[str, str]]:
