@@ -12,6 +12,7 @@ import httpx
 import pytest
 from benchmarks.soak import judge
 
+from cac_filings.archive import RawArchive
 from cac_filings.release import content_fingerprint
 from tests.conftest import Replica, run_against, start_replica
 
@@ -62,11 +63,15 @@ def test_rate_limiting_is_survived(tmp_path_factory: pytest.TempPathFactory,
         with httpx.Client() as burst:
             for _ in range(40):
                 burst.get(replica.www + "/")
-        done = run_against(replica, data)
+        # A small --delay: a throttled host is asked more slowly from then on (fetch.py).
+        done = run_against(replica, data, "--delay", "0.02")
         assert done.returncode == 0, done.stderr
         limited = [r for r in replica.requests()
                    if str(r["fault"]).startswith("rate-") and r["referer"]]
         assert limited, "the run never met the rate limit"
+        slowed = [e["slowed_to_s"] for e in RawArchive(data / "raw").read_fetch_log()
+                  if "slowed_to_s" in e]
+        assert slowed and all(g >= 0.04 for g in slowed), slowed
         assert content_fingerprint((data / "published").resolve()) == \
             content_fingerprint((clean / "published").resolve())
     finally:

@@ -364,7 +364,7 @@ class Fetcher:
         def fail(reason: str, retryable: bool, cls: type[FetchError] = FetchError,
                  retry_after: float | None = None, throttled: bool = False) -> FetchError:
             entry.update(outcome="retry" if retryable else "error", error=reason)
-            if throttled:
+            if throttled and self.settings.delay > 0:  # nothing is slowed with --delay 0
                 entry["slowed_to_s"] = self._throttled(answered_by)
             else:
                 self._answered(answered_by)
