@@ -47,12 +47,13 @@ lint: dev
 typecheck: dev
 	$(BIN)/mypy
 
-# Test files run on one worker more than the CPUs this process may use (pytest-xdist), each
-# file on one worker, so that a module's shared fixtures are built once. The extra worker
-# runs while the others wait on servers (the replica, Chromium, a killed build): on 2 cores
-# 3 workers take 86-94 s, 2 take 104-114 s.
-PYTEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(len(os.sched_getaffinity(0)) + 1 \
-	if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1) + 1)')
+# Test files run on two workers more than the CPUs this process may use (pytest-xdist), each
+# file on one worker, so that a module's shared fixtures are built once. The extra workers
+# run while the others wait on servers (the replica, Chromium, a killed build, a rate
+# limit's Retry-After): on 2 cores, from a clean clone, 4 workers took 96 s of pytest, 3 took
+# 102-103 s (86-94 s at an earlier stop, with fewer tests), 2 took 104-114 s.
+PYTEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(len(os.sched_getaffinity(0)) + 2 \
+	if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1) + 2)')
 
 # Python caches what it compiles (__pycache__, ignored by git) unless PYTHONDONTWRITEBYTECODE
 # is set, as it is on some machines and CI images: then every test worker, every `cac-filings`
