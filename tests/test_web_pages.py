@@ -284,6 +284,8 @@ def test_a_number_under_another_list_or_none_leads_to_its_filing(served: Served)
     assert moved.headers["location"] == filing_url(kind, DOUYIN) + ".json"
     assert served.get(moved.headers["location"]).json()["filing"]["filing_number"] == DOUYIN
     page(served, "/-/filing/" + quote("网信算备0号"), 404)
+    moved = served.get("/-/filing/" + quote(DOUYIN, safe="") + ".json")
+    assert moved.headers["location"] == filing_url(kind, DOUYIN) + ".json"
 
 
 def test_scraped_text_stays_text(served: Served) -> None:
@@ -493,6 +495,9 @@ def test_row_links_of_a_key_with_an_empty_column_lead_to_the_row(served: Served,
                            + "&_shape=array").json()
         assert len(shown) == 1, href
         assert (shown[0]["year"] is None) == href.endswith(",None")
+        as_json = served.get(href + ".json")
+        assert as_json.status_code == 302, href
+        assert served.get(as_json.headers["location"] + "&_shape=array").json() == shown
 
 
 def test_row_pages_lead_to_the_project_pages(served: Served) -> None:

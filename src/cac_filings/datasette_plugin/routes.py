@@ -138,10 +138,13 @@ async def filing_by_number(request: Any, datasette: Any, release: Release) -> An
     """/-/filing/<number>, without its list: the filing's page when one list has it."""
     number = unquote(request.url_vars["number"])
     found = await filing.lists_of(datasette, number)
+    json_form = _is_json(request)
     if len(found) == 1:
-        return Response.redirect(filing_url(found[0], number))
+        return Response.redirect(filing_url(found[0], number) + (".json" if json_form else ""))
     if found:  # the same number in several lists: they are all found by searching it
-        return Response.redirect(search_url(number))
+        url = search_url(number)
+        return Response.redirect(url.replace("/-/search?", "/-/search.json?") if json_form
+                                 else url)
     return await not_found(datasette, request, f"备案 Filing: {number}", number)
 
 
@@ -257,7 +260,10 @@ async def nullable_key_row(request: Any, datasette: Any) -> Any:
             filters[f"{column}__isnull"] = 1
         else:
             filters[column] = value
-    return Response.redirect(table_url(table.name, **filters))
+    url = table_url(table.name, **filters)
+    if _is_json(request):  # the row's .json: the filtered table's
+        url = url.replace(f"/{table.name}?", f"/{table.name}.json?", 1)
+    return Response.redirect(url)
 
 
 ROUTES: list[tuple[str, View]] = [
@@ -266,7 +272,7 @@ ROUTES: list[tuple[str, View]] = [
     (r"^/-/company/(?P<name>[^/]+)$", with_release(company_page)),
     (r"^/-/filing/(?P<list_kind>[^/]+)/(?P<number>[^/]+?)(\.(?P<format>json))?$",
      with_release(filing_page)),
-    (r"^/-/filing/(?P<number>[^/]+)$", with_release(filing_by_number)),
+    (r"^/-/filing/(?P<number>[^/]+?)(\.(?P<format>json))?$", with_release(filing_by_number)),
     (r"^/-/batch/(?P<batch_id>.+)$", with_release(batch_page)),
     (r"^/-/charts$", with_release(charts_page)),
     (r"^/-/status(\.(?P<format>json))?$", with_release(status_page)),
@@ -280,5 +286,6 @@ ROUTES: list[tuple[str, View]] = [
     # Datasette's row pages of filings and companies lead to the project's own pages.
     (rf"^/{DATABASE}/filings/(?P<pks>[^/.]+)$", filing_row),
     (rf"^/{DATABASE}/companies/(?P<pk>[^/.]+)$", company_row),
-    (rf"^/{DATABASE}/(?P<table>{'|'.join(NULLABLE_KEYS)})/(?P<pks>[^/.]+)$", nullable_key_row),
+    (rf"^/{DATABASE}/(?P<table>{'|'.join(NULLABLE_KEYS)})/(?P<pks>[^/.]+)(\.(?P<format>json))?$",
+     nullable_key_row),
 ]
