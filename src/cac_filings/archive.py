@@ -200,8 +200,7 @@ class RawArchive:
     def set_validators(self, url: str, validators: Validators) -> None:
         table = self._load_validators()
         table[url] = validators
-        payload = {u: asdict(v) for u, v in sorted(table.items())}
-        write_atomic(self.validators_path, (dumps_stable(payload) + "\n").encode())
+        self._save_validators(table)
 
     def forget_validators(self, url: str) -> None:
         """The next request for `url` is unconditional: its stored answer could not be read
@@ -209,8 +208,11 @@ class RawArchive:
         ETag."""
         table = self._load_validators()
         if table.pop(url, None) is not None:
-            payload = {u: asdict(v) for u, v in sorted(table.items())}
-            write_atomic(self.validators_path, (dumps_stable(payload) + "\n").encode())
+            self._save_validators(table)
+
+    def _save_validators(self, table: dict[str, Validators]) -> None:
+        payload = {u: asdict(v) for u, v in sorted(table.items())}
+        write_atomic(self.validators_path, (dumps_stable(payload) + "\n").encode())
 
     # -- crawl records
     def save_crawl(self, record: dict[str, Any]) -> Path:

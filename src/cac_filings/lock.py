@@ -64,24 +64,27 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _has_open(pid: int, path: Path) -> bool:
-    """Whether process `pid` has `path` open; True when its descriptors cannot be read (it
-    may have)."""
+def _opens(process: Path, path: Path) -> bool:
+    """Whether the process at `process` (/proc/<pid>) has `path` open; OSError when its
+    descriptors cannot be read (gone, or another user's)."""
     target = str(path.resolve())
-    try:
-        fds = list(Path(f"/proc/{pid}/fd").iterdir())
-    except OSError:
-        return True
-    for fd in fds:
-        with suppress(OSError):
+    for fd in list((process / "fd").iterdir()):
+        with suppress(OSError):  # a descriptor closed meanwhile
             if os.readlink(fd) == target:
                 return True
     return False
 
 
+def _has_open(pid: int, path: Path) -> bool:
+    """Whether process `pid` has `path` open; True when that cannot be read (it may have)."""
+    try:
+        return _opens(Path(f"/proc/{pid}"), path)
+    except OSError:
+        return True
+
+
 def _holders(path: Path) -> list[int]:
     """PIDs of the cac-filings processes that have `path` open (Linux /proc)."""
-    target = path.resolve()
     found = []
     for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -90,7 +93,7 @@ def _holders(path: Path) -> list[int]:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
             if b"cac_filings" not in command and b"cac-filings" not in command:
                 continue
-            if any(os.readlink(fd) == str(target) for fd in (entry / "fd").iterdir()):
+            if _opens(entry, path):
                 found.append(int(entry.name))
         except OSError:
             continue
