@@ -212,6 +212,7 @@ def test_save_crawl_overwrites_the_same_id(archive: RawArchive) -> None:
     '{"crawl_id": "20240202T000000000000Z", "sources": []}',
     '{"crawl_id": "20240202T000000000000Z", "sources": {"a": {"batches": [{"batch_id": 1}]}}}',
     '{"crawl_id": "20240202T000000000000Z", "sources": {"a": {"batches": [{"batch_id": "x"}]}}}',
+    '{"crawl_id": "20240202T000000000000Z", "set_aside": ["not a note"]}',
 ])
 def test_an_unreadable_crawl_record_is_skipped_named_and_set_aside_by_the_crawl(
         archive: RawArchive, text: str) -> None:
@@ -223,14 +224,16 @@ def test_an_unreadable_crawl_record_is_skipped_named_and_set_aside_by_the_crawl(
     assert [r["crawl_id"] for r in archive.crawls()] == ["20240101T000000000000Z"]
     assert broken.read_bytes() == body and not (archive.root / "corrupt").exists()
     (note,) = archive.set_aside
-    assert note.startswith(f"crawl record {broken.name} could not be read (")
-    assert "it is skipped" in note
+    assert note["reason"].startswith(f"crawl record {broken.name} could not be read (")
+    assert "it is skipped" in note["reason"]
+    assert (note["what"], note["file_sha256"]) == (f"raw archive: crawl record {broken.name}",
+                                                   None)
     # The crawl (which holds the lock) moves it aside.
     crawl = RawArchive(archive.root)
     assert [r["crawl_id"] for r in crawl.crawls(set_aside=True)] == ["20240101T000000000000Z"]
     (moved,) = (archive.root / "corrupt").iterdir()
     assert moved.read_bytes() == body and not broken.exists()
     (note,) = crawl.set_aside
-    assert f"it was moved to {moved}" in note
+    assert f"it was moved to {moved}" in note["reason"]
     assert [r["crawl_id"] for r in RawArchive(archive.root).crawls()] == [
         "20240101T000000000000Z"]

@@ -62,6 +62,10 @@ def _check_crawl_record(record: object) -> None:
     if any(s.get("batches") or s.get("full_walk") for s in sources.values()) and \
             not isinstance(record.get("started_at"), str):
         raise ValueError("it lists batches but has no started_at")
+    notes = record.get("set_aside", [])
+    if not isinstance(notes, list) or not all(
+            isinstance(n, dict) and isinstance(n.get("reason"), str) for n in notes):
+        raise ValueError("its set_aside is not a list of notes")
 
 
 @dataclass(frozen=True)
@@ -79,9 +83,10 @@ class RawArchive:
         self.log_path = root / "fetch_log.jsonl"
         self.validators_path = root / "validators.json"
         self._validators: dict[str, Validators] | None = None
-        # What was moved aside to raw/corrupt/: unreadable crawl records (crawls), corrupt
-        # objects (intact). A crawl says each and keeps it in its record, for builds to report.
-        self.set_aside: list[str] = []
+        # What was skipped or moved aside to raw/corrupt/: unreadable crawl records (crawls),
+        # corrupt objects (intact), as {what, file_sha256, reason}. A crawl says each and keeps
+        # it in its record; the next build reports it as a problem (what, sha256, reason).
+        self.set_aside: list[dict[str, str | None]] = []
 
     # -- objects
     def object_path(self, sha256: str) -> Path:
@@ -116,9 +121,10 @@ class RawArchive:
         if sha256_hex(data) == sha256:
             return True
         target = self.quarantine(sha256)
-        self.set_aside.append(f"archived file {sha256} was corrupt (its bytes no longer match "
-                              f"their sha256: disk damage?) and was moved to {target}; it is "
-                              "fetched again")
+        self.set_aside.append({
+            "what": "raw archive", "file_sha256": sha256,
+            "reason": f"archived file {sha256} was corrupt (its bytes no longer match their "
+                      f"sha256: disk damage?) and was moved to {target}; it is fetched again"})
         return False
 
     def quarantine(self, sha256: str) -> Path:
@@ -244,9 +250,11 @@ class RawArchive:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     os.replace(path, target)
                     where = f"it was moved to {target}"
-                self.set_aside.append(
-                    f"crawl record {path.name} could not be read ({str(exc)[:120]}) and "
-                    f"{where}; the batches first seen in it are dated by a later crawl")
+                self.set_aside.append({
+                    "what": f"raw archive: crawl record {path.name}", "file_sha256": None,
+                    "reason": f"crawl record {path.name} could not be read ({str(exc)[:120]}) "
+                              f"and {where}; the batches first seen in it are dated by a "
+                              "later crawl"})
                 continue
             records.append(record)
         return records

@@ -283,16 +283,16 @@ def crawl(
     result = CrawlResult(crawl_id=crawl_id, record=record)
     own_fetcher = fetcher is None
     fetcher = fetcher or Fetcher(settings, archive, memo=True)
-    said: set[str] = set()
+    said: set[str | None] = set()
 
     def say_set_aside() -> None:
         """What was moved aside to raw/corrupt/ so far: said, and kept in this crawl's
         record (builds report it in the release's problems)."""
         for found in (archive, fetcher.archive):
             for note in found.set_aside:
-                if note not in said:
-                    said.add(note)
-                    reporter.warn(note)
+                if note["reason"] not in said:
+                    said.add(note["reason"])
+                    reporter.warn(str(note["reason"]))
                     record.setdefault("set_aside", []).append(note)
 
     try:

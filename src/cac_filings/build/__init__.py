@@ -750,11 +750,9 @@ def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | N
     for statement in unread:
         problems.append(Problem(f"statement {statement.url}", None, None, "statement",
                                 "warning", statement.reason, None, now, now))
-    for note in selection.set_aside:  # "crawl record X.json could not…", "archived file SHA…"
-        sha = re.match(r"archived file ([0-9a-f]{64}) ", note)
-        what = "raw archive" if sha else "raw archive: " + note.split(" could not", 1)[0]
-        problems.append(Problem(what, None, sha[1] if sha else None, "archive", "warning",
-                                note, None, now, now))
+    for note in selection.set_aside:
+        problems.append(Problem(str(note["what"]), None, note["file_sha256"], "archive",
+                                "warning", str(note["reason"]), None, now, now))
     for p in problems:
         p.first_seen = before.first_seen.get(p.key) or now
         p.last_tried = now

@@ -67,8 +67,9 @@ class Selection:
     crawl_ids: dict[str, str]  # source → the crawl it was read from
     # Pages that may state CAC's totals: {source, url, title, published_on, sha256}.
     statements: list[dict[str, Any]] = field(default_factory=list)
-    # Crawl records that could not be read and were moved aside (RawArchive.crawls).
-    set_aside: list[str] = field(default_factory=list)
+    # What the archive skipped or moved aside (RawArchive.set_aside): {what, file_sha256,
+    # reason}.
+    set_aside: list[dict[str, str | None]] = field(default_factory=list)
 
 
 def _month_after(period: str) -> str:
@@ -166,7 +167,7 @@ def select_batches(archive: RawArchive, sources: list[Source],
     # What the archive set aside: found now, or by the latest crawl (a later build no longer
     # reports what an older crawl moved aside and fetched again).
     latest = (records[-1].get("set_aside") or []) if records else []
-    set_aside = list(dict.fromkeys([*archive.set_aside, *latest]))
+    set_aside = list({n["reason"]: n for n in [*archive.set_aside, *latest]}.values())
     return Selection(selected, crawl_ids, statements, set_aside)
 
 
