@@ -17,7 +17,7 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from cac_filings.errors import ArchiveError
 
@@ -68,6 +68,15 @@ def _check_crawl_record(record: object) -> None:
         raise ValueError("its set_aside is not a list of notes")
 
 
+class SetAside(TypedDict):
+    """Something the archive skipped or moved aside: what it is (a problem's batch_id), the
+    object's sha256 when it is one, and the reason said."""
+
+    what: str
+    file_sha256: str | None
+    reason: str
+
+
 @dataclass(frozen=True)
 class Validators:
     etag: str | None
@@ -86,7 +95,7 @@ class RawArchive:
         # What was skipped or moved aside to raw/corrupt/: unreadable crawl records (crawls),
         # corrupt objects (intact), as {what, file_sha256, reason}. A crawl says each and keeps
         # it in its record; the next build reports it as a problem (what, sha256, reason).
-        self.set_aside: list[dict[str, str | None]] = []
+        self.set_aside: list[SetAside] = []
 
     # -- objects
     def object_path(self, sha256: str) -> Path:

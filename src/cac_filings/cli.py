@@ -405,7 +405,7 @@ def _crawl(settings: Settings, reporter: Reporter, record: RunRecord, sources: l
     record.downloaded, record.new_files = result.downloaded, result.new_files
     record.requests, record.not_modified = stats.requests, stats.not_modified
     record.retries = stats.retries
-    record.set_aside = [str(n["reason"]) for n in result.record.get("set_aside") or ()] or None
+    record.set_aside = [n["reason"] for n in result.record.get("set_aside") or ()] or None
     # "failed" when no source could be crawled (a run's build sets its own status after).
     record.status = "crawled" if any(s.get("status") == "ok" for s in result.record.get(
         "sources", {}).values()) else "failed"

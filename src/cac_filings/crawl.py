@@ -283,7 +283,7 @@ def crawl(
     result = CrawlResult(crawl_id=crawl_id, record=record)
     own_fetcher = fetcher is None
     fetcher = fetcher or Fetcher(settings, archive, memo=True)
-    said: set[str | None] = set()
+    said: set[str] = set()
 
     def say_set_aside() -> None:
         """What was moved aside to raw/corrupt/ so far: said, and kept in this crawl's
@@ -292,7 +292,7 @@ def crawl(
             for note in found.set_aside:
                 if note["reason"] not in said:
                     said.add(note["reason"])
-                    reporter.warn(str(note["reason"]))
+                    reporter.warn(note["reason"])
                     record.setdefault("set_aside", []).append(note)
 
     try:

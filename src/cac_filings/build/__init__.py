@@ -751,8 +751,8 @@ def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | N
         problems.append(Problem(f"statement {statement.url}", None, None, "statement",
                                 "warning", statement.reason, None, now, now))
     for note in selection.set_aside:
-        problems.append(Problem(str(note["what"]), None, note["file_sha256"], "archive",
-                                "warning", str(note["reason"]), None, now, now))
+        problems.append(Problem(note["what"], None, note["file_sha256"], "archive", "warning",
+                                note["reason"], None, now, now))
     for p in problems:
         p.first_seen = before.first_seen.get(p.key) or now
         p.last_tried = now

@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from cac_filings.archive import RawArchive
+from cac_filings.archive import RawArchive, SetAside
 from cac_filings.errors import ArchiveError
 from cac_filings.sources import Source
 
@@ -69,7 +69,7 @@ class Selection:
     statements: list[dict[str, Any]] = field(default_factory=list)
     # What the archive skipped or moved aside (RawArchive.set_aside): {what, file_sha256,
     # reason}.
-    set_aside: list[dict[str, str | None]] = field(default_factory=list)
+    set_aside: list[SetAside] = field(default_factory=list)
 
 
 def _month_after(period: str) -> str:
