@@ -326,6 +326,8 @@ def reader_pages(release: Path) -> list[tuple[str, str]]:
         ("search no match", f"/-/search?q={q('北京抖音不存在')}"),
         ("filings", "/cac_filings/filings"),
         ("filings _search=北京", f"/cac_filings/filings?_search={q('北京')}"),
+        ("filings _search=算法", f"/cac_filings/filings?_search={q('算法')}"),
+        ("filings _search=抖音", f"/cac_filings/filings?_search={q('抖音')}"),
         ("filings province=北京市", f"/cac_filings/filings?province={q('北京市')}"),
         ("filings list_kind", "/cac_filings/filings?list_kind=deep_synthesis"),
         ("filings status", "/cac_filings/filings?status=cancelled"),

@@ -34,6 +34,7 @@ from cac_filings.web import latest, urls, words
 from cac_filings.web.db import json_list
 from cac_filings.web.exports import neutralise_csv
 from cac_filings.web.release import Release, keep_current, release_of
+from cac_filings.web.search_facets import one_request
 
 ASGI = Callable[[dict[str, Any], Callable[[], Awaitable[Any]],
                  Callable[[dict[str, Any]], Awaitable[None]]], Awaitable[None]]
@@ -288,10 +289,11 @@ def asgi_wrapper(datasette: Any) -> Callable[[ASGI], ASGI]:
                 return
             await keep_current(datasette)
             scope = _ascii_path(scope)
-            if not _is_csv(scope):
-                await app(scope, receive, send)
-                return
-            await _csv_safe(app, scope, receive, send)
+            with one_request():
+                if not _is_csv(scope):
+                    await app(scope, receive, send)
+                    return
+                await _csv_safe(app, scope, receive, send)
         return wrapped
     return wrap
 

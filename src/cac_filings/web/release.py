@@ -176,6 +176,7 @@ def _database_class() -> type:
     from datasette.database import Database
 
     from cac_filings.web.facet_counts import summarised
+    from cac_filings.web.search_facets import answered
 
     class ReleaseDatabase(Database):  # type: ignore[misc]
         """Datasette keeps one SQLite connection per thread, stored under the database's
@@ -186,13 +187,18 @@ def _database_class() -> type:
         old path; releases stay on disk).
 
         A table page's count and facet queries are answered from the release's facet counts
-        (web.facet_counts) when its file has them (`summary_tables`)."""
+        (web.facet_counts) when its file has them (`summary_tables`), and those of a searched
+        page from its matches read once (web.search_facets)."""
 
         summary_tables: frozenset[str] = frozenset()
+        release: Release | None = None
 
         async def execute(self, sql: str, params: Any = None, *args: Any, **kwargs: Any
                           ) -> Any:
-            found = summarised(sql, params, self.summary_tables)
+            found: tuple[str, Any] | None = (await answered(self, self.release, sql, params)
+                                             if self.release is not None else None)
+            if found is None:
+                found = summarised(sql, params, self.summary_tables)
             if found is not None:
                 sql, params = found
             return await super().execute(sql, params, *args, **kwargs)
@@ -256,6 +262,7 @@ class ReleaseWatcher:
                                          is_mutable=False)
             database.name = database.route = DATABASE
             database.summary_tables = release.summaries
+            database.release = release
             tell_known_counts(datasette, database, release)
             # Datasette.add_database would rename a second `cac_filings`; replacing the entry
             # keeps the name (and every URL) stable. The dict is replaced, never mutated, as
@@ -264,6 +271,8 @@ class ReleaseWatcher:
             databases[DATABASE] = database
             datasette.databases = databases
             self.current = release
+            from cac_filings.web.search_facets import warm
+            warm(release)
             return True
 
 

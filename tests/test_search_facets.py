@@ -1,0 +1,214 @@
+"""A searched table page (`?_search=`) answered from its matches read once
+(web.search_facets) says exactly what Datasette's own queries say: its rows in their order,
+its count and every facet, on a table with many ties, nulls and Chinese values, and on the
+pages of a published release."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import numpy as np
+import pytest
+
+from cac_filings.config import load_settings
+from cac_filings.schema import FILINGS
+from cac_filings.search import fts_query, fts_texts
+from cac_filings.serve import make_datasette
+from cac_filings.web import search_facets
+from cac_filings.web.facet_counts import COUNTED
+from cac_filings.web.search_facets import answer, load_table, read_matches, recognise
+
+# Datasette 0.65's queries of /cac_filings/filings?_search=… (datasette/views/table.py and
+# datasette/facets.py), as the tests of the served pages below see them recognised.
+SEARCHED = ("from filings where rowid in (select rowid from filings_fts where filings_fts "
+            "match escape_fts(:search))")
+ROWS = "select {select} " + SEARCHED + " order by first_published_on desc limit {limit}"
+COUNT = "select count(*) " + SEARCHED
+FACET = ("select {c} as value, count(*) as count from ( select {select} " + SEARCHED
+         + " ) where {c} is not null group by {c} order by count desc, value limit {limit}")
+
+WORDS = ["北京", "上海", "算法", "推荐", "大模型", "科技", "服务", "抖音", "baidu", "AI"]
+PROVINCES = ["北京市", "上海市", "广东省", "浙江省", "四川省", None]
+DATES = ["2023-01-06", "2023-06-30", "2024-04-02", "2024-04-02", "2025-01-01", None]
+
+
+@pytest.fixture(scope="module")
+def conn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
+    """A filings table of 3,000 rows drawn from few values: most dates are shared by hundreds
+    of rows, some are null, facet counts tie, values are Chinese and Latin."""
+    rng = random.Random(13)
+    db = tmp_path_factory.mktemp("searched") / "searched.db"
+    c = sqlite3.connect(db)
+    columns = [col.name for col in FILINGS.columns]
+    c.execute(f"create table filings ({', '.join(columns)})")
+    c.execute(f"create virtual table filings_fts using fts5({', '.join(FILINGS.fts)})")
+    rows = []
+    for i in range(3000):
+        row: dict[str, Any] = dict.fromkeys(columns)
+        row.update(
+            filing_number=f"网信算备{i:06d}号", list_kind=rng.choice(["algorithm", "deep_synthesis",
+                                                                  "genai_filing"]),
+            name=" ".join(rng.sample(WORDS, 2)) + f" {i}", company=rng.choice(WORDS) + "公司",
+            province=rng.choice(PROVINCES), role=rng.choice(["service_provider", None]),
+            category=rng.choice(["个性化推送类", "检索过滤类", "排序精选类", None]),
+            status=rng.choice(["active", "active", "cancelled"]),
+            last_batch_id=f"algorithm/2024-{rng.randint(1, 12):02d}",
+            first_published_on=rng.choice(DATES))
+        rows.append(row)
+    c.executemany(f"insert into filings values ({', '.join('?' for _ in columns)})",
+                  [[r[k] for k in columns] for r in rows])
+    c.executemany(f"insert into filings_fts (rowid, {', '.join(FILINGS.fts)}) values "
+                  f"(?, {', '.join('?' for _ in FILINGS.fts)})",
+                  [(n, *fts_texts(FILINGS, r)) for n, r in enumerate(rows, 1)])
+    c.commit()
+    c.create_function("escape_fts", 1, fts_query, deterministic=True)
+    yield c
+    c.close()
+
+
+SEARCHES = ["北京", "算法 推荐", "baidu", "ai", "服务", "北京 上海 算法", "没有", "1", "公司", "”"]
+SELECT = ", ".join(c.name for c in FILINGS.columns)
+
+
+def _both(c: sqlite3.Connection, sql: str, search: str) -> tuple[list[Any], list[Any]]:
+    asked = recognise(sql, {"search": search})
+    assert asked is not None, sql
+    found = answer(asked, load_table(c, "filings"), read_matches(c, "filings_fts", search))
+    assert found is not None
+    return (c.execute(sql, {"search": search}).fetchall(),
+            c.execute(found[0], found[1]).fetchall())
+
+
+@pytest.mark.parametrize("search", SEARCHES)
+def test_rows_count_and_facets_are_datasettes(conn: sqlite3.Connection, search: str) -> None:
+    for limit in (1, 51, 400, 5001):
+        expected, got = _both(conn, ROWS.format(select=SELECT, limit=limit), search)
+        assert got == expected, (search, limit)
+    expected, got = _both(conn, COUNT, search)
+    assert got == expected
+    for column in sorted(COUNTED["filings"]):
+        for limit in (1, 3, 6, 31, 5001):
+            expected, got = _both(conn, FACET.format(c=column, select=SELECT, limit=limit),
+                                  search)
+            assert got == expected, (search, column, limit)
+    if search == "公司":  # every row: hundreds share each date, and nulls, compared above
+        assert len(read_matches(conn, "filings_fts", search)) == 3000
+
+
+def test_a_column_holding_other_than_text_is_left_to_sqlite(conn: sqlite3.Connection) -> None:
+    conn.execute("update filings set province = 7 where rowid = 5")
+    try:
+        table = load_table(conn, "filings")
+        assert table.columns["province"] is None and table.columns["status"] is not None
+        asked = recognise(FACET.format(c="province", select=SELECT, limit=6), {"search": "公司"})
+        assert asked is not None
+        assert answer(asked, table, read_matches(conn, "filings_fts", "公司")) is None
+    finally:
+        conn.rollback()
+
+
+def test_only_a_search_alone_in_datasettes_words_is_recognised() -> None:
+    rows = ROWS.format(select=SELECT, limit=51)
+    assert recognise(rows, {"search": "x"}) is not None
+    assert recognise(" ".join(rows.split(" ")).replace(" ", "\n  ", 3), {"search": "x"})
+    assert recognise(rows, {"search": "x", "p0": "北京市"}) is None  # a filter as well
+    assert recognise(rows, {"search": 3}) is None
+    assert recognise(rows.replace("escape_fts(:search)", ":search"), {"search": "x"}) is None
+    assert recognise(rows.replace(" desc", ""), {"search": "x"}) is None  # another order
+    assert recognise(rows.replace("first_published_on", "filed_on"), {"search": "x"}) is None
+    assert recognise(rows.replace("limit 51", "limit 51 offset 50"), {"search": "x"}) is None
+    assert recognise(rows.replace("filings_fts", "companies_fts"), {"search": "x"}) is None
+    assert recognise(rows.replace(SEARCHED, SEARCHED + ' and "province" = :p0'),
+                     {"search": "x"}) is None
+    facet = FACET.format(c="filed_on", select=SELECT, limit=6)  # not a faceted text column
+    assert recognise(facet, {"search": "x"}) is None
+    assert recognise(FACET.format(c="province", select=SELECT, limit=6),
+                     {"search": "x"}) is not None
+    assert recognise(COUNT, {"search": "x"}) is not None
+    assert recognise(COUNT.replace("filings", "companies"), {"search": "x"}) is not None
+
+
+def test_a_search_read_once_per_request(conn: sqlite3.Connection) -> None:
+    class Database:
+        path = "x.db"
+        reads: ClassVar[int] = 0
+
+        async def execute_fn(self, fn: Any) -> Any:
+            Database.reads += 1
+            return fn(conn)
+
+    class Release:
+        cache: ClassVar[dict[str, Any]] = {}
+
+    async def page(search: str) -> None:
+        for sql in [ROWS.format(select=SELECT, limit=51), COUNT] + [
+                FACET.format(c=c, select=SELECT, limit=6) for c in COUNTED["filings"]]:
+            assert await search_facets.answered(Database(), Release(), sql,
+                                                {"search": search}) is not None
+
+    async def requests() -> None:
+        with search_facets.one_request():
+            await page("北京")
+        with search_facets.one_request():
+            await page("北京")
+            await page("算法")
+
+    asyncio.run(requests())
+    # The columns once (the release's), then each request's search once.
+    assert Database.reads == 1 + 1 + 2
+
+
+def test_no_request_no_sharing(conn: sqlite3.Connection) -> None:
+    matches = read_matches(conn, "filings_fts", "北京")
+    assert len(matches) and bool(np.all(np.diff(matches) > 0))
+
+
+# ---------------------------------------------------------------- the pages served
+
+PAGES = ["/cac_filings/filings.json?_search=" + quote(s) + extra
+         for s in ["北京", "算法", "baidu", "AI", "没有这个词", "１１０１０８", "抖音 推荐"]
+         for extra in ["", "&_facet_size=max", "&_size=5"]] + [
+    "/cac_filings/companies.json?_search=" + quote("北京"),
+    "/cac_filings/cancellations.json?_search=" + quote("算法"),
+]
+
+
+@pytest.fixture(scope="module")
+def served(tiny_release: Path) -> Iterator[tuple[Any, asyncio.AbstractEventLoop]]:
+    loop = asyncio.new_event_loop()
+    yield make_datasette(load_settings(data_dir=tiny_release)), loop
+    loop.close()
+
+
+def test_the_pages_are_those_datasette_gives(served: tuple[Any, asyncio.AbstractEventLoop],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    ds, loop = served
+    answered: list[str] = []
+    real = search_facets.answer
+
+    def counting(asked: Any, *args: Any) -> Any:
+        answered.append(asked.kind)
+        return real(asked, *args)
+
+    def get(path: str) -> Any:
+        response = loop.run_until_complete(ds.client.get(path))
+        assert response.status_code == 200, (path, response.text[:300])
+        body = response.json()
+        return body["rows"], body["filtered_table_rows_count"], body["facet_results"]
+
+    monkeypatch.setattr(search_facets, "answer", counting)
+    ours = [get(p) for p in PAGES]
+    # Datasette's queries of the filings pages were all answered here: rows, count, facets.
+    assert {"rows", "count", "facet"} <= set(answered)
+    assert answered.count("rows") == sum("filings.json" in p for p in PAGES)
+    monkeypatch.setattr(search_facets, "recognise", lambda sql, params: None)
+    theirs = [get(p) for p in PAGES]
+    for path, mine, datasettes in zip(PAGES, ours, theirs, strict=True):
+        assert mine == datasettes, path
+    assert any(rows for rows, _, _ in ours) and any(facets for _, _, facets in ours)
