@@ -212,3 +212,21 @@ def test_the_pages_are_those_datasette_gives(served: tuple[Any, asyncio.Abstract
     for path, mine, datasettes in zip(PAGES, ours, theirs, strict=True):
         assert mine == datasettes, path
     assert any(rows for rows, _, _ in ours) and any(facets for _, _, facets in ours)
+
+
+def test_serving_freezes_what_it_loaded_before_the_first_request(
+        tiny_release: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    import uvicorn
+
+    from cac_filings import serve
+
+    frozen: list[int] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: frozen.append(gc.get_freeze_count()))
+    try:
+        serve.serve(load_settings(data_dir=tiny_release), "127.0.0.1", 0)
+    finally:
+        gc.unfreeze()
+    # Datasette and the release, loaded, are out of the full collections' walk.
+    assert frozen and frozen[0] > 10_000

@@ -7,6 +7,7 @@ answered from it: `cac-filings serve` never needs a restart (web.release.Release
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -53,4 +54,9 @@ def serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     datasette = make_datasette(settings)
+    # What is loaded by now (Datasette, its templates, the release's labels and metadata:
+    # 280,000 objects) lives as long as the process: frozen, Python's full collections no
+    # longer walk it (each took 55 ms of some request, one in about 25 at a million filings).
+    gc.collect()
+    gc.freeze()
     uvicorn.run(datasette.app(), host=host, port=port, log_level="warning")
