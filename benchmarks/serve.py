@@ -328,6 +328,8 @@ def reader_pages(release: Path) -> list[tuple[str, str]]:
         ("filings _search=北京", f"/cac_filings/filings?_search={q('北京')}"),
         ("filings _search=算法", f"/cac_filings/filings?_search={q('算法')}"),
         ("filings _search=抖音", f"/cac_filings/filings?_search={q('抖音')}"),
+        ("filings _search=北京 province", f"/cac_filings/filings?_search={q('北京')}"
+                                          f"&province={q('北京市')}"),
         ("filings province=北京市", f"/cac_filings/filings?province={q('北京市')}"),
         ("filings list_kind", "/cac_filings/filings?list_kind=deep_synthesis"),
         ("filings status", "/cac_filings/filings?status=cancelled"),

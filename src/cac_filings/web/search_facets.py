@@ -16,20 +16,22 @@ are read once per request, from the full-text index alone (about 25 ms for 北�
 
 A table's faceted text columns and its newest-first column are loaded once per release, as a
 code per rowid (`Coded`: the column's distinct values sorted, so that codes order as values
-do). Only Datasette's own queries of a search with no other condition are recognised, on
-text columns (a column holding anything else is left to SQLite); everything else (a search
-with a filter, another sort, the next page, `_searchmode=raw`) runs as Datasette wrote it.
+do). Only Datasette's own queries of a search alone, or with one equality filter on a
+faceted column (`?_search=北京&province=北京市`: the matches with that code), are recognised,
+on text columns (a column holding anything else is left to SQLite); everything else (other
+filters, another sort, the next page, `_searchmode=raw`) runs as Datasette wrote it.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextvars
 import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -41,8 +43,8 @@ from cac_filings.web.facet_counts import COUNTED, FTS_TABLES
 # Datasette 0.65's SQL of a searched table page, white space squeezed
 # (datasette/views/table.py: where_clauses of `_search`, sql, count_sql,
 # sql_no_order_no_limit; datasette/facets.py ColumnFacet.facet_results).
-_SEARCHED = (r"from (?P<table>\w+) where rowid in \(select rowid from (?P<fts>\w+) where "
-             r"(?P=fts) match escape_fts\(:search\)\)")
+_SEARCHED = (r"from (?P<table>\w+) where (?:\"(?P<where>\w+)\" = :p0 and )?rowid in \(select "
+             r"rowid from (?P<fts>\w+) where (?P=fts) match escape_fts\(:search\)\)")
 _ROWS_RE = re.compile(r"select (?P<select>.+?) " + _SEARCHED +
                       r" order by (?P<sort>\w+) desc limit (?P<limit>\d+)")
 _COUNT_RE = re.compile(r"select count\(\*\) " + _SEARCHED)
@@ -174,7 +176,8 @@ def warm(release: Any) -> threading.Thread:
 
 @dataclass(frozen=True)
 class Asked:
-    """One of Datasette's queries of a searched page: `kind` rows, count or facet."""
+    """One of Datasette's queries of a searched page: `kind` rows, count or facet; `where`
+    the faceted column of the page's one filter (`?province=北京市`), equal to `value`."""
 
     kind: str
     table: str
@@ -182,33 +185,56 @@ class Asked:
     column: str = ""
     limit: int = 0
     select: str = ""
+    where: str = ""
+    value: str = ""
 
 
 def recognise(sql: str, params: Any) -> Asked | None:
-    """The query of a searched page `sql` is, with `params` exactly its search; or None."""
-    if not (isinstance(params, Mapping) and set(params) == {"search"}
-            and isinstance(params["search"], str)):
+    """The query of a searched page `sql` is, with `params` exactly its search (and its
+    filter's value); or None."""
+    if not (isinstance(params, Mapping) and isinstance(params.get("search"), str)
+            and set(params) <= {"search", "p0"}):
         return None
     text = " ".join(sql.split())
-    search = params["search"]
     for kind, pattern in (("rows", _ROWS_RE), ("count", _COUNT_RE), ("facet", _FACET_RE)):
         found = pattern.fullmatch(text)
         if found is None:
             continue
-        table = found["table"]
+        table, where = found["table"], found["where"] or ""
         if table not in FTS_TABLES or found["fts"] != f"{table}_fts":
             return None
+        if ("p0" in params) != bool(where):
+            return None
+        if where and (where not in COUNTED.get(table, ()) or not isinstance(params["p0"], str)):
+            return None
+        asked = Asked(kind, table, params["search"], where=where,
+                      value=params["p0"] if where else "")
         if kind == "rows":
             if NEWEST_FIRST.get(table) != found["sort"]:
                 return None
-            return Asked(kind, table, search, found["sort"], int(found["limit"]),
-                         found["select"])
+            return replace(asked, column=found["sort"], limit=int(found["limit"]),
+                           select=found["select"])
         if kind == "facet":
             if found["column"] not in COUNTED.get(table, ()):
                 return None
-            return Asked(kind, table, search, found["column"], int(found["limit"]))
-        return Asked(kind, table, search)
+            return replace(asked, column=found["column"], limit=int(found["limit"]))
+        return asked
     return None
+
+
+def filtered(asked: Asked, table: SearchedTable, matches: np.ndarray) -> np.ndarray | None:
+    """The matches whose filter column equals the filter's value (all of them without a
+    filter); None when that column is not coded."""
+    if not asked.where:
+        return matches
+    coded = table.columns.get(asked.where)
+    if coded is None:
+        return None
+    at = bisect.bisect_left(coded.values, asked.value)
+    if at == len(coded.values) or coded.values[at] != asked.value:
+        return matches[:0]
+    chosen: np.ndarray = matches[coded.codes[matches] == at]
+    return chosen
 
 
 def facet_counts(coded: Coded, matches: np.ndarray, limit: int) -> list[tuple[str, int]]:
@@ -241,8 +267,12 @@ def newest_first(coded: Coded, matches: np.ndarray, limit: int) -> np.ndarray:
 
 def answer(asked: Asked, table: SearchedTable, matches: np.ndarray
            ) -> tuple[str, list[object]] | None:
-    """A query giving exactly what `asked` gives, from the matches; None when the column
+    """A query giving exactly what `asked` gives, from the matches; None when a column
     it needs is not coded (not text)."""
+    chosen = filtered(asked, table, matches)
+    if chosen is None:
+        return None
+    matches = chosen
     if asked.kind == "count":
         return "select ? as [count(*)]", [len(matches)]
     coded = table.columns.get(asked.column)
@@ -270,7 +300,7 @@ async def answered(database: Any, release: Any, sql: str, params: Any
         return None
 
     table: SearchedTable = SearchedTable(asked.table, {})
-    if asked.kind != "count":
+    if asked.kind != "count" or asked.where:
         table = release.cache.get(_key(asked.table)) or await database.execute_fn(
             lambda conn: loaded(conn, release, asked.table))
     memo = _MATCHES.get()
