@@ -11,6 +11,7 @@ import html
 import io
 import json
 import re
+import shutil
 import sqlite3
 import zipfile
 from collections.abc import Iterator
@@ -848,3 +849,26 @@ def test_a_new_release_keeps_the_name_and_every_thread_moves_to_it(served: Serve
     assert any(t["name"] == "filings" for t in tables)
     note = text_of(page(served, "/-/latest").split('id="release-changes"')[1].split("</p>")[0])
     assert f"relative to the one before it ({first_release}): 1 新增 added" in note
+
+
+def test_a_companys_count_says_when_its_former_names_add_filings(
+        tiny_release: Path, tmp_path: Path) -> None:
+    # The companies table counts the filings under a company's current name (n_filings);
+    # its page lists those under its former names too, and says both.
+    data = tmp_path / "data"
+    shutil.copytree(tiny_release, data, symlinks=True)
+    db = sqlite3.connect((data / "published").resolve() / DB_FILE)
+    with db:
+        db.execute("update filings set company = '北京微播视界科技有限公司' where "
+                   "filing_number = ?", [BAIDU])
+    db.close()
+    loop = asyncio.new_event_loop()
+    try:
+        ds = make_datasette(load_settings(data_dir=data))
+        body = loop.run_until_complete(ds.client.get(company_url("北京抖音信息服务有限公司"))).text
+    finally:
+        loop.close()
+    facts = text_of(body.split('class="cac-facts"')[1].split("</dl>")[0])
+    listed = int(re.search(r"备案 Filings \((\d+)\)", text_of(body))[1])  # type: ignore[index]
+    assert f"含曾用名共 {listed} with its former names" in facts
+    assert facts.split("备案 Filings ")[1].startswith(f"{listed - 1} 以现名 under this name")
