@@ -6,6 +6,7 @@ pages of a published release."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import sqlite3
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ import numpy as np
 import pytest
 
 from cac_filings.config import load_settings
-from cac_filings.schema import FILINGS
+from cac_filings.schema import FILINGS, sqlite_ddl
 from cac_filings.search import fts_query, fts_texts
 from cac_filings.serve import make_datasette
 from cac_filings.web import search_facets
@@ -38,16 +39,16 @@ PROVINCES = ["北京市", "上海市", "广东省", "浙江省", "四川省", No
 DATES = ["2023-01-06", "2023-06-30", "2024-04-02", "2024-04-02", "2025-01-01", None]
 
 
-@pytest.fixture(scope="module")
-def conn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
-    """A filings table of 3,000 rows drawn from few values: most dates are shared by hundreds
-    of rows, some are null, facet counts tie, values are Chinese and Latin."""
+def _filings(path: Path, shuffled: bool) -> sqlite3.Connection:
+    """A filings table (the release's schema: its key, indexes and full-text table) of 3,000
+    rows drawn from few values: most dates are shared by hundreds of rows, some are null,
+    facet counts tie, values are Chinese and Latin. Written in its key's order, as the build
+    writes it, or shuffled."""
     rng = random.Random(13)
-    db = tmp_path_factory.mktemp("searched") / "searched.db"
-    c = sqlite3.connect(db)
+    c = sqlite3.connect(path)
+    for statement in sqlite_ddl(FILINGS):
+        c.execute(statement)
     columns = [col.name for col in FILINGS.columns]
-    c.execute(f"create table filings ({', '.join(columns)})")
-    c.execute(f"create virtual table filings_fts using fts5({', '.join(FILINGS.fts)})")
     rows = []
     for i in range(3000):
         row: dict[str, Any] = dict.fromkeys(columns)
@@ -57,17 +58,27 @@ def conn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connectio
             name=" ".join(rng.sample(WORDS, 2)) + f" {i}", company=rng.choice(WORDS) + "公司",
             province=rng.choice(PROVINCES), role=rng.choice(["service_provider", None]),
             category=rng.choice(["个性化推送类", "检索过滤类", "排序精选类", None]),
-            status=rng.choice(["active", "active", "cancelled"]),
+            status=rng.choice(["active", "active", "cancelled"]), number_valid=True,
+            quality_flags="[]", first_batch_id="algorithm/2024-01", source_url="https://x/",
             last_batch_id=f"algorithm/2024-{rng.randint(1, 12):02d}",
             first_published_on=rng.choice(DATES))
         rows.append(row)
-    c.executemany(f"insert into filings values ({', '.join('?' for _ in columns)})",
-                  [[r[k] for k in columns] for r in rows])
+    rows.sort(key=lambda r: (r["list_kind"], r["filing_number"]))
+    if shuffled:
+        rng.shuffle(rows)
+    c.executemany(f"insert into filings ({', '.join(columns)}) values "
+                  f"({', '.join('?' for _ in columns)})", [[r[k] for k in columns] for r in rows])
     c.executemany(f"insert into filings_fts (rowid, {', '.join(FILINGS.fts)}) values "
                   f"(?, {', '.join('?' for _ in FILINGS.fts)})",
                   [(n, *fts_texts(FILINGS, r)) for n, r in enumerate(rows, 1)])
     c.commit()
     c.create_function("escape_fts", 1, fts_query, deterministic=True)
+    return c
+
+
+@pytest.fixture(scope="module")
+def conn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
+    c = _filings(tmp_path_factory.mktemp("searched") / "searched.db", shuffled=False)
     yield c
     c.close()
 
@@ -121,7 +132,7 @@ def test_rows_count_and_facets_are_datasettes(conn: sqlite3.Connection, search: 
 
 
 def test_a_column_holding_other_than_text_is_left_to_sqlite(conn: sqlite3.Connection) -> None:
-    conn.execute("update filings set province = 7 where rowid = 5")
+    conn.execute("update filings set province = x'07' where rowid = 5")  # a blob
     try:
         table = load_table(conn, "filings")
         assert table.columns["province"] is None and table.columns["status"] is not None
@@ -161,6 +172,50 @@ def test_only_a_search_alone_in_datasettes_words_is_recognised() -> None:
     assert recognise(COUNT.replace("filings", "companies"), {"search": "x"}) is not None
 
 
+def test_rows_in_another_order_than_the_key_are_left_to_sqlite(tmp_path: Path) -> None:
+    # SQLite gives rows tying on the date by rowid from the matches alone, by the key from
+    # an index of a filter column: the same order only when rowids follow the key.
+    c = _filings(tmp_path / "shuffled.db", shuffled=True)
+    try:
+        table = load_table(c, "filings")
+        assert not table.keyed and table.columns["province"] is not None
+        rows = ROWS.format(select=SELECT, limit=51).replace(
+            "where rowid", 'where "province" = :p0 and rowid')
+        params = {"search": "公司", "p0": "北京市"}
+        asked = recognise(rows, params)
+        assert asked is not None
+        assert answer(asked, table, read_matches(c, "filings_fts", "公司")) is None
+        # (Answered regardless, the ties would come in another order than SQLite's.)
+        forced = answer(asked, dataclasses.replace(table, keyed=True),
+                        read_matches(c, "filings_fts", "公司"))
+        assert forced is not None
+        assert c.execute(forced[0], forced[1]).fetchall() != c.execute(rows, params).fetchall()
+        # Counts and facets do not depend on the order: still answered, still the same.
+        facet = FACET.format(c="status", select=SELECT, limit=6).replace(
+            "where rowid", 'where "province" = :p0 and rowid')
+        asked = recognise(facet, params)
+        assert asked is not None
+        found = answer(asked, table, read_matches(c, "filings_fts", "公司"))
+        assert found is not None
+        assert c.execute(found[0], found[1]).fetchall() == c.execute(facet, params).fetchall()
+    finally:
+        c.close()
+
+
+def test_the_sql_pages_queries_of_that_shape_are_not_taken_for_the_tables(
+        conn: sqlite3.Connection) -> None:
+    # /cac_filings?sql=… runs what a reader types: only a table page's own select lists
+    # (the table's columns) are Datasette's queries.
+    for select in ["count(*)", "distinct first_published_on", "rowid, company as province",
+                   "*", "name, count(*) over ()", "nosuchcolumn"]:
+        rows = ROWS.format(select=select, limit=51)
+        assert recognise(rows, {"search": "北京"}) is None, select
+        facet = FACET.format(c="province", select=select, limit=3)
+        assert recognise(facet, {"search": "北京"}) is None, select
+    for select in [SELECT, "rowid, " + SELECT, '"name", [company], province']:
+        assert recognise(ROWS.format(select=select, limit=51), {"search": "x"}) is not None
+
+
 def test_a_search_read_once_per_request(conn: sqlite3.Connection) -> None:
     class Database:
         path = "x.db"
@@ -189,6 +244,21 @@ def test_a_search_read_once_per_request(conn: sqlite3.Connection) -> None:
     asyncio.run(requests())
     # The columns once (the release's), then each request's search once.
     assert Database.reads == 1 + 1 + 2
+
+
+def test_warming_up_loads_the_filings_whatever_other_table_is_missing(
+        tmp_path: Path) -> None:
+    # The fixture's file has no companies or cancellations tables.
+    c = _filings(tmp_path / "alone.db", shuffled=False)
+    c.close()
+
+    class Release:
+        db_file = tmp_path / "alone.db"
+        cache: ClassVar[dict[str, Any]] = {}
+
+    search_facets.warm(Release()).join(timeout=30)
+    assert Release.cache["searched:filings"].keyed
+    assert "searched:companies" not in Release.cache
 
 
 def test_no_request_no_sharing(conn: sqlite3.Connection) -> None:
