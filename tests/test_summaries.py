@@ -215,6 +215,13 @@ def test_datasettes_count_and_facet_queries_are_read_from_the_summary() -> None:
     assert summarised(facet.format(c="filed_on", sql=select), [], present) is None
     assert summarised(facet.format(c="province", sql="select name from filings"), [],
                       present) is None  # the column is not selected: Datasette's error
+    # A query typed on the SQL page in that shape, with other than the table's columns.
+    assert summarised(facet.format(c="province", sql="select name, company as province "
+                                   "from filings"), [], present) is None
+    assert summarised(facet.format(c="province", sql="select province, nosuch from filings"),
+                      [], present) is None
+    assert summarised(facet.format(c="province", sql='select rowid, "province", [name] from '
+                                   "filings"), [], present) is not None
 
 
 def test_datasette_knows_every_count_and_the_hash_without_counting(pair: Pair) -> None:

@@ -40,6 +40,17 @@ _SEARCH_COUNT_RE = re.compile(
 FTS_TABLES = frozenset(t.name for t in TABLES if t.fts)
 
 Params = Mapping[str, object] | list[object] | tuple[object, ...] | None
+_IDENTIFIER_RE = re.compile(r'\w+|"\w+"|\[\w+\]')
+COLUMNS = {t.name: frozenset(t.column_names) for t in TABLES}
+
+
+def plain_columns(select: str, table: str) -> bool:
+    """`select` is a list of `table`'s own columns (optionally after rowid), nothing else: a
+    query of the SQL page shaped like Datasette's (`select count(*) …`, `company as
+    province`) is not one of its table page's."""
+    known = COLUMNS.get(table, frozenset()) | {"rowid"}
+    return all(_IDENTIFIER_RE.fullmatch(item.strip()) and
+               item.strip().strip('"[]') in known for item in select.split(","))
 
 
 def _value(params: Params, filtered: bool) -> tuple[bool, object]:
@@ -82,7 +93,8 @@ def summarised(sql: str, params: Params, summaries: Collection[str]
     columns = COUNTED.get(table, frozenset())
     selected = {c.strip().strip('"[]') for c in found["select"].split(",")}
     ok, value = _value(params, where is not None)
-    if not ok or column not in columns or column not in selected or (
+    if not ok or column not in columns or column not in selected or not plain_columns(
+            found["select"], table) or (
             where is not None and where not in columns):
         return None
     chosen: dict[str, object] = {"table": table, "column": column,

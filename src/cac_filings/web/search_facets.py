@@ -45,7 +45,7 @@ import numpy as np
 
 from cac_filings.metadata import NEWEST_FIRST
 from cac_filings.schema import TABLES, quote_identifier
-from cac_filings.web.facet_counts import COUNTED, FTS_TABLES
+from cac_filings.web.facet_counts import COUNTED, FTS_TABLES, plain_columns
 
 # Datasette 0.65's SQL of a searched table page, white space squeezed
 # (datasette/views/table.py: where_clauses of `_search`, sql, count_sql,
@@ -60,9 +60,6 @@ _FACET_RE = re.compile(
     + _SEARCHED
     + r" \) where (?P=column) is not null group by (?P=column) order by count desc, value "
     r"limit (?P<limit>\d+)")
-
-_IDENTIFIER_RE = re.compile(r'\w+|"\w+"|\[\w+\]')
-COLUMNS = {t.name: frozenset(t.column_names) for t in TABLES}
 
 # The matches' rowids of each search asked in this request: (database file, table, search).
 _MATCHES: contextvars.ContextVar[dict[tuple[str, str, str], np.ndarray] | None] = \
@@ -220,15 +217,6 @@ class Asked:
     select: str = ""
     where: str = ""
     value: str = ""
-
-
-def plain_columns(select: str, table: str) -> bool:
-    """`select` is a list of `table`'s own columns (optionally after rowid), nothing else: a
-    query of the SQL page shaped like Datasette's (`select count(*) …`, `company as
-    province`) is not one of its table page's."""
-    known = COLUMNS.get(table, frozenset()) | {"rowid"}
-    return all(_IDENTIFIER_RE.fullmatch(item.strip()) and
-               item.strip().strip('"[]') in known for item in select.split(","))
 
 
 def recognise(sql: str, params: Any) -> Asked | None:
