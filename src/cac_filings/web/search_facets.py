@@ -172,7 +172,8 @@ def _key(table: str) -> str:
 def loaded(conn: sqlite3.Connection, release: Any, table: str) -> SearchedTable:
     """The release's columns of `table`, loaded once: a page asked while `warm` loads them
     waits for it rather than loading them a second time."""
-    with release.cache.setdefault("searched:lock", threading.Lock()):
+    # One lock per table: a page of the filings does not wait for the companies' columns.
+    with release.cache.setdefault(_key(table) + ":lock", threading.Lock()):
         if _key(table) not in release.cache:
             release.cache[_key(table)] = load_table(conn, table)
         found: SearchedTable = release.cache[_key(table)]
