@@ -6,9 +6,9 @@ is not null group by c …`) on every request: at a million filings each is a pa
 whole table. A release never changes, so summaries.py counted every faceted text column once,
 overall and within each value of every other (summary_facet_counts). `summarised` recognises
 exactly those two queries, with no condition or one equality on a faceted column, and gives
-the same query of the summary instead; a search's count is counted in the full-text table.
-Anything else (facets of a search, two filters, another operator, a release written before
-the summaries) runs as Datasette wrote it.
+the same query of the summary instead. A search's count and facets are web.search_facets'.
+Anything else (two filters, another operator, a release written before the summaries) runs
+as Datasette wrote it.
 """
 
 from __future__ import annotations
@@ -31,12 +31,8 @@ _FACET_RE = re.compile(
     r"from (?P<table>\w+) (?:where \"(?P<where>\w+)\" = :p0 )?\) where (?P=column) is not "
     r"null group by (?P=column) order by count desc, value limit (?P<limit>\d+)")
 _COUNT_RE = re.compile(r"select count\(\*\) from (?P<table>\w+) where \"(?P<where>\w+)\" = :p0")
-# A table page's search (`?_search=`): its full-text table holds one row per row of the
-# table, with the same rowid (store.write_sqlite checks it), so its matches are counted there
-# without reading each matching row.
-_SEARCH_COUNT_RE = re.compile(
-    r"select count\(\*\) from (?P<table>\w+) where rowid in \(select rowid from "
-    r"(?P<fts>\w+) where (?P=fts) match escape_fts\(:search\)\)")
+# A table page's search (`?_search=`) is counted and faceted from its matches
+# (web.search_facets).
 FTS_TABLES = frozenset(t.name for t in TABLES if t.fts)
 
 Params = Mapping[str, object] | list[object] | tuple[object, ...] | None
@@ -68,14 +64,6 @@ def summarised(sql: str, params: Params, summaries: Collection[str]
     if SUMMARY_FACET_COUNTS.name not in summaries:
         return None
     text = " ".join(sql.split())
-    found = _SEARCH_COUNT_RE.fullmatch(text)
-    if found:
-        table, fts = found["table"], found["fts"]
-        if table not in FTS_TABLES or fts != f"{table}_fts" or not (
-                isinstance(params, Mapping) and set(params) == {"search"}):
-            return None
-        return (f"select count(*) from {fts} where {fts} match escape_fts(:search)",
-                {"search": params["search"]})
     found = _COUNT_RE.fullmatch(text)
     if found:
         table, where = found["table"], found["where"]
