@@ -26,10 +26,16 @@ _SUMMARY = quote_identifier(SUMMARY_FACET_COUNTS.name)
 
 # Datasette 0.65's SQL, white space squeezed: datasette/facets.py ColumnFacet.facet_results
 # and datasette/views/table.py (count_sql, sql_no_order_no_limit, Filters' "col" = :p0).
-_FACET_RE = re.compile(
-    r"select (?P<column>\w+) as value, count\(\*\) as count from \( select (?P<select>.+?) "
-    r"from (?P<table>\w+) (?:where \"(?P<where>\w+)\" = :p0 )?\) where (?P=column) is not "
-    r"null group by (?P=column) order by count desc, value limit (?P<limit>\d+)")
+def facet_query(rows: str) -> re.Pattern[str]:
+    """Datasette's facet query of a table page whose rows are `rows` (a pattern of their FROM
+    and WHERE, naming the table): the column, the rows' select list, the limit."""
+    return re.compile(
+        r"select (?P<column>\w+) as value, count\(\*\) as count from \( select (?P<select>.+?) "
+        + rows + r" \) where (?P=column) is not null group by (?P=column) order by count desc, "
+        r"value limit (?P<limit>\d+)")
+
+
+_FACET_RE = facet_query(r"from (?P<table>\w+)(?: where \"(?P<where>\w+)\" = :p0)?")
 _COUNT_RE = re.compile(r"select count\(\*\) from (?P<table>\w+) where \"(?P<where>\w+)\" = :p0")
 # A table page's search (`?_search=`) is counted and faceted from its matches
 # (web.search_facets).

@@ -45,7 +45,7 @@ import numpy as np
 
 from cac_filings.metadata import NEWEST_FIRST
 from cac_filings.schema import TABLES, quote_identifier
-from cac_filings.web.facet_counts import COUNTED, FTS_TABLES, plain_columns
+from cac_filings.web.facet_counts import COUNTED, FTS_TABLES, facet_query, plain_columns
 
 # Datasette 0.65's SQL of a searched table page, white space squeezed
 # (datasette/views/table.py: where_clauses of `_search`, sql, count_sql,
@@ -55,11 +55,7 @@ _SEARCHED = (r"from (?P<table>\w+) where (?:\"(?P<where>\w+)\" = :p0 and )?rowid
 _ROWS_RE = re.compile(r"select (?P<select>.+?) " + _SEARCHED +
                       r" order by (?P<sort>\w+) desc limit (?P<limit>\d+)")
 _COUNT_RE = re.compile(r"select count\(\*\) " + _SEARCHED)
-_FACET_RE = re.compile(
-    r"select (?P<column>\w+) as value, count\(\*\) as count from \( select (?P<select>.+?) "
-    + _SEARCHED
-    + r" \) where (?P=column) is not null group by (?P=column) order by count desc, value "
-    r"limit (?P<limit>\d+)")
+_FACET_RE = facet_query(_SEARCHED)
 
 # The matches' rowids of each search asked in this request: (database file, table, search).
 _MATCHES: contextvars.ContextVar[dict[tuple[str, str, str], np.ndarray] | None] = \
