@@ -143,6 +143,26 @@ def test_a_column_holding_other_than_text_is_left_to_sqlite(conn: sqlite3.Connec
         conn.rollback()
 
 
+def test_a_column_an_older_release_lacks_is_left_to_sqlite(tmp_path: Path) -> None:
+    c = _filings(tmp_path / "older.db", shuffled=False)
+    try:
+        c.execute("drop index idx_filings_category_first_published_on_desc_list_kind_"
+                  "filing_number")
+        c.execute("alter table filings drop column category")
+        table = load_table(c, "filings")
+        assert table.columns["category"] is None and table.columns["status"] is not None
+        assert table.keyed  # the other columns and the rows are answered as before
+        facet = FACET.format(c="status", select=SELECT.replace(", category,", ","), limit=6)
+        asked = recognise(facet, {"search": "公司"})
+        assert asked is not None
+        found = answer(asked, table, read_matches(c, "filings_fts", "公司"))
+        assert found is not None
+        assert c.execute(found[0], found[1]).fetchall() == c.execute(
+            facet, {"search": "公司"}).fetchall()
+    finally:
+        c.close()
+
+
 def test_only_a_search_alone_in_datasettes_words_is_recognised() -> None:
     rows = ROWS.format(select=SELECT, limit=51)
     assert recognise(rows, {"search": "x"}) is not None

@@ -123,13 +123,12 @@ def searched_columns(table: str) -> tuple[str, ...]:
     return tuple(sorted(columns))
 
 
-def rowids_follow_key(conn: sqlite3.Connection, table: str) -> bool:
+def rowids_follow_key(conn: sqlite3.Connection, table: str, key: tuple[str, ...]) -> bool:
     """Whether `table`'s rows in rowid order are in its primary key's order (the build
     writes them so: derive.py sorts the filings by list and number). SQLite leaves rows that
     tie on the sort column in the order it reads them: by rowid from the matches alone, by
     the primary key's columns from an index of a filter column and the sort column; the
     two agree only then."""
-    key = next((t.primary_key for t in TABLES if t.name == table), ())
     if not key:
         return False
     # Read in the key's order from its own index (which holds the rowids): 0.3 s at a
@@ -144,9 +143,14 @@ def rowids_follow_key(conn: sqlite3.Connection, table: str) -> bool:
 def load_table(conn: sqlite3.Connection, table: str) -> SearchedTable:
     size = int(conn.execute(f"select coalesce(max(rowid), 0) + 1 from "
                             f"{quote_identifier(table)}").fetchone()[0])
-    return SearchedTable(table, {c: load_column(conn, table, c, size)
-                                 for c in searched_columns(table)},
-                         keyed=table in NEWEST_FIRST and rowids_follow_key(conn, table))
+    # A release written before a column lacks it: that column's queries are SQLite's (and
+    # it is never read: SQLite would take a missing "column" for the text 'column').
+    present = {r[1] for r in conn.execute(f"pragma table_info({quote_identifier(table)})")}
+    key = next((t.primary_key for t in TABLES if t.name == table), ())
+    keyed = table in NEWEST_FIRST and set(key) <= present and rowids_follow_key(conn, table,
+                                                                               key)
+    return SearchedTable(table, {c: load_column(conn, table, c, size) if c in present else None
+                                 for c in searched_columns(table)}, keyed=keyed)
 
 
 def read_matches(conn: sqlite3.Connection, fts: str, search: str) -> np.ndarray:
