@@ -125,5 +125,5 @@ def test_a_second_run_at_once_is_refused(published_site: tuple[TinySite, Path]) 
         os.close(holder)
     assert done.returncode == 4
     assert "another cac-filings process is writing to" in done.stderr
-    assert '"pid": 4242' in done.stderr
+    assert "(PID 4242, `cac-filings run`)" in done.stderr
     assert run(site, data).returncode == 0  # and once it is gone, runs work again

@@ -103,7 +103,7 @@ def test_two_runs_finding_the_same_dead_holder_take_over_one_at_a_time(
     thread.start()
     try:
         assert entered.wait(10)
-        with pytest.raises(BusyError, match=f'"pid": {os.getpid()}, "command": "run"'), \
+        with pytest.raises(BusyError, match=f"PID {os.getpid()}, `cac-filings run`, since "), \
                 data_dir_lock(tmp_path, "build"):
             pass
         assert len(calls) == 1  # the refused run never looked for leftovers to stop
@@ -115,7 +115,7 @@ def test_two_runs_finding_the_same_dead_holder_take_over_one_at_a_time(
         record = json.loads((tmp_path / ".lock").read_text())
         assert (record["pid"], record["command"]) == (os.getpid(), "run")
         # Held now by a live run: refused, naming it; nobody is stopped.
-        with pytest.raises(BusyError, match=f'"pid": {os.getpid()}'), \
+        with pytest.raises(BusyError, match=f"PID {os.getpid()}"), \
                 data_dir_lock(tmp_path, "crawl"):
             pass
         assert len(calls) == 1
@@ -226,7 +226,7 @@ def test_a_refused_run_keeps_no_descriptor_of_the_lock(tmp_path: Path) -> None:
     try:
         os.pwrite(holder, json.dumps({"pid": os.getpid(), "command": "run"}).encode(), 0)
         fcntl.flock(holder, fcntl.LOCK_EX)
-        with pytest.raises(BusyError, match=f'"pid": {os.getpid()}'), \
+        with pytest.raises(BusyError, match=f"PID {os.getpid()}"), \
                 data_dir_lock(tmp_path, "build"):
             pass
         assert len(open_on(tmp_path / ".lock")) == 1  # the holder's own

@@ -166,7 +166,7 @@ def test_a_live_holder_is_never_taken_over(tmp_path: Path) -> None:
          "cac_filings-run"], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
-        with pytest.raises(BusyError, match=f'"pid": {holder.pid}'), \
+        with pytest.raises(BusyError, match=f"PID {holder.pid}"), \
                 data_dir_lock(tmp_path, "run"):
             pass
         assert holder.poll() is None

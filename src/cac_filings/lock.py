@@ -121,8 +121,24 @@ def _read_record(fd: int) -> tuple[str, dict[str, object]]:
 
 def _busy(data_dir: Path, path: Path, text: str) -> BusyError:
     return BusyError(f"another cac-filings process is writing to {data_dir} "
-                     f"({text or 'holder unknown'}); {path} is locked. Runs never "
+                     f"({_holder(text)}); {path} is locked. Runs never "
                      "overlap: try again when it has finished")
+
+
+def _holder(text: str) -> str:
+    """The holder's record as words ("PID 4242, `run`, since …"); as found when not ours."""
+    try:
+        found = json.loads(text)
+    except ValueError:
+        found = None
+    if not (isinstance(found, dict) and isinstance(found.get("pid"), int)):
+        return text or "holder unknown"
+    words = [f"PID {found['pid']}"]
+    if found.get("command"):
+        words.append(f"`cac-filings {found['command']}`")
+    if found.get("since"):
+        words.append(f"since {found['since']}")
+    return ", ".join(words)
 
 
 def _take(fd: int, path: Path) -> list[int]:
