@@ -266,6 +266,52 @@ def test_a_search_read_once_per_request(conn: sqlite3.Connection) -> None:
     assert Database.reads == 1 + 1 + 2
 
 
+def test_a_common_words_matches_are_kept_with_the_release(
+        conn: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[str] = []
+
+    class Database:
+        path = "x.db"
+
+        async def execute_fn(self, fn: Any) -> Any:
+            return fn(conn)
+
+    class Release:
+        def __init__(self) -> None:
+            self.cache: dict[str, Any] = {}
+
+    def reading(c: sqlite3.Connection, fts: str, search: str) -> np.ndarray:
+        reads.append(search)
+        return read_matches(c, fts, search)
+
+    monkeypatch.setattr(search_facets, "read_matches", reading)
+    by_size = sorted((len(read_matches(conn, "filings_fts", s)), s) for s in SEARCHES)
+    (few, rare), (_, common), (_, commonest) = next(x for x in by_size if x[0]), *by_size[-2:]
+    assert 0 < few < by_size[-2][0]
+
+    async def requests(release: Release, *searches: str) -> None:
+        for search in searches:
+            with search_facets.one_request():
+                assert await search_facets.answered(Database(), release, COUNT,
+                                                    {"search": search}) is not None
+    # The rare word's matches are fewer than KEEP_FROM: read by each request; the two common
+    # words' once.
+    monkeypatch.setattr(search_facets, "KEEP_FROM", few + 1)
+    release = Release()
+    asyncio.run(requests(release, common, rare, common, rare, commonest, common))
+    assert reads == [common, rare, rare, commonest]
+    # A release swapped in reads them again (its own).
+    asyncio.run(requests(Release(), common))
+    assert reads[-1] == common and len(reads) == 5
+    # Beyond KEEP_BYTES the least recently asked is dropped: room for one of the two here.
+    monkeypatch.setattr(search_facets, "KEEP_BYTES", max(
+        read_matches(conn, "filings_fts", s).nbytes for s in [common, commonest]))
+    release, reads[:] = Release(), []
+    asyncio.run(requests(release, common, commonest, commonest, common))
+    assert reads == [common, commonest, common]
+    assert [k[2] for k in release.cache["searched:matches"]] == [common]
+
+
 def test_warming_up_loads_the_filings_whatever_other_table_is_missing(
         tmp_path: Path) -> None:
     # The fixture's file has no companies or cancellations tables.
@@ -326,10 +372,19 @@ def test_the_pages_are_those_datasette_gives(served: tuple[Any, asyncio.Abstract
     # Datasette's queries of the filings pages were all answered here: rows, count, facets.
     assert {"rows", "count", "facet"} <= set(answered)
     assert answered.count("rows") == sum("filings.json" in p for p in PAGES)
+    # Every search's matches kept with the release, then the pages again, from them.
+    monkeypatch.setattr(search_facets, "KEEP_FROM", 0)
+    [get(p) for p in PAGES]
+    read: list[str] = []
+    monkeypatch.setattr(search_facets, "read_matches",
+                        lambda c, fts, search: read.append(search))
+    kept = [get(p) for p in PAGES]
+    assert not read
     monkeypatch.setattr(search_facets, "recognise", lambda sql, params: None)
     theirs = [get(p) for p in PAGES]
-    for path, mine, datasettes in zip(PAGES, ours, theirs, strict=True):
+    for path, mine, from_kept, datasettes in zip(PAGES, ours, kept, theirs, strict=True):
         assert mine == datasettes, path
+        assert from_kept == datasettes, path
     assert any(rows for rows, _, _ in ours) and any(facets for _, _, facets in ours)
 
 
