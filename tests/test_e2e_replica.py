@@ -178,6 +178,36 @@ def test_chinese_search_in_datasette(published: Path) -> None:
     assert asyncio.run(search("filings", "不存在的算法名称xyz")) == []
 
 
+def test_common_words_are_ranked_by_score_at_cacs_scale(published: Path) -> None:
+    """The registry CAC publishes today is searched as every match scored, common words too:
+    their first 50 are the best scored (short names having the word first), not the first
+    50 of the index's order (one list, in number order)."""
+    import sqlite3
+
+    from cac_filings.search import parse_search
+    from cac_filings.web.db import Reader
+    from cac_filings.web.release import Release
+    from cac_filings.web.search_results import SECTIONS, run_search
+
+    release = Release.load((published / "published").resolve())
+    conn = sqlite3.connect(f"file:{release.db_file}?immutable=1", uri=True)
+    try:
+        reader = Reader(conn)
+        for text in ["大模型", "北京", "算法"]:
+            query = parse_search(text)
+            matches = conn.execute("select count(*) from filings_fts where filings_fts "
+                                   "match ?", [query.match]).fetchone()[0]
+            assert matches > 200, text  # read in tiers before, as a registry of a million
+            shown = run_search(reader, text, 50, release.summaries)["sections"][0]["rows"]
+            scored = reader.rows(SECTIONS[0].sql, {"query": query.match, "limit": 50,
+                                                   "text": query.terms[0].text})
+            assert [r["filing_number"] for r in shown] == [
+                r["filing_number"] for r in scored], text
+            assert len({r["list_kind"] for r in shown}) > 1, text
+    finally:
+        conn.close()
+
+
 def test_rebuild_is_byte_identical(published: Path) -> None:
     first = (published / "published").resolve()
     done = run_cli("build", "--data-dir", str(published), "--no-publish", "--quiet",

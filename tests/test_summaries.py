@@ -284,8 +284,9 @@ QUERIES = ["抖音", "百度", "北京", "科技", "算法", "有限公司", "�
            "baidu 文心", "北京 算法", "抖音 推荐", "1101088", "信息推荐", "Beijing"]
 
 
+@pytest.mark.parametrize("few", [search_results.FEW_IN_TIER, 0])  # tiers read whole, or not
 @pytest.mark.parametrize("text", QUERIES)
-def test_tiers_find_what_scoring_every_match_finds(pair: Pair, text: str,
+def test_tiers_find_what_scoring_every_match_finds(pair: Pair, text: str, few: int,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     release = Release.load((pair.new.data / "published").resolve())
     conn = sqlite3.connect(f"file:{release.db_file}?immutable=1", uri=True)
@@ -293,6 +294,7 @@ def test_tiers_find_what_scoring_every_match_finds(pair: Pair, text: str,
         reader = Reader(conn)
         scored = search_results.run_search(reader, text, 50, release.summaries)
         monkeypatch.setattr(search_results, "SCORED_AT_MOST", 0)  # every query "many"
+        monkeypatch.setattr(search_results, "FEW_IN_TIER", few)
         tiered = search_results.run_search(reader, text, 50, release.summaries)
         term = f"({parse_search(text).terms[0].match})"
         tiers = {column: {r[0] for r in conn.execute(
