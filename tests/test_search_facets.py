@@ -303,13 +303,23 @@ def test_a_common_words_matches_are_kept_with_the_release(
     # A release swapped in reads them again (its own).
     asyncio.run(requests(Release(), common))
     assert reads[-1] == common and len(reads) == 5
-    # Beyond KEEP_BYTES the least recently asked is dropped: room for one of the two here.
-    monkeypatch.setattr(search_facets, "KEEP_BYTES", max(
-        read_matches(conn, "filings_fts", s).nbytes for s in [common, commonest]))
+    # Beyond KEEP_BYTES the least recently asked is dropped: room for two of three here.
+    three = [w for n, w in by_size if n][-3:]
+    sizes = sorted(read_matches(conn, "filings_fts", w).nbytes for w in three)
+    assert len(three) == 3 and sizes[0] > 0
+    monkeypatch.setattr(search_facets, "KEEP_FROM", 0)
+    monkeypatch.setattr(search_facets, "KEEP_BYTES", sizes[1] + sizes[2])
+    a, b, c = three
     release, reads[:] = Release(), []
-    asyncio.run(requests(release, common, commonest, commonest, common))
-    assert reads == [common, commonest, common]
-    assert [k[2] for k in release.cache["searched:matches"]] == [common]
+    asyncio.run(requests(release, a, b, a, c))
+    assert [k[2] for k in release.cache["searched:matches"]] == [a, c]
+    asyncio.run(requests(release, c, a, b))
+    assert reads == [a, b, c, b]
+    # Matches larger than KEEP_BYTES alone are never kept (they would push out all others).
+    monkeypatch.setattr(search_facets, "KEEP_BYTES", sizes[0] - 1)
+    release, reads[:] = Release(), []
+    asyncio.run(requests(release, a, a))
+    assert reads == [a, a] and not release.cache.get("searched:matches")
 
 
 def test_warming_up_loads_the_filings_whatever_other_table_is_missing(

@@ -27,7 +27,7 @@ from markupsafe import escape
 
 from cac_filings.config import load_settings
 from cac_filings.schema import DATABASE, DB_FILE
-from cac_filings.search import MAX_QUERY_CHARS, fts_query
+from cac_filings.search import MAX_QUERY_CHARS, fts_query, parse_search
 from cac_filings.serve import make_datasette
 from cac_filings.web.urls import batch_url, company_url, filing_url
 from tests.conftest import invoke
@@ -434,6 +434,23 @@ def test_a_search_without_hits_offers_a_way_on(served: Served) -> None:
     assert found["similar_companies"][0]["company"] == "北京抖音信息服务有限公司"
     body = page(served, "/-/search?q=北京抖音不存在")
     assert "没有找到" in body and 'href="/-/search?q=' in body.split('id="no-results"')[1]
+
+
+def test_similar_companies_when_many_share_a_character(served: Served,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from cac_filings.web import search_results
+
+    ranked = search(served, "北京抖音不存在")["similar_companies"]
+    # More companies share one of its characters than are ranked: those the first shorter
+    # query that finds something (北京抖音) finds, in the index's order.
+    monkeypatch.setattr(search_results, "SIMILAR_SCORED_AT_MOST", 0)
+    found = search(served, "北京抖音不存在")
+    assert found["suggestions"][0]["query"] == "北京抖音"
+    rows = served.rows("select c.company from companies_fts f join companies c on c.rowid = "
+                       "f.rowid where companies_fts match ? order by f.rowid limit 5",
+                       (parse_search("北京抖音").match,))
+    assert [c["company"] for c in found["similar_companies"]] == [r[0] for r in rows]
+    assert ranked[0]["company"] == "北京抖音信息服务有限公司" and len(ranked) > len(rows)
 
 
 def test_a_query_over_the_cap(served: Served) -> None:

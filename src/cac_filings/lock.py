@@ -126,7 +126,8 @@ def _busy(data_dir: Path, path: Path, text: str) -> BusyError:
 
 
 def _holder(text: str) -> str:
-    """The holder's record as words ("PID 4242, `run`, since …"); as found when not ours."""
+    """The holder's record as words ("PID 4242, `cac-filings run`, since …"); as found when
+    it is not one of ours."""
     try:
         found = json.loads(text)
     except ValueError:

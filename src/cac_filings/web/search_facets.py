@@ -373,7 +373,7 @@ def kept_matches(release: Any, key: tuple[str, str, str]) -> np.ndarray | None:
 
 def keep_matches(release: Any, key: tuple[str, str, str], matches: np.ndarray) -> None:
     """Keep `matches` with `release` when they are many (called on the event loop only)."""
-    if len(matches) < KEEP_FROM:
+    if len(matches) < KEEP_FROM or matches.nbytes > KEEP_BYTES:
         return
     matches.flags.writeable = False  # shared by every page that asks for them from now on
     kept: OrderedDict[tuple[str, str, str], np.ndarray] = release.cache.setdefault(

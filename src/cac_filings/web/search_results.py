@@ -27,6 +27,9 @@ LIMIT = 50
 # A table whose matches are more than this is read tier by tier (see above). Scoring costs
 # about 1.5 µs a match at a million filings (10,000: 15 ms; 大模型's 200,000: 0.3 s).
 SCORED_AT_MOST = 10_000
+# Companies sharing a character with a query that found nothing are ranked by how many they
+# share when at most this many do (an OR of many characters costs more a match to score).
+SIMILAR_SCORED_AT_MOST = 1_000
 # How many rows of a tier index are read to learn that few filings have the term in that
 # column (a tier that few are in is read whole and checked row by row).
 FEW_IN_TIER = 200
@@ -268,7 +271,8 @@ def similar_companies(reader: Reader, query: SearchQuery, limit: int = 5,
     expression = _any_token(query)
     if expression is None:
         return []
-    if _count(reader, "companies", expression, SCORED_AT_MOST + 1) > SCORED_AT_MOST:
+    if _count(reader, "companies", expression,
+              SIMILAR_SCORED_AT_MOST + 1) > SIMILAR_SCORED_AT_MOST:
         shorter = [parse_search(s["query"]).match for s in suggestions or ()]
         rowids = _rowids(reader, "companies_fts", (shorter or [expression])[0], limit)
         found = {r["rowid"]: r for r in reader.rows(
