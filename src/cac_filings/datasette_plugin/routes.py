@@ -105,7 +105,8 @@ async def search_page(request: Any, datasette: Any, release: Release) -> Any:
                                           release.summaries) if query.strip() else None
     return await _page(datasette, request, "cac_search.html",
                        {"query": query.strip(), "results": results,
-                        "max_chars": MAX_QUERY_CHARS, "limit": search_results.LIMIT})
+                        "max_chars": MAX_QUERY_CHARS, "limit": search_results.LIMIT,
+                        "scored_at_most": search_results.SCORED_AT_MOST})
 
 
 async def company_page(request: Any, datasette: Any, release: Release) -> Any:
