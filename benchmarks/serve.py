@@ -302,11 +302,20 @@ def reader_pages(release: Path) -> list[tuple[str, str]]:
                      "'algorithm' and filing_number not like '%.c%' order by rowid limit 1")
         newest = one("select batch_id from batches where is_current and batch_id not like "
                      "'%.c%' order by published_on desc, batch_id desc limit 1")[0]
+        # A next page of the search for 北京: the page after copy 0's 50th match, newest first.
+        from cac_filings.search import fts_query
+        conn.create_function("escape_fts", 1, fts_query, deterministic=True)
+        after = one("select first_published_on, list_kind, filing_number from filings where "
+                    "rowid in (select rowid from filings_fts where filings_fts match "
+                    "escape_fts('北京')) and filing_number not like '%.c%' "
+                    "order by first_published_on desc, rowid limit 1 offset 49")
     finally:
         conn.close()
 
     def q(text: str) -> str:
         return quote(text, safe="")
+
+    from datasette.utils import tilde_encode
 
     return [
         ("home", "/"),
@@ -330,6 +339,9 @@ def reader_pages(release: Path) -> list[tuple[str, str]]:
         ("filings _search=抖音", f"/cac_filings/filings?_search={q('抖音')}"),
         ("filings _search=北京 province", f"/cac_filings/filings?_search={q('北京')}"
                                           f"&province={q('北京市')}"),
+        ("filings _search=北京 next", f"/cac_filings/filings?_search={q('北京')}&_next="
+                                     + q(",".join(tilde_encode(str(v)) for v in after))
+                                     + "&_sort_desc=first_published_on"),
         ("filings province=北京市", f"/cac_filings/filings?province={q('北京市')}"),
         ("filings list_kind", "/cac_filings/filings?list_kind=deep_synthesis"),
         ("filings status", "/cac_filings/filings?status=cancelled"),

@@ -23,7 +23,13 @@ from cac_filings.search import fts_query, fts_texts
 from cac_filings.serve import make_datasette
 from cac_filings.web import search_facets
 from cac_filings.web.facet_counts import COUNTED
-from cac_filings.web.search_facets import answer, load_table, read_matches, recognise
+from cac_filings.web.search_facets import (
+    answer,
+    first_after,
+    load_table,
+    read_matches,
+    recognise,
+)
 
 # Datasette 0.65's queries of /cac_filings/filings?_search=… (datasette/views/table.py and
 # datasette/facets.py), as the tests of the served pages below see them recognised.
@@ -95,12 +101,14 @@ def _table(c: sqlite3.Connection) -> Any:
     return _TABLES.setdefault(id(c), load_table(c, "filings"))
 
 
-def _both(c: sqlite3.Connection, sql: str, search: str, value: str | None = None
-          ) -> tuple[list[Any], list[Any]]:
-    params = {"search": search} | ({} if value is None else {"p0": value})
+def _both(c: sqlite3.Connection, sql: str, search: str, value: str | None = None,
+          more: dict[str, str] | None = None) -> tuple[list[Any], list[Any]]:
+    params = {"search": search} | ({} if value is None else {"p0": value}) | (more or {})
     asked = recognise(sql, params)
     assert asked is not None, sql
-    found = answer(asked, _table(c), read_matches(c, "filings_fts", search))
+    first = first_after(c, "filings", asked.after) if asked.after else 0
+    assert first is not None
+    found = answer(asked, _table(c), read_matches(c, "filings_fts", search), first)
     assert found is not None
     return c.execute(sql, params).fetchall(), c.execute(found[0], found[1]).fetchall()
 
@@ -129,6 +137,72 @@ def test_rows_count_and_facets_are_datasettes(conn: sqlite3.Connection, search: 
             assert got == expected, (search, column, limit)
     if search == "公司":  # every row: hundreds share each date, and nulls, compared above
         assert len(read_matches(conn, "filings_fts", search)) == 3000
+
+
+def _next_page(sql: str, where: str, last: tuple[str, str, str | None]
+               ) -> tuple[str, dict[str, str]]:
+    """`sql` of a page after the one whose last row is `last` (list, number, date), as
+    Datasette writes it: parameters numbered on from its own (the search's among them)."""
+    start = 2 if where else 1
+    keys = (f"((list_kind > :p{start}) or (list_kind = :p{start} and "
+            f"filing_number > :p{start + 1}))")
+    params = {f"p{start}": last[0], f"p{start + 1}": last[1]}
+    if last[2] is None:
+        clause = f"(first_published_on is null and {keys})"
+    else:
+        v = f":p{start + 2}"
+        clause = (f"(first_published_on < {v} or first_published_on is null or "
+                  f"(first_published_on = {v} and {keys}))")
+        params[f"p{start + 2}"] = last[2]
+    searched = "match escape_fts(:search))"
+    sql = sql.replace(searched, f"{searched} and {clause}")
+    return sql.replace(" desc limit", " desc, list_kind, filing_number limit"), params
+
+
+@pytest.mark.parametrize("search", ["北京", "公司", "算法 推荐", "没有"])
+@pytest.mark.parametrize(("where", "value"), FILTERS[:2])
+def test_next_pages_are_datasettes(conn: sqlite3.Connection, search: str, where: str,
+                                   value: str | None) -> None:
+    def sql(text: str) -> str:
+        return text.replace("where rowid in", f"where {where}rowid in")
+
+    order = conn.execute(sql(ROWS.format(select="list_kind, filing_number, first_published_on",
+                                         limit=5000)).replace(" desc limit",
+                                                              " desc, rowid limit"),
+                         {"search": search} | ({"p0": value} if value else {})).fetchall()
+    # After the first row, rows inside a run of one date, the last dated row, among the
+    # nulls, the last row; and a row no page showed (a number between two).
+    lasts = [tuple(order[i]) for i in sorted({0, 1, 7, len(order) // 2, len(order) - 1} | {
+        i for i in range(1, len(order)) if order[i - 1][2] and not order[i][2]})
+        if 0 <= i < len(order)]
+    lasts += [(k, n[:-1] + "0", d) for k, n, d in lasts[:2]]
+    assert search == "没有" or any(d is None for _, _, d in lasts)
+    for last in lasts:
+        for limit in (1, 51):
+            text, more = _next_page(sql(ROWS.format(select=SELECT, limit=limit)), where, last)
+            expected, got = _both(conn, text, search, value, more)
+            assert got == expected, (search, last, limit)
+        for column in sorted(COUNTED["filings"]):
+            text, more = _next_page(sql(FACET.format(c=column, select=SELECT, limit=6)), where,
+                                    last)
+            expected, got = _both(conn, text, search, value, more)
+            assert got == expected, (search, last, column)
+
+
+def test_a_next_page_of_another_shape_is_left_to_sqlite() -> None:
+    text, more = _next_page(ROWS.format(select=SELECT, limit=51), "", ("a", "b", "2024-01-01"))
+    assert recognise(text, {"search": "x"} | more) is not None
+    for wrong in [text.replace("filing_number > :p2", "filing_number >= :p2"),
+                  text.replace("desc, list_kind, filing_number", "desc, filing_number"),
+                  text.replace("desc, list_kind, filing_number", "desc"),
+                  text.replace("first_published_on < :p3", "first_published_on > :p3"),
+                  text.replace("first_published_on is null or", "")]:
+        assert recognise(wrong, {"search": "x"} | more) is None, wrong
+    assert recognise(text, {"search": "x"} | more | {"p9": "1"}) is None
+    assert recognise(text, {"search": "x", "p1": "a", "p2": "b", "p3": 3}) is None
+    first, _ = _next_page(ROWS.format(select=SELECT, limit=51), "", ("a", "b", "2024-01-01"))
+    assert recognise(first.replace(", list_kind, filing_number", ""), {"search": "x"} | more
+                     ) is None
 
 
 def test_a_column_holding_other_than_text_is_left_to_sqlite(conn: sqlite3.Connection) -> None:
@@ -396,6 +470,44 @@ def test_the_pages_are_those_datasette_gives(served: tuple[Any, asyncio.Abstract
         assert mine == datasettes, path
         assert from_kept == datasettes, path
     assert any(rows for rows, _, _ in ours) and any(facets for _, _, facets in ours)
+
+
+def test_the_next_pages_are_those_datasette_gives(
+        served: tuple[Any, asyncio.AbstractEventLoop], monkeypatch: pytest.MonkeyPatch) -> None:
+    ds, loop = served
+    answered: list[str] = []
+    real = search_facets.answer
+
+    def counting(asked: Any, *args: Any) -> Any:
+        found = real(asked, *args)
+        if asked.after is not None and found is not None:
+            answered.append(asked.kind)
+        return found
+
+    def pages(path: str) -> list[Any]:
+        found = []
+        for _ in range(8):  # the first page, then the next ones while there are more
+            response = loop.run_until_complete(ds.client.get(path))
+            assert response.status_code == 200, (path, response.text[:300])
+            body = response.json()
+            found.append((body["rows"], body["next"], body["filtered_table_rows_count"],
+                          body["facet_results"]))
+            if not body["next_url"]:
+                break
+            path = body["next_url"][body["next_url"].index("/cac_filings/"):]
+        return found
+
+    starts = ["/cac_filings/filings.json?_size=" + size + "&_search=" + quote(s) + extra
+              for s in ["北京", "算法", "公司", "AI"] for size in ["1", "4"]
+              for extra in ["", "&province=" + quote("北京市"), "&status=cancelled"]]
+    monkeypatch.setattr(search_facets, "answer", counting)
+    ours = [pages(p) for p in starts]
+    assert {"rows", "facet"} <= set(answered)
+    assert sum(len(p) for p in ours) > 2 * len(starts)  # pages after the first
+    monkeypatch.setattr(search_facets, "recognise", lambda sql, params: None)
+    theirs = [pages(p) for p in starts]
+    for path, mine, datasettes in zip(starts, ours, theirs, strict=True):
+        assert mine == datasettes, path
 
 
 def test_serving_freezes_what_it_loaded_before_the_first_request(

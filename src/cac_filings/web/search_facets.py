@@ -26,8 +26,11 @@ A table's faceted text columns and its newest-first column are loaded once per r
 code per rowid (`Coded`: the column's distinct values sorted, so that codes order as values
 do). Only Datasette's own queries of a search alone, or with one equality filter on a
 faceted column (`?_search=北京&province=北京市`: the matches with that code), are recognised,
-on text columns (a column holding anything else is left to SQLite); everything else (other
-filters, another sort, the next page, `_searchmode=raw`) runs as Datasette wrote it.
+on text columns (a column holding anything else is left to SQLite), on the first page and
+the next ones (`_next=`: the matches dated before the last row shown, or on its date with a
+key after its key; the first rowid after that key is read from the key's index, and checked
+with Datasette's own condition); everything else (other filters, another sort,
+`_searchmode=raw`) runs as Datasette wrote it.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+from datasette.utils import compound_keys_after_sql
 
 from cac_filings.metadata import NEWEST_FIRST
 from cac_filings.schema import TABLES, quote_identifier
@@ -53,14 +57,22 @@ from cac_filings.web.facet_counts import COUNTED, FTS_TABLES, facet_query, plain
 # (datasette/views/table.py: where_clauses of `_search`, sql, count_sql,
 # sql_no_order_no_limit; datasette/facets.py ColumnFacet.facet_results).
 _SEARCHED = (r"from (?P<table>\w+) where (?:\"(?P<where>\w+)\" = :p0 and )?rowid in \(select "
-             r"rowid from (?P<fts>\w+) where (?P=fts) match escape_fts\(:search\)\)")
+             r"rowid from (?P<fts>\w+) where (?P=fts) match escape_fts\(:search\)\)"
+             r"(?: and (?P<next>\(.+\)))?")
 _ROWS_RE = re.compile(r"select (?P<select>.+?) " + _SEARCHED +
-                      r" order by (?P<sort>\w+) desc limit (?P<limit>\d+)")
+                      r" order by (?P<sort>\w+) desc(?P<keys>(?:, \w+)*) limit (?P<limit>\d+)")
+KEYS = {t.name: t.primary_key for t in TABLES}
+# The page after another (`_next=`, sorted by a column descending): the rows after the last
+# one shown, by that column and then the key (datasette/views/table.py).
+_AFTER_VALUE_RE = re.compile(r"\((?P<sort>\w+) < :(?P<p>p\d+) or (?P=sort) is null or "
+                             r"\((?P=sort) = :(?P=p) and (?P<keys>.+)\)\)")
+_AFTER_NULL_RE = re.compile(r"\((?P<sort>\w+) is null and (?P<keys>.+)\)")
 _COUNT_RE = re.compile(r"select count\(\*\) " + _SEARCHED)
 _FACET_RE = facet_query(_SEARCHED)
 
-# The matches' rowids of each search asked in this request: (database file, table, search).
-_MATCHES: contextvars.ContextVar[dict[tuple[str, str, str], np.ndarray] | None] = \
+# What this request has read: the matches' rowids of each search (by database file, table,
+# search), and a next page's first rowid after the last row shown ("after", file, table, key).
+_MATCHES: contextvars.ContextVar[dict[tuple[Any, ...], Any] | None] = \
     contextvars.ContextVar("cac_search_matches", default=None)
 
 
@@ -148,7 +160,7 @@ def load_table(conn: sqlite3.Connection, table: str) -> SearchedTable:
     # A release written before a column lacks it: that column's queries are SQLite's (and
     # it is never read: SQLite would take a missing "column" for the text 'column').
     present = {r[1] for r in conn.execute(f"pragma table_info({quote_identifier(table)})")}
-    key = next((t.primary_key for t in TABLES if t.name == table), ())
+    key = KEYS.get(table, ())
     keyed = table in NEWEST_FIRST and set(key) <= present and rowids_follow_key(conn, table,
                                                                                key)
     return SearchedTable(table, {c: load_column(conn, table, c, size) if c in present else None
@@ -208,9 +220,22 @@ def warm(release: Any) -> threading.Thread:
 # ---------------------------------------------------------------- the queries recognised
 
 @dataclass(frozen=True)
+class After:
+    """A next page's rows: those whose newest-first column is below `value` or null, or
+    equal to it (null: `value` None) with a key after `key`, the last row shown (`params`:
+    the names of its columns' parameters, `clause` Datasette's SQL of "a key after it")."""
+
+    value: str | None
+    key: tuple[str, ...]
+    clause: str
+    params: tuple[str, ...]  # the value's parameter (when not null), then the key's
+
+
+@dataclass(frozen=True)
 class Asked:
     """One of Datasette's queries of a searched page: `kind` rows, count or facet; `where`
-    the faceted column of the page's one filter (`?province=北京市`), equal to `value`."""
+    the faceted column of the page's one filter (`?province=北京市`), equal to `value`;
+    `after` the rows of a page after the first."""
 
     kind: str
     table: str
@@ -220,13 +245,34 @@ class Asked:
     select: str = ""
     where: str = ""
     value: str = ""
+    after: After | None = None
+
+
+def _after(text: str, table: str, params: Mapping[str, Any]) -> After | None:
+    """The next page's condition `text` (Datasette's, white space squeezed) as an After, when
+    it is Datasette's for `table`'s newest-first column and key, with text parameters."""
+    key = KEYS.get(table, ())
+    found = _AFTER_VALUE_RE.fullmatch(text) or _AFTER_NULL_RE.fullmatch(text)
+    if found is None or not key or found["sort"] != NEWEST_FIRST.get(table):
+        return None
+    first = re.search(r":p(\d+)", found["keys"])
+    if first is None:
+        return None
+    start = int(first[1])
+    names = tuple(f"p{start + i}" for i in range(len(key)))
+    if " ".join(compound_keys_after_sql(list(key), start).split()) != found["keys"]:
+        return None
+    value_param = (found["p"],) if "p" in found.groupdict() else ()
+    if not all(isinstance(params.get(n), str) for n in (*value_param, *names)):
+        return None
+    return After(params[value_param[0]] if value_param else None,
+                 tuple(params[n] for n in names), found["keys"], (*value_param, *names))
 
 
 def recognise(sql: str, params: Any) -> Asked | None:
     """The query of a searched page `sql` is, with `params` exactly its search (and its
     filter's value); or None."""
-    if not (isinstance(params, Mapping) and isinstance(params.get("search"), str)
-            and set(params) <= {"search", "p0"}):
+    if not (isinstance(params, Mapping) and isinstance(params.get("search"), str)):
         return None
     text = " ".join(sql.split())
     for kind, pattern in (("rows", _ROWS_RE), ("count", _COUNT_RE), ("facet", _FACET_RE)):
@@ -236,15 +282,23 @@ def recognise(sql: str, params: Any) -> Asked | None:
         table, where = found["table"], found["where"] or ""
         if table not in FTS_TABLES or found["fts"] != f"{table}_fts":
             return None
-        if ("p0" in params) != bool(where) or (
+        after = _after(found["next"], table, params) if found["next"] else None
+        if found["next"] and after is None:
+            return None
+        # Exactly the parameters the query names: its search, filter, and next page's.
+        named = {"search"} | ({"p0"} if where else set()) | set(after.params if after else ())
+        if set(params) != named or (
                 kind != "count" and not plain_columns(found["select"], table)):
             return None
         if where and (where not in COUNTED.get(table, ()) or not isinstance(params["p0"], str)):
             return None
         asked = Asked(kind, table, params["search"], where=where,
-                      value=params["p0"] if where else "")
+                      value=params["p0"] if where else "", after=after)
         if kind == "rows":
-            if NEWEST_FIRST.get(table) != found["sort"]:
+            key = KEYS.get(table, ())
+            # Datasette orders a next page by the key after the column, the first by it alone.
+            if NEWEST_FIRST.get(table) != found["sort"] or found["keys"] != (
+                    "".join(f", {k}" for k in key) if after else ""):
                 return None
             return replace(asked, column=found["sort"], limit=int(found["limit"]),
                            select=found["select"])
@@ -256,19 +310,60 @@ def recognise(sql: str, params: Any) -> Asked | None:
     return None
 
 
-def filtered(asked: Asked, table: SearchedTable, matches: np.ndarray) -> np.ndarray | None:
+def filtered(asked: Asked, table: SearchedTable, matches: np.ndarray, first_after: int = 0
+             ) -> np.ndarray | None:
     """The matches whose filter column equals the filter's value (all of them without a
-    filter); None when that column is not coded."""
-    if not asked.where:
+    filter), and on a next page those after the last row shown (`first_after`: the first
+    rowid whose key is after its key); None when a column it needs is not coded."""
+    if asked.where:
+        coded = table.columns.get(asked.where)
+        if coded is None:
+            return None
+        at = _code(coded, asked.value)
+        matches = matches[coded.codes[matches] == at] if at is not None else matches[:0]
+    if asked.after is None:
         return matches
-    coded = table.columns.get(asked.where)
-    if coded is None:
+    sort = table.columns.get(NEWEST_FIRST.get(asked.table, ""))
+    if sort is None or not table.keyed:
         return None
-    at = bisect.bisect_left(coded.values, asked.value)
-    if at == len(coded.values) or coded.values[at] != asked.value:
-        return matches[:0]
-    chosen: np.ndarray = matches[coded.codes[matches] == at]
+    codes = sort.codes[matches]
+    later = matches >= first_after
+    if asked.after.value is None:
+        chosen: np.ndarray = matches[(codes < 0) & later]
+        return chosen
+    at = _code(sort, asked.after.value)
+    if at is None:  # a value the column does not hold: SQLite compares it
+        return None
+    chosen = matches[(codes < at) | (codes == at) & later]  # nulls are -1: below every code
     return chosen
+
+
+def _code(coded: Coded, value: str) -> int | None:
+    at = bisect.bisect_left(coded.values, value)
+    return at if at < len(coded.values) and coded.values[at] == value else None
+
+
+def first_after(conn: sqlite3.Connection, table: str, after: After) -> int | None:
+    """The first rowid of `table` whose key is after `after.key` (past the last rowid when
+    none is), checked with Datasette's own condition at it and before it; None when that
+    check fails (so the rows do not follow the key there)."""
+    key = KEYS[table]
+    name, cols = quote_identifier(table), ", ".join(map(quote_identifier, key))
+    marks = ", ".join("?" for _ in key)
+    found = conn.execute(f"select rowid from {name} where ({cols}) > ({marks}) order by {cols} "
+                         "limit 1", after.key).fetchone()
+    last = conn.execute(f"select coalesce(max(rowid), 0) from {name}").fetchone()[0]
+    at = int(found[0]) if found else int(last) + 1
+    named = dict(zip(after.params[-len(key):], after.key, strict=True))
+
+    def is_after(rowid: int) -> bool:
+        return bool(conn.execute(f"select count(*) from {name} where rowid = :rowid and "
+                                 f"{after.clause}", {"rowid": rowid, **named}).fetchone()[0])
+
+    before = conn.execute(f"select max(rowid) from {name} where rowid < ?", [at]).fetchone()[0]
+    if (found and not is_after(at)) or (before is not None and is_after(int(before))):
+        return None
+    return at
 
 
 def facet_counts(coded: Coded, matches: np.ndarray, limit: int) -> list[tuple[str, int]]:
@@ -299,11 +394,12 @@ def newest_first(coded: Coded, matches: np.ndarray, limit: int) -> np.ndarray:
     return matches[order]
 
 
-def answer(asked: Asked, table: SearchedTable, matches: np.ndarray
+def answer(asked: Asked, table: SearchedTable, matches: np.ndarray, first: int = 0
            ) -> tuple[str, list[object]] | None:
-    """A query giving exactly what `asked` gives, from the matches; None when a column
-    it needs is not coded (not text)."""
-    chosen = filtered(asked, table, matches)
+    """A query giving exactly what `asked` gives, from the matches (`first`: a next page's
+    first rowid after the last row shown, first_after); None when a column it needs is not
+    coded (not text)."""
+    chosen = filtered(asked, table, matches, first)
     if chosen is None:
         return None
     matches = chosen
@@ -350,7 +446,21 @@ async def answered(database: Any, release: Any, sql: str, params: Any
         keep_matches(release, key, matches)
     if memo is not None:
         memo[key] = matches
-    return answer(asked, table, matches)
+    first = 0
+    if asked.after is not None:
+        after = asked.after
+        first_key = ("after", str(database.path), asked.table, after.key)
+        found: int | None
+        if memo is not None and first_key in memo:
+            found = memo[first_key]
+        else:
+            found = await database.execute_fn(lambda conn: first_after(conn, asked.table, after))
+            if memo is not None:
+                memo[first_key] = found
+        if found is None:
+            return None
+        first = found
+    return answer(asked, table, matches, first)
 
 
 # A common word's matches are kept with the release (it never changes), the most recently
