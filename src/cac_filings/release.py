@@ -14,6 +14,7 @@ import os
 import shutil
 import time
 from collections import Counter
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -219,6 +220,9 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
         # the SQLite file (hashed once it is done).
         digests = {p: _file_sha256(p) for p in tmp.rglob("*")
                    if p.is_file() and not (sqlite is not None and p.name.startswith(DB_FILE))}
+        # …and made durable meanwhile too; the SQLite file, the manifest and the folders
+        # once they are complete (_fsync_tree below).
+        synced = _fsync_files(p for p in digests if not p.name.startswith(DB_FILE))
         if sqlite is not None:
             sqlite.wait()
     finally:
@@ -263,7 +267,7 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
     (tmp / "SHA256SUMS").write_text(
         "".join(f"{digest}  {name}\n" for name, digest in sorted(sums.items())),
         encoding="utf-8")
-    _fsync_tree(tmp)
+    _fsync_tree(tmp, synced)
     result.timings["manifest_checks_fsync"] = time.perf_counter() - started
 
     if failed:
@@ -424,12 +428,22 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _fsync_tree(folder: Path) -> None:
+def _fsync_files(paths: Iterable[Path]) -> set[Path]:
+    """fsync each file; the set of them."""
+    done = set()
+    for path in paths:
+        with path.open("rb") as fh:
+            os.fsync(fh.fileno())
+        done.add(path)
+    return done
+
+
+def _fsync_tree(folder: Path, synced: Collection[Path] = ()) -> None:
+    """fsync every file under `folder` but those already `synced`, then every folder."""
     for path in folder.rglob("*"):
         if path.is_dir():
             _fsync_dir(path)
-            continue
-        with path.open("rb") as fh:
-            os.fsync(fh.fileno())
+        elif path not in synced:
+            _fsync_files([path])
     _fsync_dir(folder)
 
