@@ -189,7 +189,7 @@ def test_next_pages_are_datasettes(conn: sqlite3.Connection, search: str, where:
             assert got == expected, (search, last, column)
 
 
-def test_a_next_page_of_another_shape_is_left_to_sqlite() -> None:
+def test_a_next_page_of_another_shape_is_left_to_sqlite(tmp_path: Path) -> None:
     text, more = _next_page(ROWS.format(select=SELECT, limit=51), "", ("a", "b", "2024-01-01"))
     assert recognise(text, {"search": "x"} | more) is not None
     for wrong in [text.replace("filing_number > :p2", "filing_number >= :p2"),
@@ -200,9 +200,30 @@ def test_a_next_page_of_another_shape_is_left_to_sqlite() -> None:
         assert recognise(wrong, {"search": "x"} | more) is None, wrong
     assert recognise(text, {"search": "x"} | more | {"p9": "1"}) is None
     assert recognise(text, {"search": "x", "p1": "a", "p2": "b", "p3": 3}) is None
-    first, _ = _next_page(ROWS.format(select=SELECT, limit=51), "", ("a", "b", "2024-01-01"))
-    assert recognise(first.replace(", list_kind, filing_number", ""), {"search": "x"} | more
+    # A first page ordered by the key too, and a next page by the column alone: not
+    # Datasette's.
+    first = ROWS.format(select=SELECT, limit=51).replace(" desc limit",
+                                                         " desc, list_kind, filing_number limit")
+    assert recognise(first, {"search": "x"}) is None
+    assert recognise(text.replace(", list_kind, filing_number", ""), {"search": "x"} | more
                      ) is None
+    # A date the column does not hold: SQLite compares it.
+    c = _filings(tmp_path / "f.db", shuffled=False)
+    try:
+        text, more = _next_page(ROWS.format(select=SELECT, limit=51), "",
+                                ("algorithm", "网信算备000001号", "2024-04-01"))
+        asked = recognise(text, {"search": "公司"} | more)
+        assert asked is not None and asked.after is not None
+        first_rowid = first_after(c, "filings", asked.after)
+        assert first_rowid is not None
+        assert answer(asked, load_table(c, "filings"), read_matches(c, "filings_fts", "公司"),
+                      first_rowid) is None
+    finally:
+        c.close()
+    # SQL longer than any of Datasette's table pages is not read (the patterns would take
+    # time growing with the square of its length).
+    long = text.replace("select ", "select " + "name, " * 2000, 1)
+    assert recognise(long, {"search": "x"} | more) is None
 
 
 def test_a_column_holding_other_than_text_is_left_to_sqlite(conn: sqlite3.Connection) -> None:
@@ -292,6 +313,20 @@ def test_rows_in_another_order_than_the_key_are_left_to_sqlite(tmp_path: Path) -
         found = answer(asked, table, read_matches(c, "filings_fts", "公司"))
         assert found is not None
         assert c.execute(found[0], found[1]).fetchall() == c.execute(facet, params).fetchall()
+        # A next page's rows and facets are the matches after a key: by rowid only when the
+        # rowids follow the key. Left to SQLite here.
+        last = tuple(c.execute("select list_kind, filing_number, first_published_on from "
+                               "filings where first_published_on is not null and rowid = "
+                               "(select min(rowid) from filings where first_published_on is "
+                               "not null)").fetchone())
+        for sql in (ROWS.format(select=SELECT, limit=51),
+                    FACET.format(c="status", select=SELECT, limit=6)):
+            text, more = _next_page(sql, "", last)
+            asked = recognise(text, {"search": "公司"} | more)
+            assert asked is not None and asked.after is not None
+            first = first_after(c, "filings", asked.after)
+            assert answer(asked, table, read_matches(c, "filings_fts", "公司"), first or 0
+                          ) is None
     finally:
         c.close()
 
@@ -497,6 +532,14 @@ def test_the_next_pages_are_those_datasette_gives(
             path = body["next_url"][body["next_url"].index("/cac_filings/"):]
         return found
 
+    asked_sql: list[tuple[str, dict[str, Any]]] = []
+    real_recognise = search_facets.recognise
+
+    def recording(sql: str, params: Any) -> Any:
+        asked_sql.append((" ".join(sql.split()), dict(params) if isinstance(params, dict) else {}))
+        return real_recognise(sql, params)
+
+    monkeypatch.setattr(search_facets, "recognise", recording)
     starts = ["/cac_filings/filings.json?_size=" + size + "&_search=" + quote(s) + extra
               for s in ["北京", "算法", "公司", "AI"] for size in ["1", "4"]
               for extra in ["", "&province=" + quote("北京市"), "&status=cancelled"]]
@@ -504,6 +547,18 @@ def test_the_next_pages_are_those_datasette_gives(
     ours = [pages(p) for p in starts]
     assert {"rows", "facet"} <= set(answered)
     assert sum(len(p) for p in ours) > 2 * len(starts)  # pages after the first
+    # The next pages' SQL the tests above write is Datasette's.
+    nexts = [(sql, params) for sql, params in asked_sql
+             if sql.startswith("select filing_number") and " desc, " in sql]
+    assert nexts
+    for sql, params in nexts:
+        where = '"province" = :p0 and ' if "p0" in params else ""
+        base = sql[:sql.index(" and (first_published_on")] + sql[sql.index(" order by"):]
+        base = base.replace(" desc, list_kind, filing_number limit", " desc limit")
+        keys = [v for k, v in sorted(params.items()) if k not in ("search", "p0")]
+        last = (keys[0], keys[1], keys[2] if len(keys) > 2 else None)
+        assert _next_page(base, where, last) == (sql, {k: v for k, v in params.items()
+                                                       if k not in ("search", "p0")})
     monkeypatch.setattr(search_facets, "recognise", lambda sql, params: None)
     theirs = [pages(p) for p in starts]
     for path, mine, datasettes in zip(starts, ours, theirs, strict=True):

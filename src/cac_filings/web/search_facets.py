@@ -62,6 +62,10 @@ _SEARCHED = (r"from (?P<table>\w+) where (?:\"(?P<where>\w+)\" = :p0 and )?rowid
 _ROWS_RE = re.compile(r"select (?P<select>.+?) " + _SEARCHED +
                       r" order by (?P<sort>\w+) desc(?P<keys>(?:, \w+)*) limit (?P<limit>\d+)")
 KEYS = {t.name: t.primary_key for t in TABLES}
+# Datasette's SQL of a table page is under 2,000 characters; the patterns above, run on any
+# SQL with a :search parameter (the SQL page's too), would take time growing with the
+# square of a longer one's length.
+MAX_SQL = 8_000
 # The page after another (`_next=`, sorted by a column descending): the rows after the last
 # one shown, by that column and then the key (datasette/views/table.py).
 _AFTER_VALUE_RE = re.compile(r"\((?P<sort>\w+) < :(?P<p>p\d+) or (?P=sort) is null or "
@@ -272,7 +276,8 @@ def _after(text: str, table: str, params: Mapping[str, Any]) -> After | None:
 def recognise(sql: str, params: Any) -> Asked | None:
     """The query of a searched page `sql` is, with `params` exactly its search (and its
     filter's value); or None."""
-    if not (isinstance(params, Mapping) and isinstance(params.get("search"), str)):
+    if not (isinstance(params, Mapping) and isinstance(params.get("search"), str)) or (
+            len(sql) > MAX_SQL):
         return None
     text = " ".join(sql.split())
     for kind, pattern in (("rows", _ROWS_RE), ("count", _COUNT_RE), ("facet", _FACET_RE)):
@@ -346,7 +351,8 @@ def _code(coded: Coded, value: str) -> int | None:
 def first_after(conn: sqlite3.Connection, table: str, after: After) -> int | None:
     """The first rowid of `table` whose key is after `after.key` (past the last rowid when
     none is), checked with Datasette's own condition at it and before it; None when that
-    check fails (so the rows do not follow the key there)."""
+    check fails. That the rows after it are all those after the key holds only where the
+    rowids follow the key (SearchedTable.keyed, which `filtered` requires)."""
     key = KEYS[table]
     name, cols = quote_identifier(table), ", ".join(map(quote_identifier, key))
     marks = ", ".join("?" for _ in key)
