@@ -336,6 +336,40 @@ def test_the_tier_indexes_from_the_rows_search_text_are_those_segmented_again(
 
 # ---------------------------------------------------------------- the parse cache
 
+def test_the_readers_are_loaded_before_the_parse_workers_are_forked() -> None:
+    # Else each worker loads pdfium's bindings (55 ms) on its first PDF.
+    import subprocess
+    import sys
+
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, cac_filings.build; print(sorted({'pypdfium2', "
+         "'python_calamine', 'cac_filings.docx_tables'} & set(sys.modules)))"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "['cac_filings.docx_tables', 'pypdfium2', 'python_calamine']"
+
+
+def test_the_workers_are_given_the_longest_files_to_read_first(
+        sources: list[Source], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from cac_filings.build.select import BatchVersion, SelectedBatch, Selection
+
+    given: list[list[int]] = []
+
+    def run_tasks(tasks: list[Any], sizes: list[int], *args: Any) -> list[Any]:
+        given.append(sizes)
+        return ["unread"] * len(tasks)
+
+    monkeypatch.setattr(build, "_run_tasks", run_tasks)
+    versions = [BatchVersion("b", 1, "a" * 64, "docx", 1000, "x", {}),
+                BatchVersion("b", 2, "b" * 64, "pdf", 200, "x", {})]
+    selection = Selection([SelectedBatch({"batch_id": "b", "source": "cn_cac_algorithm"},
+                                         versions, None)],
+                          {})
+    spec = next(s.spec for s in sources if s.spec.name == "cn_cac_algorithm")
+    build.parse_versions(selection, {"cn_cac_algorithm": spec}, _kinds(sources),
+                         RawArchive(tmp_path), build.ParseCache(None, "f"), 2)
+    assert given == [[1000, 200 * build.PARSE_COST["pdf"]]]
+
+
 def test_parse_workers_write_the_cache_entries_of_the_files_read(sources: list[Source],
                                                                  tmp_path: Path) -> None:
     archive = RawArchive(tmp_path / "raw")
