@@ -138,9 +138,7 @@ def prepare(step: str, data_dir: Path, scratch: Path) -> None:
     if step == "one-new":
         cache = data_dir / "bench-cache"
         if not cache.is_dir():
-            subprocess.run([sys.executable, "-m", "cac_filings.cli", "build", "--data-dir",
-                            str(scratch), "--no-publish", "--quiet"], check=True,
-                           stdout=subprocess.DEVNULL)
+            _cli_build(scratch)
             shutil.move(str(scratch / "cache"), cache)
             shutil.rmtree(scratch / "releases", ignore_errors=True)
         shutil.copytree(cache, scratch / "cache")
@@ -148,13 +146,22 @@ def prepare(step: str, data_dir: Path, scratch: Path) -> None:
         entries[-1].unlink()
 
 
+def _cli_build(scratch: Path) -> None:
+    """`cac-filings build --no-publish` on `scratch`; its warnings (the replica's own, the
+    same every time) are shown only when it fails."""
+    done = subprocess.run([sys.executable, "-m", "cac_filings.cli", "build", "--data-dir",
+                           str(scratch), "--no-publish", "--quiet"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode:
+        sys.stderr.write(done.stderr)
+        raise SystemExit(f"cac-filings build failed (exit {done.returncode})")
+
+
 def measure(step: str, data_dir: Path, scratch: Path) -> dict[str, float]:
     prepare(step, data_dir, scratch)
     if step == "cli":
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "cac_filings.cli", "build", "--data-dir",
-                        str(scratch), "--no-publish", "--quiet"], check=True,
-                       stdout=subprocess.DEVNULL)
+        _cli_build(scratch)
         return {"wall": time.perf_counter() - started}
     out = subprocess.run([sys.executable, __file__, "--one", step, "--data-dir", str(data_dir),
                           "--scratch", str(scratch)], check=True, capture_output=True,
