@@ -339,6 +339,8 @@ def reader_pages(release: Path) -> list[tuple[str, str]]:
         ("filings _search=抖音", f"/cac_filings/filings?_search={q('抖音')}"),
         ("filings _search=北京 province", f"/cac_filings/filings?_search={q('北京')}"
                                           f"&province={q('北京市')}"),
+        ("filings _search=北京 2 facets", f"/cac_filings/filings?_search={q('北京')}"
+                                         f"&province={q('北京市')}&status=active"),
         ("filings _search=北京 next", f"/cac_filings/filings?_search={q('北京')}&_next="
                                      + q(",".join(tilde_encode(str(v)) for v in after))
                                      + "&_sort_desc=first_published_on"),

@@ -101,9 +101,11 @@ def _table(c: sqlite3.Connection) -> Any:
     return _TABLES.setdefault(id(c), load_table(c, "filings"))
 
 
-def _both(c: sqlite3.Connection, sql: str, search: str, value: str | None = None,
-          more: dict[str, str] | None = None) -> tuple[list[Any], list[Any]]:
-    params = {"search": search} | ({} if value is None else {"p0": value}) | (more or {})
+def _both(c: sqlite3.Connection, sql: str, search: str,
+          value: str | tuple[str, ...] | None = None, more: dict[str, str] | None = None
+          ) -> tuple[list[Any], list[Any]]:
+    values = (value,) if isinstance(value, str) else value or ()
+    params = {"search": search} | {f"p{i}": v for i, v in enumerate(values)} | (more or {})
     asked = recognise(sql, params)
     assert asked is not None, sql
     first = first_after(c, "filings", asked.after) if asked.after else 0
@@ -113,15 +115,22 @@ def _both(c: sqlite3.Connection, sql: str, search: str, value: str | None = None
     return c.execute(sql, params).fetchall(), c.execute(found[0], found[1]).fetchall()
 
 
-# A search alone, and with one filter of a faceted column (a value it has, one it lacks).
-FILTERS = [("", None), ('"province" = :p0 and ', "北京市"), ('"status" = :p0 and ', "cancelled"),
-           ('"province" = :p0 and ', "没有这个省")]
+# A search alone, with one filter of a faceted column (a value it has, one it lacks), and
+# with several (one column twice: no row has both values).
+FILTERS: list[tuple[str, str | tuple[str, ...] | None]] = [
+    ("", None), ('"province" = :p0 and ', "北京市"), ('"status" = :p0 and ', "cancelled"),
+    ('"province" = :p0 and ', "没有这个省"),
+    ('"province" = :p0 and "status" = :p1 and ', ("北京市", "cancelled")),
+    ('"status" = :p0 and "province" = :p1 and "role" = :p2 and ',
+     ("active", "上海市", "service_provider")),
+    ('"province" = :p0 and "province" = :p1 and ', ("北京市", "上海市"))]
 
 
 @pytest.mark.parametrize("search", SEARCHES)
 @pytest.mark.parametrize(("where", "value"), FILTERS)
 def test_rows_count_and_facets_are_datasettes(conn: sqlite3.Connection, search: str,
-                                              where: str, value: str | None) -> None:
+                                              where: str, value: str | tuple[str, ...] | None
+                                              ) -> None:
     def sql(text: str) -> str:
         return text.replace("where rowid in", f"where {where}rowid in")
 
@@ -143,7 +152,7 @@ def _next_page(sql: str, where: str, last: tuple[str, str, str | None]
                ) -> tuple[str, dict[str, str]]:
     """`sql` of a page after the one whose last row is `last` (list, number, date), as
     Datasette writes it: parameters numbered on from its own (the search's among them)."""
-    start = 2 if where else 1
+    start = where.count(" = :p") + 1  # after the filters' parameters and the search
     keys = (f"((list_kind > :p{start}) or (list_kind = :p{start} and "
             f"filing_number > :p{start + 1}))")
     params = {f"p{start}": last[0], f"p{start + 1}": last[1]}
@@ -160,16 +169,17 @@ def _next_page(sql: str, where: str, last: tuple[str, str, str | None]
 
 
 @pytest.mark.parametrize("search", ["北京", "公司", "算法 推荐", "没有"])
-@pytest.mark.parametrize(("where", "value"), FILTERS[:2])
+@pytest.mark.parametrize(("where", "value"), [*FILTERS[:2], FILTERS[4]])
 def test_next_pages_are_datasettes(conn: sqlite3.Connection, search: str, where: str,
-                                   value: str | None) -> None:
+                                   value: str | tuple[str, ...] | None) -> None:
     def sql(text: str) -> str:
         return text.replace("where rowid in", f"where {where}rowid in")
 
     order = conn.execute(sql(ROWS.format(select="list_kind, filing_number, first_published_on",
                                          limit=5000)).replace(" desc limit",
                                                               " desc, rowid limit"),
-                         {"search": search} | ({"p0": value} if value else {})).fetchall()
+                         {"search": search} | {f"p{i}": v for i, v in enumerate(
+                             (value,) if isinstance(value, str) else value or ())}).fetchall()
     # After the first row, rows inside a run of one date, the last dated row, among the
     # nulls, the last row; and a row no page showed (a number between two).
     lasts = [tuple(order[i]) for i in sorted({0, 1, 7, len(order) // 2, len(order) - 1} | {
@@ -269,7 +279,12 @@ def test_only_a_search_alone_in_datasettes_words_is_recognised() -> None:
     assert recognise(one, {"search": "x", "p0": 3}) is None
     assert recognise(one.replace("province", "filed_on"), {"search": "x", "p0": "x"}) is None
     assert recognise(one.replace("= :p0", "> :p0"), {"search": "x", "p0": "x"}) is None
-    assert recognise(one.replace("and rowid", 'and "status" = :p1 and rowid'),
+    two = one.replace("and rowid", 'and "status" = :p1 and rowid')
+    found = recognise(two, {"search": "x", "p0": "北京市", "p1": "active"})
+    assert found is not None and found.where == (("province", "北京市"), ("status", "active"))
+    assert recognise(two, {"search": "x", "p0": "x"}) is None
+    assert recognise(two.replace(":p1", ":p2"), {"search": "x", "p0": "x", "p2": "x"}) is None
+    assert recognise(two.replace('"status"', '"filed_on"'),
                      {"search": "x", "p0": "x", "p1": "x"}) is None
     assert recognise(rows, {"search": 3}) is None
     assert recognise(rows.replace("escape_fts(:search)", ":search"), {"search": "x"}) is None
@@ -456,7 +471,9 @@ def test_no_request_no_sharing(conn: sqlite3.Connection) -> None:
 PAGES = ["/cac_filings/filings.json?_search=" + quote(s) + extra
          for s in ["北京", "算法", "baidu", "AI", "没有这个词", "１１０１０８", "抖音 推荐"]
          for extra in ["", "&_facet_size=max", "&_size=5", "&province=" + quote("北京市"),
-                       "&list_kind=deep_synthesis", "&status=cancelled", "&province=nowhere"]] + [
+                       "&list_kind=deep_synthesis", "&status=cancelled", "&province=nowhere",
+                       "&province=" + quote("北京市") + "&status=active",
+                       "&status=cancelled&list_kind=deep_synthesis"]] + [
     "/cac_filings/companies.json?_search=" + quote("北京") + "&province=" + quote("北京市"),
     "/cac_filings/companies.json?_search=" + quote("北京"),
     "/cac_filings/cancellations.json?_search=" + quote("算法"),
@@ -542,7 +559,8 @@ def test_the_next_pages_are_those_datasette_gives(
     monkeypatch.setattr(search_facets, "recognise", recording)
     starts = ["/cac_filings/filings.json?_size=" + size + "&_search=" + quote(s) + extra
               for s in ["北京", "算法", "公司", "AI"] for size in ["1", "4"]
-              for extra in ["", "&province=" + quote("北京市"), "&status=cancelled"]]
+              for extra in ["", "&province=" + quote("北京市"), "&status=cancelled",
+                            "&province=" + quote("北京市") + "&status=active"]]
     monkeypatch.setattr(search_facets, "answer", counting)
     ours = [pages(p) for p in starts]
     assert {"rows", "facet"} <= set(answered)
@@ -552,13 +570,14 @@ def test_the_next_pages_are_those_datasette_gives(
              if sql.startswith("select filing_number") and " desc, " in sql]
     assert nexts
     for sql, params in nexts:
-        where = '"province" = :p0 and ' if "p0" in params else ""
+        where = sql[sql.index("from filings where ") + 19:sql.index("rowid in")]
+        filters = {f"p{i}" for i in range(where.count(" = :p"))}
         base = sql[:sql.index(" and (first_published_on")] + sql[sql.index(" order by"):]
         base = base.replace(" desc, list_kind, filing_number limit", " desc limit")
-        keys = [v for k, v in sorted(params.items()) if k not in ("search", "p0")]
+        after = {k: v for k, v in params.items() if k != "search" and k not in filters}
+        keys = [v for _, v in sorted(after.items())]
         last = (keys[0], keys[1], keys[2] if len(keys) > 2 else None)
-        assert _next_page(base, where, last) == (sql, {k: v for k, v in params.items()
-                                                       if k not in ("search", "p0")})
+        assert _next_page(base, where, last) == (sql, after)
     monkeypatch.setattr(search_facets, "recognise", lambda sql, params: None)
     theirs = [pages(p) for p in starts]
     for path, mine, datasettes in zip(starts, ours, theirs, strict=True):

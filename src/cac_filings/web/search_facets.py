@@ -24,8 +24,9 @@ with SQLite's.
 
 A table's faceted text columns and its newest-first column are loaded once per release, as a
 code per rowid (`Coded`: the column's distinct values sorted, so that codes order as values
-do). Only Datasette's own queries of a search alone, or with one equality filter on a
-faceted column (`?_search=北京&province=北京市`: the matches with that code), are recognised,
+do). Only Datasette's own queries of a search alone, or with equality filters on faceted
+columns (`?_search=北京&province=北京市&status=active`: the matches with those codes, a facet
+clicked after another), are recognised,
 on text columns (a column holding anything else is left to SQLite), on the first page and
 the next ones (`_next=`: the matches dated before the last row shown, or on its date with a
 key after its key; the first rowid after that key is read from the key's index, and checked
@@ -56,12 +57,13 @@ from cac_filings.web.facet_counts import COUNTED, FTS_TABLES, facet_query, plain
 # Datasette 0.65's SQL of a searched table page, white space squeezed
 # (datasette/views/table.py: where_clauses of `_search`, sql, count_sql,
 # sql_no_order_no_limit; datasette/facets.py ColumnFacet.facet_results).
-_SEARCHED = (r"from (?P<table>\w+) where (?:\"(?P<where>\w+)\" = :p0 and )?rowid in \(select "
+_SEARCHED = (r"from (?P<table>\w+) where (?P<where>(?:\"\w+\" = :p\d+ and )*)rowid in \(select "
              r"rowid from (?P<fts>\w+) where (?P=fts) match escape_fts\(:search\)\)"
              r"(?: and (?P<next>\(.+\)))?")
 _ROWS_RE = re.compile(r"select (?P<select>.+?) " + _SEARCHED +
                       r" order by (?P<sort>\w+) desc(?P<keys>(?:, \w+)*) limit (?P<limit>\d+)")
 KEYS = {t.name: t.primary_key for t in TABLES}
+_FILTER_RE = re.compile(r"\"(\w+)\" = :(p\d+) and ")
 # Datasette's SQL of a table page is under 2,000 characters; the patterns above, run on any
 # SQL with a :search parameter (the SQL page's too), would take time growing with the
 # square of a longer one's length.
@@ -238,8 +240,8 @@ class After:
 @dataclass(frozen=True)
 class Asked:
     """One of Datasette's queries of a searched page: `kind` rows, count or facet; `where`
-    the faceted column of the page's one filter (`?province=北京市`), equal to `value`;
-    `after` the rows of a page after the first."""
+    the page's filters (`?province=北京市&status=active`), each a faceted column and the
+    value it equals; `after` the rows of a page after the first."""
 
     kind: str
     table: str
@@ -247,8 +249,7 @@ class Asked:
     column: str = ""
     limit: int = 0
     select: str = ""
-    where: str = ""
-    value: str = ""
+    where: tuple[tuple[str, str], ...] = ()
     after: After | None = None
 
 
@@ -284,21 +285,25 @@ def recognise(sql: str, params: Any) -> Asked | None:
         found = pattern.fullmatch(text)
         if found is None:
             continue
-        table, where = found["table"], found["where"] or ""
+        table = found["table"]
         if table not in FTS_TABLES or found["fts"] != f"{table}_fts":
             return None
+        # Datasette numbers its filters' parameters first: p0, p1, …
+        filters = _FILTER_RE.findall(found["where"])
+        if [p for _, p in filters] != [f"p{i}" for i in range(len(filters))] or not all(
+                c in COUNTED.get(table, ()) and isinstance(params.get(p), str)
+                for c, p in filters):
+            return None
+        where = tuple((c, params[p]) for c, p in filters)
         after = _after(found["next"], table, params) if found["next"] else None
         if found["next"] and after is None:
             return None
         # Exactly the parameters the query names: its search, filter, and next page's.
-        named = {"search"} | ({"p0"} if where else set()) | set(after.params if after else ())
+        named = {"search"} | {p for _, p in filters} | set(after.params if after else ())
         if set(params) != named or (
                 kind != "count" and not plain_columns(found["select"], table)):
             return None
-        if where and (where not in COUNTED.get(table, ()) or not isinstance(params["p0"], str)):
-            return None
-        asked = Asked(kind, table, params["search"], where=where,
-                      value=params["p0"] if where else "", after=after)
+        asked = Asked(kind, table, params["search"], where=where, after=after)
         if kind == "rows":
             key = KEYS.get(table, ())
             # Datasette orders a next page by the key after the column, the first by it alone.
@@ -320,11 +325,11 @@ def filtered(asked: Asked, table: SearchedTable, matches: np.ndarray, first_afte
     """The matches whose filter column equals the filter's value (all of them without a
     filter), and on a next page those after the last row shown (`first_after`: the first
     rowid whose key is after its key); None when a column it needs is not coded."""
-    if asked.where:
-        coded = table.columns.get(asked.where)
+    for column, value in asked.where:
+        coded = table.columns.get(column)
         if coded is None:
             return None
-        at = _code(coded, asked.value)
+        at = _code(coded, value)
         matches = matches[coded.codes[matches] == at] if at is not None else matches[:0]
     if asked.after is None:
         return matches
