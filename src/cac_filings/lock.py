@@ -119,20 +119,17 @@ def _read_record(fd: int) -> tuple[str, dict[str, object]]:
     return text[:end], found if isinstance(found, dict) else {}
 
 
-def _busy(data_dir: Path, path: Path, text: str) -> BusyError:
+def _busy(data_dir: Path, path: Path, record: tuple[str, dict[str, object]]) -> BusyError:
+    """`record`: the holder's, as _read_record gives it."""
     return BusyError(f"another cac-filings process is writing to {data_dir} "
-                     f"({_holder(text)}); {path} is locked. Runs never "
+                     f"({_holder(*record)}); {path} is locked. Runs never "
                      "overlap: try again when it has finished")
 
 
-def _holder(text: str) -> str:
+def _holder(text: str, found: dict[str, object]) -> str:
     """The holder's record as words ("PID 4242, `cac-filings run`, since …"); as found when
     it is not one of ours."""
-    try:
-        found = json.loads(text)
-    except ValueError:
-        found = None
-    if not (isinstance(found, dict) and isinstance(found.get("pid"), int)):
+    if not isinstance(found.get("pid"), int):
         return text or "holder unknown"
     words = [f"PID {found['pid']}"]
     if found.get("command"):
@@ -149,15 +146,15 @@ def _take(fd: int, path: Path) -> list[int]:
     with suppress(BlockingIOError):
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return []
-    text, holder = _read_record(fd)
-    pid = holder.get("pid")
+    record = _read_record(fd)
+    pid = record[1].get("pid")
     # The run that took the lock keeps it open while it holds it: a live process that does
     # not is another one, given the dead holder's PID.
     if not isinstance(pid, int) or (_alive(pid) and _has_open(pid, path)):
-        raise _busy(path.parent, path, text)
+        raise _busy(path.parent, path, record)
     stopped = _holders(path)
     if not stopped:
-        raise _busy(path.parent, path, text)  # held by something that is not ours
+        raise _busy(path.parent, path, record)  # held by something that is not ours
     for leftover in stopped:
         with suppress(ProcessLookupError):
             os.kill(leftover, signal.SIGKILL)
@@ -168,7 +165,7 @@ def _take(fd: int, path: Path) -> list[int]:
             return stopped
         except BlockingIOError:
             if time.monotonic() > deadline:
-                raise _busy(path.parent, path, text) from None
+                raise _busy(path.parent, path, record) from None
             time.sleep(0.05)  # a SIGKILLed process lets go of its files within milliseconds
 
 
@@ -179,7 +176,7 @@ def _acquire(data_dir: Path, command: str) -> tuple[int, list[int]]:
         try:
             fcntl.flock(gate, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise _busy(data_dir, data_dir / GATE_NAME, _read_record(gate)[0]) from None
+            raise _busy(data_dir, data_dir / GATE_NAME, _read_record(gate)) from None
         with suppress(OSError):  # only a message's detail: never a reason to fail
             _write_record(gate, command)  # named by whoever finds the gate taken
         fd = os.open(data_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
