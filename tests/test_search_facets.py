@@ -302,7 +302,8 @@ def test_only_a_search_alone_in_datasettes_words_is_recognised() -> None:
     assert recognise(COUNT.replace("filings", "companies"), {"search": "x"}) is not None
 
 
-def test_rows_in_another_order_than_the_key_are_left_to_sqlite(tmp_path: Path) -> None:
+def test_rows_in_another_order_than_the_key_are_left_to_sqlite(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # SQLite gives rows tying on the date by rowid from the matches alone, by the key from
     # an index of a filter column: the same order only when rowids follow the key.
     c = _filings(tmp_path / "shuffled.db", shuffled=True)
@@ -342,6 +343,24 @@ def test_rows_in_another_order_than_the_key_are_left_to_sqlite(tmp_path: Path) -
             first = first_after(c, "filings", asked.after)
             assert answer(asked, table, read_matches(c, "filings_fts", "公司"), first or 0
                           ) is None
+            # As served: left to SQLite before the key's index is read for it.
+
+            class Database:
+                path = "shuffled.db"
+
+                async def execute_fn(self, fn: Any) -> Any:
+                    return fn(c)
+
+            class Release:
+                cache: ClassVar[dict[str, Any]] = {"searched:filings": table}
+
+            def unread(*args: Any) -> None:
+                raise AssertionError("first_after read for a table not in key order")
+
+            monkeypatch.setattr(search_facets, "first_after", unread)
+            assert asyncio.run(search_facets.answered(
+                Database(), Release(), text, {"search": "公司"} | more)) is None
+            monkeypatch.undo()
     finally:
         c.close()
 

@@ -276,7 +276,7 @@ def _after(text: str, table: str, params: Mapping[str, Any]) -> After | None:
 
 def recognise(sql: str, params: Any) -> Asked | None:
     """The query of a searched page `sql` is, with `params` exactly its search (and its
-    filter's value); or None."""
+    filters' values, its next page's); or None."""
     if not (isinstance(params, Mapping) and isinstance(params.get("search"), str)) or (
             len(sql) > MAX_SQL):
         return None
@@ -363,8 +363,8 @@ def first_after(conn: sqlite3.Connection, table: str, after: After) -> int | Non
     marks = ", ".join("?" for _ in key)
     found = conn.execute(f"select rowid from {name} where ({cols}) > ({marks}) order by {cols} "
                          "limit 1", after.key).fetchone()
-    last = conn.execute(f"select coalesce(max(rowid), 0) from {name}").fetchone()[0]
-    at = int(found[0]) if found else int(last) + 1
+    at = int(found[0]) if found else int(conn.execute(
+        f"select coalesce(max(rowid), 0) from {name}").fetchone()[0]) + 1
     named = dict(zip(after.params[-len(key):], after.key, strict=True))
 
     def is_after(rowid: int) -> bool:
@@ -459,6 +459,8 @@ async def answered(database: Any, release: Any, sql: str, params: Any
         memo[key] = matches
     first = 0
     if asked.after is not None:
+        if not table.keyed:  # its next pages are not the rows after a rowid: SQLite's
+            return None
         after = asked.after
         first_key = ("after", str(database.path), asked.table, after.key)
         found: int | None
