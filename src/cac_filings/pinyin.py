@@ -14,13 +14,13 @@ from functools import lru_cache
 from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
 
 _MAX_PHRASE = 6
-# The lengths (2 to _MAX_PHRASE, longest first) of the phrases that start with each character:
-# only those are looked up.
+# The lengths (2 to _MAX_PHRASE, longest first) of the phrases that start with each pair of
+# characters: only those are looked up (most pairs begin one phrase, or none).
 _starts: dict[str, set[int]] = {}
 for _phrase in PHRASES_DICT:
     if 2 <= len(_phrase) <= _MAX_PHRASE:
-        _starts.setdefault(_phrase[0], set()).add(len(_phrase))
-_LENGTHS = {ch: tuple(sorted(lengths, reverse=True)) for ch, lengths in _starts.items()}
+        _starts.setdefault(_phrase[:2], set()).add(len(_phrase))
+_LENGTHS = {pair: tuple(sorted(lengths, reverse=True)) for pair, lengths in _starts.items()}
 del _starts
 _TONES = str.maketrans({
     **dict.fromkeys("āáǎà", "a"), **dict.fromkeys("ēéěèê", "e"), **dict.fromkeys("īíǐì", "i"),
@@ -54,7 +54,7 @@ def _syllables(text: str) -> list[str]:
                 out.append(_toneless(chunk))
             i = j
             continue
-        for length in _LENGTHS.get(ch, ()):
+        for length in _LENGTHS.get(text[i:i + 2], ()):
             if length > n - i:
                 continue
             chars = text[i:i + length]
