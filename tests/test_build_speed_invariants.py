@@ -263,6 +263,17 @@ def test_pinyin_reads_as_trying_every_phrase_length(text: str) -> None:
     assert pinyin.to_pinyin(text) == _reference_pinyin(text)
 
 
+def test_pinyin_of_every_phrase_and_of_phrases_run_together_is_the_reference() -> None:
+    """Phrases looked up by their first two characters: every seventh phrase pypinyin
+    knows, and runs of three (where one phrase's end may begin another), read as trying
+    every length does."""
+    phrases = [p for p in PHRASES_DICT if 2 <= len(p) <= 6]
+    texts = phrases[::7] + ["".join(phrases[i:i + 3]) + "A1" for i in range(0, len(phrases), 11)]
+    pinyin.to_pinyin.cache_clear()
+    wrong = [t for t in texts if pinyin.to_pinyin(t) != _reference_pinyin(t)]
+    assert not wrong, wrong[:5]
+
+
 @pytest.mark.parametrize("text", [*COMPANIES, "长城汽车股份有限公司", "中国银行", "ÜBER有限公司"])
 def test_pinyin_of_known_names_is_the_reference(text: str) -> None:
     _clear_memos()

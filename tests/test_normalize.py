@@ -387,47 +387,6 @@ def test_to_pinyin(text: str, expected: str) -> None:
     assert to_pinyin(text) == expected
 
 
-def _longest_phrase_reading(text: str) -> str:
-    """What to_pinyin means, read slowly: at each character the longest phrase pypinyin
-    knows (2 to 6 characters), else the character's first reading; other characters give
-    their letters and digits as one word per run."""
-    from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
-
-    from cac_filings.pinyin import _toneless
-    out, i = [], 0
-    while i < len(text):
-        if ord(text[i]) not in PINYIN_DICT:
-            j = i
-            while j < len(text) and ord(text[j]) not in PINYIN_DICT:
-                j += 1
-            chunk = "".join(c for c in text[i:j] if c.isalnum())
-            out += [_toneless(chunk)] if chunk else []
-            i = j
-            continue
-        for length in range(6, 1, -1):
-            if text[i:i + length] in PHRASES_DICT and i + length <= len(text):
-                out += [_toneless(r[0]) for r in PHRASES_DICT[text[i:i + length]]]
-                i += length
-                break
-        else:
-            out.append(_toneless(PINYIN_DICT[ord(text[i])].split(",", 1)[0]))
-            i += 1
-    return " ".join(out)
-
-
-def test_to_pinyin_reads_the_longest_phrase_at_each_character() -> None:
-    """Every phrase of 2–6 characters, alone and run together with its neighbours in
-    pypinyin's own list (where one phrase's end begins another), reads as the slow reading
-    does."""
-    from pypinyin.constants import PHRASES_DICT
-
-    from cac_filings.pinyin import _syllables
-    phrases = [p for p in PHRASES_DICT if 2 <= len(p) <= 6]
-    texts = phrases[::7] + ["".join(phrases[i:i + 3]) + "A1" for i in range(0, len(phrases), 11)]
-    texts += ["北京字节跳动科技有限公司", "重庆长安汽车股份有限公司", "银行长沙行长"]
-    wrong = [t for t in texts if " ".join(_syllables(t)) != _longest_phrase_reading(t)]
-    assert not wrong, wrong[:5]
-
 
 # ---------------------------------------------------------------- full-text search
 
