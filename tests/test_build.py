@@ -359,7 +359,9 @@ def rejected(result: BuildResult, settings: Settings, fix: dict[str, Any]) -> st
     with pytest.raises(InvariantError) as info:
         write_release(settings, broken)
     assert os.readlink(settings.published) == f"releases/{good.release_id}"
-    assert [p.name for p in settings.releases_dir.glob(".rejected-*")]
+    (kept,) = settings.releases_dir.glob(".rejected-*")
+    # Its SQLite stages were begun before the checks: the file it cannot have is gone.
+    assert (kept / "manifest.json").is_file() and not list(kept.glob("cac_filings.db*"))
     return str(info.value)
 
 
@@ -392,7 +394,12 @@ def test_a_row_the_reader_dropped_holds_its_batch_back(
     assert later.tables["filings"] == []  # held back, never half-read
 
 
-def test_a_duplicate_number_is_refused(settings: Settings, sources: list[Source]) -> None:
+@pytest.mark.parametrize("fork", [True, False], ids=["stages-forked", "without-fork"])
+def test_a_duplicate_number_is_refused(settings: Settings, sources: list[Source], fork: bool,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from cac_filings import release
+
+    monkeypatch.setattr(release, "can_fork", lambda: fork)
     result = built(settings, sources)
     filings = result.tables["filings"]
     message = rejected(result, settings, {"filings": [*filings, filings[0]]})

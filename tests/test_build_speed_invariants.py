@@ -2,9 +2,11 @@
 functions they memoise give, rows never share a mutable value, the Arrow columns assembled
 from buffers hold what the rows hold (and refuse a value of the wrong type), the pinyin
 reader's phrase-length table reads as trying every length would, the manifest's digests,
-taken while the SQLite file is still being written, are those of the files, a full-text index
-filled as one segment holds what FTS5's merged segments hold, the tier indexes read from the
-rows' search text are those segmented again, and the parse workers cache what the run would."""
+taken while the SQLite file is still being written, are those of the files, the SQLite file
+written in stages (begun while the filings are derived) is the file written at once, a
+full-text index filled as one segment holds what FTS5's merged segments hold, the tier
+indexes read from the rows' search text are those segmented again, and the parse workers
+cache what the run would."""
 
 from __future__ import annotations
 
@@ -217,6 +219,70 @@ def test_every_file_and_folder_of_a_release_is_made_durable_once_complete(
         path = release.path / name
         if path.is_file():
             assert size == path.stat().st_size, name
+
+
+def _database_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table of a SQLite file (full-text shadow tables and summaries included) and its
+    rows with their rowids (sorted, for a table without), and the statements that made it."""
+    conn = sqlite3.connect(path)
+    try:
+        names = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE "
+            "'CREATE VIRTUAL TABLE%' ORDER BY name")]
+        found: dict[str, list[tuple[Any, ...]]] = {}
+        for name in names:
+            try:
+                found[name] = list(conn.execute(f'SELECT rowid, * FROM "{name}" ORDER BY 1'))
+            except sqlite3.OperationalError:  # WITHOUT ROWID
+                found[name] = sorted(conn.execute(f'SELECT * FROM "{name}"'), key=repr)
+        found["(schema)"] = sorted(conn.execute("SELECT type, name, tbl_name, sql FROM "
+                                                "sqlite_master"))
+        return found
+    finally:
+        conn.close()
+
+
+def test_the_sqlite_file_written_in_stages_is_the_file_written_at_once(
+        sources: list[Source], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The release's SQLite file is begun with the batches and listings while the filings
+    are derived (their stage forked first), and holds what writing every table at once
+    gives."""
+    from cac_filings import release as release_module
+
+    settings_ = Settings(data_dir=tmp_path / "data")
+    archive = RawArchive(settings_.raw_dir)
+    crawl(archive, "20230701T10", [entry(archive, "2022-08", algo_docx(douyin()),
+                                         "2023-07-01T10:00:00Z")])
+    events: list[str] = []
+    real_write = release_module.DatabaseWriter.write
+    real_derive = build.derive.derive_filings
+
+    def write(self: Any, tables: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        events.append("stage " + ",".join(t.name for t in TABLES if t.name in tables
+                                          and t.name not in self.written))
+        real_write(self, tables, *args, **kwargs)
+
+    def derive(*args: Any, **kwargs: Any) -> Any:
+        events.append("derive")
+        return real_derive(*args, **kwargs)
+
+    monkeypatch.setattr(release_module.DatabaseWriter, "write", write)
+    monkeypatch.setattr(build, "derive_filings", derive)
+    result, release = build_release(settings_, sources, publish=False)
+    assert events[:2] == ["stage batches,listings", "derive"]
+    assert len(events) == 4 and events[3] == "stage changes,releases"
+    at_once = tmp_path / "at-once.db"
+    release_module.write_database(result.tables, at_once)
+    staged = _database_rows(release.path / "cac_filings.db")
+    once = _database_rows(at_once)
+    # The tables are created in another order (problems, final before the history, is
+    # written before changes and releases): their counts are listed in that order.
+    for counts in (staged, once):
+        counts["summary_table_counts"] = sorted(r[1:] for r in counts["summary_table_counts"])
+    assert staged == once
+    assert {"listings", "filings", "changes", "filings_fts_data", "summary_facet_counts"} \
+        <= set(staged)
+    assert all(staged[t] for t in ("listings", "filings", "changes", "filings_fts_data"))
 
 
 # ---------------------------------------------------------------- pinyin

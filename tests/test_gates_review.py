@@ -283,7 +283,7 @@ def test_sqlite_finding_the_disk_full_is_status_6(
     published = os.readlink(data / "published")
     from cac_filings import release
 
-    def full(_: object, path: Path) -> None:
+    def full(*_: object, **__: object) -> None:
         raise sqlite3.OperationalError("database or disk is full")
 
     monkeypatch.setattr(release, "can_fork", lambda: False)

@@ -1,6 +1,7 @@
 """The data folder's lock and the processes a run forks: a dead run's lock is taken over by
 one run only, children never keep the lock and notice their run's death by its PID, a full
-disk in the SQLite child reaches the run as an OSError, a dying parse worker is one line."""
+disk in the SQLite child reaches the run as an OSError, a stage of a file starts once the stage
+before it is done (and not at all when it did not finish), a dying parse worker is one line."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from multiprocessing import popen_fork
 from pathlib import Path
@@ -332,6 +334,58 @@ def test_other_failures_of_the_child_are_one_line_runtime_errors(tmp_path: Path)
     # A SQLite error that is not the disk's stays what it is.
     with pytest.raises(RuntimeError, match="OperationalError: no such table: t"):
         Child(raise_(sqlite3.OperationalError("no such table: t")), "writing x").wait()
+
+
+# ---------------------------------------------------------------- stages of one file
+
+
+def test_a_stage_starts_once_the_stage_before_it_is_done(tmp_path: Path) -> None:
+    path = tmp_path / "stages.txt"
+
+    def first() -> None:
+        time.sleep(0.3)
+        path.write_text("first\n")
+
+    def second() -> None:
+        with path.open("a") as fh:  # the file exists only once the first stage is done
+            fh.write("second\n" if path.read_text() == "first\n" else "too early\n")
+
+    one = Child(first, "stage 1")
+    two = Child(second, "stage 2", after=one)
+    one.wait()
+    two.wait()
+    assert path.read_text() == "first\nsecond\n"
+    # A stage forked after the one before it was waited for does not wait for it.
+    def third() -> None:
+        path.write_text(path.read_text() + "third\n")
+
+    Child(third, "stage 3", after=two).wait()
+    assert path.read_text() == "first\nsecond\nthird\n"
+
+
+@pytest.mark.parametrize("end", ["fails", "is killed"])
+def test_a_stage_after_one_that_did_not_finish_does_nothing(tmp_path: Path, end: str) -> None:
+    marker = tmp_path / "second-ran"
+
+    def first() -> None:
+        if end == "fails":
+            raise ValueError("a bad value")
+        time.sleep(30)
+
+    one = Child(first, "stage 1")
+    def second() -> None:
+        marker.write_text("ran")
+
+    two = Child(second, "stage 2", after=one)
+    if end == "fails":
+        with pytest.raises(RuntimeError, match=r"^stage 1 failed: ValueError: a bad value$"):
+            one.wait()
+    else:
+        one.kill()
+    with pytest.raises(RuntimeError, match=r"^stage 2 failed: .*not done: stage 1 did not "
+                                           r"finish$"):
+        two.wait()
+    assert not marker.exists()
 
 
 # ---------------------------------------------------------------- a parse worker that dies

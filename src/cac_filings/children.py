@@ -131,20 +131,39 @@ def _failure_report(exc: BaseException, path: Path | None) -> dict[str, object]:
 
 class Child:
     """`work()` in a forked process; `wait()` returns when it is done, raising its error.
-    `path` is the file the work writes: a full disk is reported as an OSError naming it."""
+    `path` is the file the work writes: a full disk is reported as an OSError naming it.
 
-    def __init__(self, work: Callable[[], None], what: str, path: Path | None = None) -> None:
+    `after`: a child forked before this one whose work must be done first (stages of one
+    file, each forked as soon as its data is ready): this one waits for it, and does nothing
+    if it failed (its own error is the one `wait` raises).
+    """
+
+    pid: int
+    done: bool
+    _pipe: int
+    _done: int
+
+    def __init__(self, work: Callable[[], None], what: str, path: Path | None = None,
+                 after: Child | None = None) -> None:
         self.what = what
         parent = os.getpid()
         read, write = os.pipe()
+        # Ended (at its exit, whatever the cause) by this child alone, with _DONE written
+        # first when its work succeeded: what a later stage waits on.
+        done_read, done_write = os.pipe()
+        waits_on = after._done if after is not None and not after.done else None
         with signals_held():
             pid = os.fork()
             if pid == 0:  # the child: do the work, report a failure through the pipe, exit
                 os.close(read)
+                os.close(done_read)
                 code = 0
                 try:
                     detach_from_run(parent)
+                    if waits_on is not None and after is not None:
+                        _wait_for(waits_on, after.what)
                     work()
+                    os.write(done_write, _DONE)
                 except BaseException as exc:
                     with contextlib.suppress(BaseException):
                         os.write(write, json.dumps(_failure_report(exc, path)).encode())
@@ -152,16 +171,19 @@ class Child:
                 finally:
                     os._exit(code)  # never the parent's exit handlers or buffers
             os.close(write)
-            self.pid, self._pipe = pid, read
+            os.close(done_write)
+            self.pid, self._pipe, self._done = pid, read, done_read
             self.done = False
 
     def wait(self) -> None:
         """Wait for the child; a write the disk refused is raised again here as an OSError
         (errno, message, file), anything else as a RuntimeError naming what failed."""
+        if self.done:
+            return
         with os.fdopen(self._pipe, "rb") as pipe:
             report = pipe.read()
         _, status = os.waitpid(self.pid, 0)
-        self.done = True
+        self._close()
         if status == 0:
             return
         try:
@@ -180,7 +202,27 @@ class Child:
             with contextlib.suppress(ProcessLookupError, ChildProcessError):
                 os.kill(self.pid, signal.SIGKILL)
                 os.waitpid(self.pid, 0)
-            self.done = True
+            with contextlib.suppress(OSError):
+                os.close(self._pipe)
+            self._close()
+
+    def _close(self) -> None:
+        """Done: a child forked after this is not made to wait for it."""
+        self.done = True
+        with contextlib.suppress(OSError):
+            os.close(self._done)
+
+
+_DONE = b"done"
+
+
+def _wait_for(pipe: int, what: str) -> None:
+    """In a later stage's child: until the stage before it (`what`) has ended; an error
+    when it failed or was killed (it ended without writing _DONE)."""
+    with os.fdopen(pipe, "rb") as fh:
+        said = fh.read()
+    if said != _DONE:
+        raise RuntimeError(f"not done: {what} did not finish")
 
 
 def exit_description(status: int) -> str:

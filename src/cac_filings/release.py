@@ -14,7 +14,7 @@ import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,7 +43,7 @@ from cac_filings.schema import (
     data_dictionary_markdown,
 )
 from cac_filings.sources import Source
-from cac_filings.store import load_rows, write_csv, write_parquet, write_sqlite
+from cac_filings.store import Row, load_rows, write_csv, write_parquet, write_sqlite
 from cac_filings.summaries import write_summaries
 
 # A list kind may not lose more than this share of its filings from one release to the next.
@@ -174,23 +174,116 @@ def _file_sha256(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def write_release(settings: Settings, result: BuildResult, *, publish: bool = True,
-                  acceptance: Acceptance | None = None, max_shrink: float = MAX_SHRINK
-                  ) -> Release:
-    """Write a release folder; publish it when every invariant holds (or a failed gate was
-    accepted by a maintainer), else raise naming every failed check."""
-    acceptance = acceptance or Acceptance()
-    check_acceptance(acceptance)
+class DatabaseWriter:
+    """The release's SQLite file, written in stages as the build makes its tables final: each
+    stage in a forked child, on the other core, while this process goes on (the listings
+    while the filings are derived, the derived tables while the history is diffed, the
+    history and the summaries while the Parquet files are written). A stage starts once the
+    stage before it is done; the children see the tables without a copy. Without fork, the
+    stages are written here, in `wait` (once the release passed its checks)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.written: list[str] = []
+        self.stages: list[Child] = []
+        self.fork = can_fork()
+        self._unforked: list[Callable[[], None]] = []
+
+    def write(self, tables: dict[str, list[Row]], *, summaries: bool = False) -> None:
+        """A stage: the tables of `tables` not yet written, then, in the last stage, the
+        summaries."""
+        todo = [t.name for t in TABLES if t.name in tables and t.name not in self.written]
+        new, path = not self.written, self.path
+        self.written += todo
+
+        def work() -> None:
+            write_sqlite(tables, path, todo, new=new)
+            if summaries:
+                write_summaries(path, tables["filings"])
+
+        if not self.fork:
+            self._unforked.append(work)
+            return
+        with signals_held():  # a signal comes once `stages` names the child to kill
+            self.stages.append(Child(work, f"writing {path}", path,
+                                     after=self.stages[-1] if self.stages else None))
+
+    @property
+    def pending(self) -> bool:
+        return any(not stage.done for stage in self.stages)
+
+    def wait(self) -> None:
+        """Until every stage is done; the first that failed raises its error."""
+        for stage in self.stages:
+            stage.wait()
+        while self._unforked:
+            self._unforked.pop(0)()
+
+    def kill(self) -> None:
+        for stage in reversed(self.stages):
+            stage.kill()
+
+    def discard(self) -> None:
+        """No SQLite file after all (the release failed a check)."""
+        self.kill()
+        self.stages.clear()
+        self._unforked.clear()
+        for leftover in (self.path, self.path.with_name(self.path.name + "-journal")):
+            leftover.unlink(missing_ok=True)
+
+
+@dataclass
+class Staging:
+    """A release being written: its id, its temporary folder and its SQLite file's writer."""
+
+    release_id: str
+    folder: Path
+    database: DatabaseWriter
+
+    def abandon(self) -> None:
+        """The build failed: its children and its folder go."""
+        self.database.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def start_release(settings: Settings) -> Staging:
+    """A new release's id and empty temporary folder (those left by a killed build removed:
+    the data-dir lock says no build is running now)."""
     releases = settings.releases_dir
     releases.mkdir(parents=True, exist_ok=True)
     release_id = new_release_id(releases)
     for stale in releases.glob(".tmp-*"):
-        # Left by a build that was killed; the data-dir lock says no build is running now.
         shutil.rmtree(stale, ignore_errors=True)
     tmp = releases / f".tmp-{release_id}"
     tmp.mkdir()
+    return Staging(release_id, tmp, DatabaseWriter(tmp / DB_FILE))
 
+
+def write_release(settings: Settings, result: BuildResult, *, publish: bool = True,
+                  acceptance: Acceptance | None = None, max_shrink: float = MAX_SHRINK,
+                  staging: Staging | None = None) -> Release:
+    """Write a release folder; publish it when every invariant holds (or a failed gate was
+    accepted by a maintainer), else raise naming every failed check. `staging`: the release
+    started before its tables were built (start_release), its SQLite file begun."""
+    acceptance = acceptance or Acceptance()
+    check_acceptance(acceptance)
+    staging = staging or start_release(settings)
+    releases, release_id, tmp, database = (settings.releases_dir, staging.release_id,
+                                           staging.folder, staging.database)
+    try:
+        return _write_release(settings, result, publish, acceptance, max_shrink, releases,
+                              release_id, tmp, database)
+    finally:
+        database.kill()  # an error here: the children go too
+
+
+def _write_release(settings: Settings, result: BuildResult, publish: bool,
+                   acceptance: Acceptance, max_shrink: float, releases: Path, release_id: str,
+                   tmp: Path, database: DatabaseWriter) -> Release:
     previous = published_manifest(settings)
+    # The tables built so far are final: their SQLite stage starts (on the other core) while
+    # the history is diffed and checked.
+    database.write(result.tables)
     created_at = utc_now()
     changes = add_history(result, settings.published.resolve() if previous else None,
                           release_id, created_at)
@@ -201,33 +294,26 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
     for assertion in assertions:
         assertion.accepted = not assertion.ok and assertion.name in acceptance.gates
     failed = [a for a in assertions if a.blocks]
-    # The SQLite file is filled by a forked child, on the other core, while this process
-    # writes the Parquet and CSV files, the notes and the feed (in a thread, they would share
-    # one core: filling SQLite holds the GIL). The child sees the tables without a copy.
+    # The last SQLite stage (the history, the summaries) runs while this process writes the
+    # Parquet and CSV files, the notes and the feed (in a thread, they would share one core:
+    # filling SQLite holds the GIL).
     started = time.perf_counter()
-    sqlite: Child | None = None
-    try:
-        if not failed and can_fork():
-            with signals_held():  # a signal comes once `sqlite` names the child to kill
-                sqlite = Child(lambda: write_database(result.tables, tmp / DB_FILE),
-                               f"writing {tmp / DB_FILE}", tmp / DB_FILE)
-        elif not failed:
-            write_database(result.tables, tmp / DB_FILE)
-        _write_all_parquet(result.tables, tmp)
-        result.timings["parquet"] = time.perf_counter() - started
-        _write_notes(tmp, result, changes, release_id, created_at, previous)
-        # The manifest's digests of the files written here, while the child still writes
-        # the SQLite file (hashed once it is done).
-        digests = {p: _file_sha256(p) for p in tmp.rglob("*")
-                   if p.is_file() and not (sqlite is not None and p.name.startswith(DB_FILE))}
-        # …and made durable meanwhile too; the SQLite file, the manifest and the folders
-        # once they are complete (_fsync_tree below).
-        synced = _fsync_files(p for p in digests if not p.name.startswith(DB_FILE))
-        if sqlite is not None:
-            sqlite.wait()
-    finally:
-        if sqlite is not None:
-            sqlite.kill()  # an error here: the child goes too
+    if failed:
+        database.discard()
+    else:
+        database.write(result.tables, summaries=True)
+    _write_all_parquet(result.tables, tmp)
+    result.timings["parquet"] = time.perf_counter() - started
+    _write_notes(tmp, result, changes, release_id, created_at, previous)
+    # The manifest's digests of the files written here, while the children still write the
+    # SQLite file (hashed once it is done).
+    writing = database.pending
+    digests = {p: _file_sha256(p) for p in tmp.rglob("*")
+               if p.is_file() and not (writing and p.name.startswith(DB_FILE))}
+    # …and made durable meanwhile too; the SQLite file, the manifest and the folders once
+    # they are complete (_fsync_tree below).
+    synced = _fsync_files(p for p in digests if not p.name.startswith(DB_FILE))
+    database.wait()
     result.timings["parquet_sqlite_notes"] = time.perf_counter() - started
     started = time.perf_counter()
     previous_id = previous.get("release_id") if previous else None
@@ -374,14 +460,21 @@ def build_release(settings: Settings, sources: list[Source], *, publish: bool = 
     try:
         check_acceptance(acceptance or Acceptance())
         previous = published_manifest(settings)
-        result = build_tables(RawArchive(settings.raw_dir), sources,
-                              previous=previous, acceptance=acceptance,
-                              max_batch_shrink=max_batch_shrink,
-                              cache_dir=settings.data_dir / "cache",
-                              previous_release=settings.published.resolve() if previous
-                              else None)
-        release = write_release(settings, result, publish=publish, acceptance=acceptance,
-                                max_shrink=max_shrink)
+        staging = start_release(settings)
+        try:
+            result = build_tables(RawArchive(settings.raw_dir), sources,
+                                  previous=previous, acceptance=acceptance,
+                                  max_batch_shrink=max_batch_shrink,
+                                  cache_dir=settings.data_dir / "cache",
+                                  previous_release=settings.published.resolve() if previous
+                                  else None,
+                                  # Their SQLite stage, while the filings are derived.
+                                  on_listings=staging.database.write)
+            release = write_release(settings, result, publish=publish, acceptance=acceptance,
+                                    max_shrink=max_shrink, staging=staging)
+        except BaseException:
+            staging.abandon()
+            raise
     finally:
         if was_enabled:
             gc.enable()

@@ -10,7 +10,7 @@ import datetime as dt
 import operator
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -171,16 +171,23 @@ def write_csv(arrow: pa.Table, path: Path) -> None:
         pa_csv.write_csv(safe, fh)
 
 
-def write_sqlite(tables: dict[str, list[Row]], path: Path) -> None:
-    """All tables, indexes and *_fts tables in one new SQLite file."""
-    path.unlink(missing_ok=True)
+def write_sqlite(tables: dict[str, list[Row]], path: Path,
+                 only: Collection[str] | None = None, *, new: bool = True) -> None:
+    """Tables, indexes and *_fts tables in one new SQLite file: every table, or (`only`)
+    those named, in TABLES order; `new=False` adds them to the file an earlier call began (a
+    release's file is written in stages, as the build makes its tables final)."""
+    if new:
+        path.unlink(missing_ok=True)
     conn = sqlite3.connect(path)
     try:
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")
-        conn.execute("PRAGMA page_size = 4096")
+        if new:
+            conn.execute("PRAGMA page_size = 4096")
         with conn:
             for table in TABLES:
+                if only is not None and table.name not in only:
+                    continue
                 rows = tables[table.name]
                 statements = sqlite_ddl(table)
                 conn.execute(statements[0])

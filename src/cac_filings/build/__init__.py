@@ -28,7 +28,7 @@ import shutil
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
@@ -693,11 +693,14 @@ def build_candidates(archive: RawArchive, sources: list[Source],
 def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | None = None,
                  previous: dict[str, Any] | None = None, acceptance: Acceptance | None = None,
                  max_batch_shrink: float = MAX_BATCH_SHRINK, cache_dir: Path | None = None,
-                 previous_release: Path | None = None) -> BuildResult:
+                 previous_release: Path | None = None,
+                 on_listings: Callable[[dict[str, list[Row]]], None] | None = None
+                 ) -> BuildResult:
     """The tables of a release from the raw archive. `previous` is the published release's
     manifest (what was published decides what is new, and what may not vanish), and
     `previous_release` its folder (a version published before that cannot be read now is
-    carried forward from its tables)."""
+    carried forward from its tables). `on_listings` is given the batches and listings
+    tables as soon as they are final, before the rest is derived from them."""
     started = time.perf_counter()
     acceptance = acceptance or Acceptance()
     kinds = registry_of(sources)
@@ -756,6 +759,8 @@ def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | N
             inputs.append(_input(batch, version, is_current, file_rows))
     listings.sort(key=lambda r: (r["batch_id"], r["version"], r["row_number"]))
     batches = [batch_rows[k] for k in sorted(batch_rows)]
+    if on_listings is not None:
+        on_listings({"batches": batches, "listings": listings})
     notices = current_notices(listings, batch_rows, kinds)
     filings = derive_filings(listings, batch_rows, cancellation_dates(notices), kinds)
     counts, unread = official_counts(selection.statements, archive, sources)
