@@ -193,29 +193,36 @@ def test_every_release_table_converts_like_the_json_reader(sources: list[Source]
 def test_every_file_and_folder_of_a_release_is_made_durable_once_complete(
         sources: list[Source], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The files written while the SQLite file is being written are fsync'ed meanwhile;
-    that file, the manifest and the folders once they are complete: each once, when it
-    has its final size."""
+    that file by its last stage (what the stages before it wrote, early), the manifest and
+    the folders once they are complete: each once at its final size, the SQLite file last
+    at its final size."""
     settings_ = Settings(data_dir=tmp_path / "data")
     archive = RawArchive(settings_.raw_dir)
     crawl(archive, "20230701T10", [entry(archive, "2022-08", algo_docx(douyin()),
                                          "2023-07-01T10:00:00Z")])
-    synced: list[tuple[str, int]] = []
+    log = tmp_path / "fsyncs.jsonl"  # appended to by the SQLite stages' processes too
     real = os.fsync
 
     def fsync(fd: int) -> None:
         path = os.readlink(f"/proc/self/fd/{fd}")
-        synced.append((path, os.fstat(fd).st_size))
+        size = os.fstat(fd).st_size
         real(fd)
+        with log.open("a") as fh:
+            fh.write(json.dumps([path, size]) + "\n")
 
     monkeypatch.setattr(os, "fsync", fsync)
     _, release = build_release(settings_, sources, publish=False)
     tmp = release.path.parent / f".tmp-{release.path.name}"
-    seen = {Path(p).relative_to(tmp).as_posix() if p != str(tmp) else ".": size
-            for p, size in synced if p == str(tmp) or p.startswith(f"{tmp}/")}
+    synced = [tuple(json.loads(line)) for line in log.read_text().splitlines()]
+    ours = [(Path(p).relative_to(tmp).as_posix() if p != str(tmp) else ".", size)
+            for p, size in synced if p == str(tmp) or p.startswith(f"{tmp}/")]
+    last = dict(ours)
     wanted = {p.relative_to(release.path).as_posix() for p in release.path.rglob("*")} | {"."}
-    assert set(seen) == wanted
-    assert sum(1 for p, _ in synced if p.startswith(f"{tmp}/")) == len(wanted) - 1
-    for name, size in seen.items():
+    assert set(last) == wanted
+    db = "cac_filings.db"
+    assert sorted(name for name, _ in ours if name != db) == sorted(wanted - {db})
+    assert [name for name, _ in ours].count(db) == 2  # what the stages before wrote, early
+    for name, size in last.items():
         path = release.path / name
         if path.is_file():
             assert size == path.stat().st_size, name

@@ -363,6 +363,11 @@ def test_a_stage_starts_once_the_stage_before_it_is_done(tmp_path: Path) -> None
     assert path.read_text() == "first\nsecond\nthird\n"
 
 
+def test_what_the_work_returns_is_what_wait_returns() -> None:
+    assert Child(lambda: {"sha256": "ab" * 32}, "hashing").wait() == {"sha256": "ab" * 32}
+    assert Child(lambda: None, "nothing").wait() is None
+
+
 @pytest.mark.parametrize("end", ["fails", "is killed"])
 def test_a_stage_after_one_that_did_not_finish_does_nothing(tmp_path: Path, end: str) -> None:
     marker = tmp_path / "second-ran"

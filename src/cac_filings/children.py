@@ -130,8 +130,9 @@ def _failure_report(exc: BaseException, path: Path | None) -> dict[str, object]:
 
 
 class Child:
-    """`work()` in a forked process; `wait()` returns when it is done, raising its error.
-    `path` is the file the work writes: a full disk is reported as an OSError naming it.
+    """`work()` in a forked process; `wait()` returns what it returned (a JSON value) when it
+    is done, raising its error. `path` is the file the work writes: a full disk is reported
+    as an OSError naming it.
 
     `after`: a child forked before this one whose work must be done first (stages of one
     file, each forked as soon as its data is ready): this one waits for it, and does nothing
@@ -143,7 +144,7 @@ class Child:
     _pipe: int
     _done: int
 
-    def __init__(self, work: Callable[[], None], what: str, path: Path | None = None,
+    def __init__(self, work: Callable[[], object], what: str, path: Path | None = None,
                  after: Child | None = None) -> None:
         self.what = what
         parent = os.getpid()
@@ -162,7 +163,9 @@ class Child:
                     detach_from_run(parent)
                     if waits_on is not None and after is not None:
                         _wait_for(waits_on, after.what)
-                    work()
+                    returned = work()
+                    if returned is not None:
+                        _write_all(write, json.dumps({"returned": returned}).encode())
                     os.write(done_write, _DONE)
                 except BaseException as exc:
                     with contextlib.suppress(BaseException):
@@ -175,17 +178,18 @@ class Child:
             self.pid, self._pipe, self._done = pid, read, done_read
             self.done = False
 
-    def wait(self) -> None:
-        """Wait for the child; a write the disk refused is raised again here as an OSError
-        (errno, message, file), anything else as a RuntimeError naming what failed."""
+    def wait(self) -> Any:
+        """Wait for the child, and return what its work returned (None once waited for); a
+        write the disk refused is raised again here as an OSError (errno, message, file),
+        anything else as a RuntimeError naming what failed."""
         if self.done:
-            return
+            return None
         with os.fdopen(self._pipe, "rb") as pipe:
             report = pipe.read()
         _, status = os.waitpid(self.pid, 0)
         self._close()
         if status == 0:
-            return
+            return json.loads(report)["returned"] if report else None
         try:
             failure = json.loads(report) if report else {}
         except ValueError:
@@ -214,6 +218,12 @@ class Child:
 
 
 _DONE = b"done"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _wait_for(pipe: int, what: str) -> None:

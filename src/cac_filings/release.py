@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
@@ -187,19 +188,27 @@ class DatabaseWriter:
         self.written: list[str] = []
         self.stages: list[Child] = []
         self.fork = can_fork()
-        self._unforked: list[Callable[[], None]] = []
+        self._unforked: list[Callable[[], str | None]] = []
 
-    def write(self, tables: dict[str, list[Row]], *, summaries: bool = False) -> None:
-        """A stage: the tables of `tables` not yet written, then, in the last stage, the
-        summaries."""
+    def write(self, tables: dict[str, list[Row]], *, last: bool = False) -> None:
+        """A stage: the tables of `tables` not yet written; the last stage then writes the
+        summaries and makes the file durable (its sha256 is what `wait` returns)."""
         todo = [t.name for t in TABLES if t.name in tables and t.name not in self.written]
         new, path = not self.written, self.path
         self.written += todo
 
-        def work() -> None:
+        def work() -> str | None:
+            if not last:
+                write_sqlite(tables, path, todo, new=new)
+                return None
+            # What the stages before wrote goes to the disk meanwhile: the fsync once the
+            # file is complete has only this stage's pages left to write.
+            earlier = _start_fsync(path) if not new else None
             write_sqlite(tables, path, todo, new=new)
-            if summaries:
-                write_summaries(path, tables["filings"])
+            write_summaries(path, tables["filings"])
+            if earlier is not None:
+                earlier()
+            return _durable_digest(path)
 
         if not self.fork:
             self._unforked.append(work)
@@ -212,12 +221,15 @@ class DatabaseWriter:
     def pending(self) -> bool:
         return any(not stage.done for stage in self.stages)
 
-    def wait(self) -> None:
-        """Until every stage is done; the first that failed raises its error."""
+    def wait(self) -> str | None:
+        """Until every stage is done (the first that failed raises its error): the file's
+        sha256, once its last stage made it durable."""
+        digest = None
         for stage in self.stages:
-            stage.wait()
+            digest = stage.wait() or digest
         while self._unforked:
-            self._unforked.pop(0)()
+            digest = self._unforked.pop(0)() or digest
+        return digest
 
     def kill(self) -> None:
         for stage in reversed(self.stages):
@@ -301,7 +313,7 @@ def _write_release(settings: Settings, result: BuildResult, publish: bool,
     if failed:
         database.discard()
     else:
-        database.write(result.tables, summaries=True)
+        database.write(result.tables, last=True)
     _write_all_parquet(result.tables, tmp)
     result.timings["parquet"] = time.perf_counter() - started
     _write_notes(tmp, result, changes, release_id, created_at, previous)
@@ -313,7 +325,10 @@ def _write_release(settings: Settings, result: BuildResult, publish: bool,
     # …and made durable meanwhile too; the SQLite file, the manifest and the folders once
     # they are complete (_fsync_tree below).
     synced = _fsync_files(p for p in digests if not p.name.startswith(DB_FILE))
-    database.wait()
+    database_digest = database.wait()
+    if database_digest is not None:  # hashed and made durable by its last stage
+        digests[tmp / DB_FILE] = database_digest
+        synced.add(tmp / DB_FILE)
     result.timings["parquet_sqlite_notes"] = time.perf_counter() - started
     started = time.perf_counter()
     previous_id = previous.get("release_id") if previous else None
@@ -511,6 +526,36 @@ def publish_release(settings: Settings, release_id: str) -> None:
     tmp_link.symlink_to(Path("releases") / release_id)
     os.replace(tmp_link, link)
     _fsync_dir(link.parent)
+
+
+def _start_fsync(path: Path) -> Callable[[], None]:
+    """fsync `path` in a thread (it waits on the disk, not on this process); the function
+    returned waits for it, raising its error."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            _fsync_files([path])
+        except BaseException as exc:
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+
+    def join() -> None:
+        thread.join()
+        if failed:
+            raise failed[0]
+
+    return join
+
+
+def _durable_digest(path: Path) -> str:
+    """A complete file's sha256, taken while it is fsync'ed (each reads it once)."""
+    synced = _start_fsync(path)
+    digest = _file_sha256(path)
+    synced()
+    return digest
 
 
 def _fsync_dir(path: Path) -> None:
