@@ -244,6 +244,11 @@ def _database_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
                 found[name] = sorted(conn.execute(f'SELECT * FROM "{name}"'), key=repr)
         found["(schema)"] = sorted(conn.execute("SELECT type, name, tbl_name, sql FROM "
                                                 "sqlite_master"))
+        # Written through apsw's SQLite, whole as the standard library's reads it.
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        for (fts,) in conn.execute("SELECT name FROM sqlite_master WHERE sql LIKE "
+                                   "'CREATE VIRTUAL TABLE%fts5%'").fetchall():
+            conn.execute(f"INSERT INTO \"{fts}\" (\"{fts}\") VALUES ('integrity-check')")
         return found
     finally:
         conn.close()

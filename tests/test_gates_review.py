@@ -10,6 +10,7 @@ import os
 import sqlite3
 from pathlib import Path
 
+import apsw
 import pytest
 
 from cac_filings.archive import RawArchive
@@ -277,14 +278,18 @@ def test_an_unexpected_error_is_one_line_status_70_and_a_record(
     assert shown.exit_code == 70 and "Traceback" in shown.stderr
 
 
+@pytest.mark.parametrize("error", [apsw.FullError("database or disk is full"),
+                                   sqlite3.OperationalError("database or disk is full")],
+                         ids=["apsw", "sqlite3"])
 def test_sqlite_finding_the_disk_full_is_status_6(
-        published_site: tuple[TinySite, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+        published_site: tuple[TinySite, Path], monkeypatch: pytest.MonkeyPatch,
+        error: Exception) -> None:
     _, data = published_site
     published = os.readlink(data / "published")
     from cac_filings import release
 
     def full(*_: object, **__: object) -> None:
-        raise sqlite3.OperationalError("database or disk is full")
+        raise error
 
     monkeypatch.setattr(release, "can_fork", lambda: False)
     monkeypatch.setattr(release, "write_sqlite", full)
@@ -304,6 +309,11 @@ def test_the_sqlite_writers_process_reporting_a_full_disk_names_the_file() -> No
         "writing /srv/data/releases/.tmp-1/cac_filings.db failed: sqlite3.OperationalError: "
         "database or disk is full"))
     assert found is not None and found.filename == "/srv/data/releases/.tmp-1/cac_filings.db"
+    read_only = _as_os_error(RuntimeError(
+        "writing /srv/data/releases/.tmp-1/cac_filings.db failed: apsw.ReadOnlyError: "
+        "attempt to write a readonly database"))
+    assert read_only is not None and read_only.errno == errno.EROFS
+    assert read_only.filename == "/srv/data/releases/.tmp-1/cac_filings.db"
     assert _as_os_error(RuntimeError("something else")) is None
 
 

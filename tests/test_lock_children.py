@@ -21,6 +21,7 @@ from multiprocessing import popen_fork
 from pathlib import Path
 from typing import Any, cast
 
+import apsw
 import pyarrow.parquet as pq
 import pytest
 
@@ -294,6 +295,18 @@ def fill_capped_database(path: Path) -> None:
         connection.close()
 
 
+def fill_capped_database_with_apsw(path: Path) -> None:
+    """The same through apsw, which writes the release's file (apsw.FullError)."""
+    connection = apsw.Connection(str(path))
+    try:
+        connection.execute("PRAGMA max_page_count = 2")
+        connection.execute("CREATE TABLE filings (number TEXT)")
+        connection.executemany("INSERT INTO filings VALUES (?)",
+                               [("网信算备" + str(i) * 40,) for i in range(1000)])
+    finally:
+        connection.close()
+
+
 def raise_(exc: BaseException) -> Callable[[], None]:
     def work() -> None:
         raise exc
@@ -303,8 +316,9 @@ def raise_(exc: BaseException) -> Callable[[], None]:
 
 @pytest.mark.parametrize("work", [
     fill_capped_database,
+    fill_capped_database_with_apsw,
     lambda path: raise_(sqlite3.OperationalError("database or disk is full"))(),
-], ids=["sqlite-full", "operational-error"])
+], ids=["sqlite-full", "apsw-full", "operational-error"])
 def test_sqlite_full_in_the_child_is_an_enospc_oserror_naming_the_file(
         tmp_path: Path, work: Callable[[Path], None]) -> None:
     path = tmp_path / "cac_filings.db"

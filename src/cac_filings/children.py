@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import apsw
+
 from cac_filings.lock import held_lock_fds
 
 _PR_SET_PDEATHSIG = 1
@@ -103,16 +105,28 @@ def detach_from_run(parent: int) -> None:
         os._exit(1)  # the run died before the parent-death signal was set
 
 
+# The errors SQLite raises, through the standard library's sqlite3 or through apsw (which
+# writes the release's file).
+SQLITE_ERRORS = (sqlite3.Error, apsw.Error)
+
+
+def sqlite_result_code(exc: BaseException) -> int | None:
+    """SQLite's primary result code of one of SQLITE_ERRORS (SQLITE_FULL: 13), when known."""
+    code = getattr(exc, "sqlite_errorcode" if isinstance(exc, sqlite3.Error) else "result",
+                   None)
+    return code & 0xFF if isinstance(code, int) and code >= 0 else None
+
+
 def disk_errno(exc: BaseException) -> int | None:
     """The errno of a write the disk refused: an OSError's own, or ENOSPC / EIO for SQLite's
     "database or disk is full" and "disk I/O error"; None for any other failure."""
     if isinstance(exc, OSError):
         return exc.errno
-    if not isinstance(exc, sqlite3.Error):
+    if not isinstance(exc, SQLITE_ERRORS):
         return None
-    code = getattr(exc, "sqlite_errorcode", None)
-    if isinstance(code, int) and code & 0xFF in _SQLITE_ERRNO:
-        return _SQLITE_ERRNO[code & 0xFF]
+    code = sqlite_result_code(exc)
+    if code in _SQLITE_ERRNO:
+        return _SQLITE_ERRNO[code]
     return _SQLITE_MESSAGES.get(str(exc).strip())
 
 

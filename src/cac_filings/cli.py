@@ -24,7 +24,6 @@ import json
 import os
 import re
 import signal
-import sqlite3
 import sys
 import time
 import traceback
@@ -38,6 +37,7 @@ import click
 import typer
 
 from cac_filings import __version__
+from cac_filings.children import SQLITE_ERRORS, sqlite_result_code
 from cac_filings.config import Settings, check_base_urls, env_float, load_settings, utc_now
 from cac_filings.errors import (
     ArchiveError,
@@ -199,8 +199,9 @@ class InternalError(CacFilingsError):
 _SQLITE_CANNOT_WRITE = {3: errno.EACCES, 8: errno.EROFS, 10: errno.EIO, 13: errno.ENOSPC,
                         14: errno.EACCES}
 # How the SQLite writer's process reports such an error (children.Child: "writing PATH failed:
-# sqlite3.OperationalError: database or disk is full").
-_CHILD_SQLITE_RE = re.compile(r"^writing (?P<path>.+?) failed: sqlite3\.\w+: (?P<what>.+)$")
+# apsw.ReadOnlyError: attempt to write a readonly database", or sqlite3.OperationalError).
+_CHILD_SQLITE_RE = re.compile(
+    r"^writing (?P<path>.+?) failed: (?:sqlite3|apsw)\.\w+: (?P<what>.+)$")
 _SQLITE_MESSAGES = {"database or disk is full": errno.ENOSPC,
                     "attempt to write a readonly database": errno.EROFS,
                     "disk I/O error": errno.EIO, "unable to open database file": errno.EACCES}
@@ -211,8 +212,8 @@ def _as_os_error(exc: Exception) -> OSError | None:
     process or in the writer's), as an OSError naming the file where it is known."""
     if isinstance(exc, OSError):
         return exc
-    if isinstance(exc, sqlite3.Error):
-        code = _SQLITE_CANNOT_WRITE.get(getattr(exc, "sqlite_errorcode", -1) & 0xFF) \
+    if isinstance(exc, SQLITE_ERRORS):
+        code = _SQLITE_CANNOT_WRITE.get(sqlite_result_code(exc) or -1) \
             or _SQLITE_MESSAGES.get(str(exc))
         return OSError(code, str(exc)) if code else None
     if isinstance(exc, RuntimeError):

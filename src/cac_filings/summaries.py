@@ -14,7 +14,6 @@ Example: write_summaries(db_file, tables["filings"])  # after store.write_sqlite
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from cac_filings.schema import (
     sqlite_ddl,
 )
 from cac_filings.search import segment_text
-from cac_filings.store import Row, fill_fts
+from cac_filings.store import Database, Row, fill_fts, open_database
 
 # The cells CAC publishes about a filing: a re-listed number whose cells differ from its
 # previous listing counts as changed by the batch.
@@ -127,7 +126,7 @@ def faceted_text_columns(table: Table) -> list[str]:
     return [c for c in table.facets if table.column_types.get(c) == "text"]
 
 
-def _write_facet_counts(conn: sqlite3.Connection) -> None:
+def _write_facet_counts(conn: Database) -> None:
     """Each table's facets from one pass over it: its rows counted per combination of
     faceted values (a temporary table), then summed per value and per pair of values."""
     into = (f"insert into {quote_identifier(SUMMARY_FACET_COUNTS.name)} (table_name, "
@@ -160,7 +159,7 @@ def _write_facet_counts(conn: sqlite3.Connection) -> None:
 TIER_FTS = {"name": "summary_filing_names_fts", "company": "summary_filing_companies_fts"}
 
 
-def _write_tier_fts(conn: sqlite3.Connection, filings: Sequence[Row]) -> None:
+def _write_tier_fts(conn: Database, filings: Sequence[Row]) -> None:
     """`filings`: the rows just written to the filings table, in its rowid order; the build's
     carry their search text (`_fts`, in FILINGS.fts order: the name's and company's
     segmented, as filings_fts has them); rows read back from Parquet are segmented here."""
@@ -178,7 +177,7 @@ def _write_tier_fts(conn: sqlite3.Connection, filings: Sequence[Row]) -> None:
         fill_fts(conn, table, (column,), texts)
 
 
-def _write_table_counts(conn: sqlite3.Connection) -> None:
+def _write_table_counts(conn: Database) -> None:
     """`select count(*)` of every table of the file, this one included (it is written
     last)."""
     names = [r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")]
@@ -191,10 +190,8 @@ def _write_table_counts(conn: sqlite3.Connection) -> None:
 def write_summaries(db_file: Path, filings: Sequence[Row]) -> None:
     """Every summary table, into the release's SQLite file just written by
     store.write_sqlite (`filings`: the rows of its filings table)."""
-    conn = sqlite3.connect(db_file)
+    conn = open_database(db_file)
     try:
-        conn.execute("PRAGMA journal_mode = OFF")
-        conn.execute("PRAGMA synchronous = OFF")
         with conn:
             _write_tier_fts(conn, filings)
             for table in SUMMARY_TABLES:
