@@ -316,15 +316,22 @@ def _write_release(settings: Settings, result: BuildResult, publish: bool,
         database.write(result.tables, last=True)
     _write_all_parquet(result.tables, tmp)
     result.timings["parquet"] = time.perf_counter() - started
+    # Made durable in a thread while the notes are written and every file is hashed; the
+    # SQLite file by its last stage, the manifest and the folders once they are complete
+    # (_fsync_tree below).
+    table_files = [p for p in tmp.rglob("*")
+                   if p.is_file() and not p.name.startswith(DB_FILE)]
+    table_files_synced = _start_fsync(*table_files)
     _write_notes(tmp, result, changes, release_id, created_at, previous)
     # The manifest's digests of the files written here, while the children still write the
     # SQLite file (hashed once it is done).
     writing = database.pending
     digests = {p: _file_sha256(p) for p in tmp.rglob("*")
                if p.is_file() and not (writing and p.name.startswith(DB_FILE))}
-    # …and made durable meanwhile too; the SQLite file, the manifest and the folders once
-    # they are complete (_fsync_tree below).
-    synced = _fsync_files(p for p in digests if not p.name.startswith(DB_FILE))
+    synced = _fsync_files(p for p in digests
+                          if not p.name.startswith(DB_FILE) and p not in table_files)
+    table_files_synced()
+    synced.update(table_files)
     database_digest = database.wait()
     if database_digest is not None:  # hashed and made durable by its last stage
         digests[tmp / DB_FILE] = database_digest
@@ -528,14 +535,14 @@ def publish_release(settings: Settings, release_id: str) -> None:
     _fsync_dir(link.parent)
 
 
-def _start_fsync(path: Path) -> Callable[[], None]:
-    """fsync `path` in a thread (it waits on the disk, not on this process); the function
+def _start_fsync(*paths: Path) -> Callable[[], None]:
+    """fsync files in a thread (it waits on the disk, not on this process); the function
     returned waits for it, raising its error."""
     failed: list[BaseException] = []
 
     def run() -> None:
         try:
-            _fsync_files([path])
+            _fsync_files(paths)
         except BaseException as exc:
             failed.append(exc)
 
