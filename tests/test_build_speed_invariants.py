@@ -423,6 +423,30 @@ def test_the_tier_indexes_from_the_rows_search_text_are_those_segmented_again(
     assert indexes[0] == indexes[1] and all(indexes[0])
 
 
+def test_the_companies_search_text_from_their_filings_is_that_segmented_again(
+        sources: list[Source], tmp_path: Path) -> None:
+    """A company's companies_fts text reuses its filings' segmented company name: the same as
+    segmenting the row's own columns (search.fts_texts)."""
+    from cac_filings.schema import COMPANIES
+    from cac_filings.search import fts_texts
+
+    settings_ = Settings(data_dir=tmp_path / "data")
+    archive = RawArchive(settings_.raw_dir)
+    rows = [douyin(), ("2", "快手推荐算法", "个性化推送类", "北京快手科技有限公司（ＡＢＣ）",
+                       "快手（APP、网站）", "应用于信息推荐场景。", KUAISHOU,
+                       "原主体名称“北京快手科技公司”变更为“北京快手科技有限公司（ＡＢＣ）”"),
+            ("3", "算法", "个性化推送类", "𠀀𠀁数据有限公司", "网站", "用于推荐。", BAIDU, "")]
+    crawl(archive, "20230701T10", [entry(archive, "2022-08", algo_docx(*rows),
+                                         "2023-07-01T10:00:00Z")])
+    result = build.build_tables(archive, sources, workers=1)
+    companies = result.tables["companies"]
+    assert len(companies) == 3 and all(row["_fts"][0] for row in companies)
+    assert any(row["former_names"] != "[]" for row in companies)
+    for row in companies:
+        assert row["_fts"] == fts_texts(COMPANIES, {k: v for k, v in row.items()
+                                                    if k != "_fts"}), row["company"]
+
+
 # ---------------------------------------------------------------- the parse cache
 
 def test_the_readers_are_loaded_before_the_parse_workers_are_forked() -> None:

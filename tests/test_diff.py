@@ -77,3 +77,15 @@ def test_refresh_policy() -> None:
     assert weekly.due("2025-08-01T00:00:00Z", now)
     assert not weekly.due("2025-08-05T00:00:00Z", now)
     assert not weekly.due(None, now)  # nothing to compare with: never downloaded by age alone
+
+
+def test_a_column_an_older_release_lacks_is_null_there() -> None:
+    """Rows read from a release made before a tracked column existed have no such key."""
+    old = [{k: v for k, v in filing(n).items() if k != "scenario"} for n in ("A", "B")]
+    new = [filing("A"), filing("B", scenario="用于推荐")]
+    (change,) = diff_filings(old, new)
+    assert (change.filing_number, change.change, change.fields) == ("B", "modified",
+                                                                    ("scenario",))
+    assert change.before == {"scenario": None} and change.after == {"scenario": "用于推荐"}
+    (added,) = diff_filings([], old[:1])
+    assert added.after is not None and added.after["scenario"] is None

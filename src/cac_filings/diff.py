@@ -9,6 +9,7 @@ about it changed.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,8 +51,16 @@ class Change:
 _DATE_COLUMNS = tuple(c.name for c in FILINGS.columns if c.type == "date")
 
 
-def _values(row: Row, columns: tuple[str, ...]) -> dict[str, Any]:
-    values = dict(zip(columns, map(row.get, columns), strict=True))
+_TRACKED_VALUES = operator.itemgetter(*TRACKED)
+
+
+def _values(row: Row) -> dict[str, Any]:
+    """The tracked columns of a filing (null where a release made before a column existed
+    has none), dates as ISO text."""
+    try:
+        values = dict(zip(TRACKED, _TRACKED_VALUES(row), strict=True))
+    except KeyError:
+        values = dict(zip(TRACKED, map(row.get, TRACKED), strict=True))
     for column in _DATE_COLUMNS:
         value = values.get(column)
         if isinstance(value, dt.date):
@@ -69,14 +78,14 @@ def diff_filings(old: list[Row], new: list[Row]) -> list[Change]:
         kind_key, number = key[0], key[1]
         if o is None:
             assert n is not None
-            changes.append(Change(kind_key, number, "added", (), None, _values(n, TRACKED),
+            changes.append(Change(kind_key, number, "added", (), None, _values(n),
                                   n["name"], n["company"]))
         elif n is None:
-            changes.append(Change(kind_key, number, "removed", (), _values(o, TRACKED), None,
+            changes.append(Change(kind_key, number, "removed", (), _values(o), None,
                                   o["name"], o["company"]))
         else:
             # .get: a release made before a column existed has none (null, as now for most).
-            was, now = _values(o, TRACKED), _values(n, TRACKED)
+            was, now = _values(o), _values(n)
             if was == now:
                 continue
             fields = tuple(c for c in TRACKED if was[c] != now[c])

@@ -17,8 +17,9 @@ from typing import Any
 from cac_filings.kinds import Registry
 from cac_filings.normalize import is_cancelled_remark, parse_former_names
 from cac_filings.pinyin import to_pinyin
-from cac_filings.schema import FILINGS
+from cac_filings.schema import COMPANIES, FILINGS
 from cac_filings.schema import json_text as _json
+from cac_filings.search import search_text
 
 Row = dict[str, Any]
 
@@ -138,6 +139,8 @@ def company_changed(rows: list[Row]) -> bool:
     return any(a != b and (a, b) not in renamed for a, b in itertools.pairwise(companies))
 
 
+_COMPANY_AT = FILINGS.fts.index("company")
+
 _FILING_COLUMNS = [c.name for c in FILINGS.columns if c.name not in {
     "status", "cancelled_on", "first_batch_id", "last_batch_id", "first_published_on",
     "source_url"}]
@@ -199,6 +202,13 @@ def derive_companies(filings: list[Row], listings: list[Row],
         province = sorted(provinces.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] \
             if provinces else None
         dates = published.get(company, [])
+        former_names = _json(sorted(former.get(company, ())))
+        reading = pinyin.get(company) or to_pinyin(company)
+        search = {  # companies_fts's text (search.fts_texts), the company's from its filing's
+            "company": own[0]["_fts"][_COMPANY_AT] if "_fts" in own[0]
+            else search_text(company, "text"),
+            "former_names": search_text(former_names, "json"),
+            "pinyin": search_text(reading, "text")}
         companies.append({
             "company": company,
             "province": province,
@@ -207,8 +217,9 @@ def derive_companies(filings: list[Row], listings: list[Row],
             "list_kinds": _json(sorted({f["list_kind"] for f in own})),
             "first_published_on": min(dates) if dates else None,
             "last_published_on": max(dates) if dates else None,
-            "former_names": _json(sorted(former.get(company, ()))),
-            "pinyin": pinyin.get(company) or to_pinyin(company),
+            "former_names": former_names,
+            "pinyin": reading,
+            "_fts": tuple(search[c] for c in COMPANIES.fts),
         })
     return companies
 
