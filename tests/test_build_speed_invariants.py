@@ -94,11 +94,10 @@ def test_rows_read_from_the_same_cells_share_no_mutable_value(sources: list[Sour
     kind = _kinds(sources)["algorithm"]
     one = _algorithm_cells(COMPANIES[0], PRODUCTS[1], DOUYIN_NUMBER)
     first, second = (normalize_fields(dict(one), kind, spec) for _ in range(2))
-    assert first["_products"] == second["_products"] and len(first["_products"]) == 4
-    first["_products"].append("changed")
+    assert first["products"] == second["products"] and len(orjson.loads(first["products"])) == 4
     first["_flags"].append("changed")
-    assert "changed" not in second["_products"] and "changed" not in second["_flags"]
-    assert normalize_fields(dict(one), kind, spec)["_products"] == second["_products"]
+    assert "changed" not in second["_flags"]
+    assert [k for k, v in first.items() if isinstance(v, list | dict | set)] == ["_flags"]
 
 
 # ---------------------------------------------------------------- Arrow from buffers

@@ -14,6 +14,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
+
 from cac_filings.kinds import Registry
 from cac_filings.normalize import is_cancelled_remark, parse_former_names
 from cac_filings.pinyin import to_pinyin
@@ -106,7 +108,6 @@ def derive_filings(listings: list[Row], batches: dict[tuple[str, int], Row],
             if company_changed([o[2] for o in found]):
                 flags.append("company_changed")
         filing = dict(zip(_FILING_COLUMNS, columns(last_row), strict=True))
-        filing["_products"] = last_row["_products"]
         filing["_fts"] = last_row["_fts"]
         by_remark = is_cancelled_remark(last_row["remarks"])
         by_notice = key[1] in cancelled
@@ -167,12 +168,15 @@ def derive_cancellations(notices: list[tuple[Row, Row]], filings: list[Row]) -> 
 
 
 def derive_products(filings: list[Row]) -> list[Row]:
+    """One row per product of each filing (its products column, JSON)."""
     rows: list[Row] = []
     for filing in filings:
-        for product in filing["_products"]:
+        if not filing["products"] or filing["products"] == "[]":
+            continue
+        for product in orjson.loads(filing["products"]):
             rows.append({"filing_number": filing["filing_number"],
                          "list_kind": filing["list_kind"],
-                         "product_name": product.name, "product_type": product.type})
+                         "product_name": product["name"], "product_type": product.get("type")})
     return rows
 
 

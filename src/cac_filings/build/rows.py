@@ -20,7 +20,6 @@ from cac_filings.headers import HeaderMatcher, duplicated_fields
 from cac_filings.kinds import ListKind, Registry
 from cac_filings.normalize import (
     NormalizationError,
-    Product,
     clean_text,
     has_control_characters,
     looks_like_company,
@@ -230,9 +229,7 @@ def restore_private(row: Row, cancelled_month: str | None = None) -> Row:
     """A listing row as a published release holds it → as the build holds the rows it reads
     (with the values beside the columns that the derived tables read): for a version that
     is carried forward from the published release because it cannot be read now."""
-    products = json.loads(row["products"]) if row["products"] else []
-    restored: Row = {**row, "_flags": json.loads(row["quality_flags"] or "[]"),
-                     "_products": [Product(p["name"], p.get("type")) for p in products]}
+    restored: Row = {**row, "_flags": json.loads(row["quality_flags"] or "[]")}
     if cancelled_month is not None:  # a notice's row: the month its 注销时间 named
         restored["_cancelled_month"] = cancelled_month
     _search_fields(restored)
@@ -248,23 +245,23 @@ _company = lru_cache(maxsize=1 << 16)(normalize_company)
 
 
 @lru_cache(maxsize=1 << 16)
-def _products(cell: str | None) -> tuple[tuple[Product, ...], str]:
-    """应用产品 → its products and their JSON."""
-    products = tuple(parse_products(cell))
-    return products, _json([{"name": p.name, "type": p.type} for p in products])
+def _products(cell: str | None) -> str:
+    """应用产品 → its products as JSON (what the products table is derived from: the
+    parse workers send no Product objects back, which cost more to unpickle than the rest of
+    a row)."""
+    return _json([{"name": p.name, "type": p.type} for p in parse_products(cell)])
 
 
 def _row(flags: list[str], products_cell: str | None, **fields: Any) -> Row:
     if fields["company"] is None:
         flags.append("company_missing")
-    products, products_json = _products(products_cell)
     return {
         "role": None, "category": None, "purpose": None, "region_code": None,
         "entity_code": None, "category_code": None, "filing_year": None, "number_parts": None,
         "filed_on": None, "remarks": None, **fields,
-        "products": products_json,
-        # Python values kept beside their JSON for the derived tables (not written out).
-        "_flags": flags, "_products": list(products),
+        "products": _products(products_cell),
+        # Kept beside its JSON for the derived tables (not written out).
+        "_flags": flags,
     }
 
 
