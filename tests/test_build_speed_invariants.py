@@ -446,6 +446,16 @@ def test_the_companies_search_text_from_their_filings_is_that_segmented_again(
                                                     if k != "_fts"}), row["company"]
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=40))
+def test_ascii_text_is_segmented_as_it_is(text: str) -> None:
+    """segment_text returns ASCII text as it is: what splitting it into runs gives."""
+    from cac_filings import search
+
+    assert search.segment_text(text) == (
+        " ".join(search._SEGMENT_RE.findall(search._narrow(text))) if text else text)
+
+
 # ---------------------------------------------------------------- the parse cache
 
 def test_the_readers_are_loaded_before_the_parse_workers_are_forked() -> None:

@@ -64,8 +64,8 @@ def _narrow(text: str) -> str:
 def segment_text(text: str | None) -> str | None:
     """Text as stored in a full-text table: a space around every CJK character, full-width
     digits and letters as ASCII."""
-    if not text:
-        return text
+    if not text or text.isascii():
+        return text  # no CJK character, no full-width one: one run, as it is
     return " ".join(_SEGMENT_RE.findall(_narrow(text)))
 
 

@@ -202,9 +202,12 @@ def derive_companies(filings: list[Row], listings: list[Row],
     companies: list[Row] = []
     for company in sorted(by_company):
         own = by_company[company]
-        provinces = Counter(f["province"] for f in own if f["province"])
-        province = sorted(provinces.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] \
-            if provinces else None
+        if len(own) == 1:  # most companies: one filing, its province
+            province = own[0]["province"] or None
+        else:  # the most frequent, the first by name of those as frequent
+            provinces = Counter(f["province"] for f in own if f["province"])
+            province = sorted(provinces.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] \
+                if provinces else None
         dates = published.get(company, [])
         former_names = _json(sorted(former.get(company, ())))
         reading = pinyin.get(company) or to_pinyin(company)
