@@ -20,9 +20,10 @@ _SUFFIXES = {".py", ".yml", ".yaml", ".html", ".json", ".md", ".txt"}
 # not make the next run rebuild.
 _SERVING = {"web", "datasette_plugin", "serve.py", "status.py"}
 # The libraries whose output the build's tables depend on: a new pypdfium2 may read a PDF's
-# characters differently, a new pypinyin romanise a name differently, so an upgrade rebuilds
-# (and re-parses: the parse cache is keyed by this fingerprint).
-_LIBRARIES = ("pypdfium2", "python-calamine", "lxml", "pypinyin", "pyarrow", "orjson")
+# characters differently, a new pypinyin romanise a name differently, a new apsw (its own
+# SQLite) write the SQLite file otherwise, so an upgrade rebuilds (and re-parses: the parse
+# cache is keyed by this fingerprint).
+_LIBRARIES = ("pypdfium2", "python-calamine", "lxml", "pypinyin", "pyarrow", "orjson", "apsw")
 
 
 def _files(root: Path) -> list[Path]:
