@@ -126,6 +126,8 @@ class Registry:
 
     def __init__(self, kinds: tuple[ListKind, ...]) -> None:
         self.kinds = kinds
+        # Looked up for every row a build reads.
+        self._by_key = {kind.key: kind for kind in kinds}
         seen: set[str] = set()
         for kind in self.kinds:
             if kind.key in seen:
@@ -138,13 +140,13 @@ class Registry:
                                         f"{misfiled.list_kind!r}, which is not a list kind")
 
     def __getitem__(self, key: str) -> ListKind:
-        for kind in self.kinds:
-            if kind.key == key:
-                return kind
-        raise KeyError(f"unknown list kind {key!r}")
+        try:
+            return self._by_key[key]
+        except KeyError:
+            raise KeyError(f"unknown list kind {key!r}") from None
 
     def __contains__(self, key: object) -> bool:
-        return any(k.key == key for k in self.kinds)
+        return key in self._by_key
 
     def __iter__(self) -> Iterator[ListKind]:
         return iter(self.kinds)
@@ -162,7 +164,8 @@ class Registry:
 
     def is_approvals(self, key: str) -> bool:
         """Rows of this kind become filings; an unknown key (an old release) is not."""
-        return key in self and self[key].approvals
+        kind = self._by_key.get(key)
+        return kind is not None and kind.approvals
 
     def rows(self) -> list[dict[str, Any]]:
         return [k.as_row() for k in self.kinds]

@@ -162,10 +162,12 @@ def write_csv(arrow: pa.Table, path: Path) -> None:
         logical = (arrow.schema.field(name).metadata or {}).get(b"logical_type")
         if pa.types.is_string(column.type) and logical != b"json":
             risky = pc.match_substring_regex(column, _FORMULA_RE)
-            # Inserting through the kernel's options: a Python string passed as an argument
-            # becomes a pa.scalar, and that imports pandas (a fifth of a build's time).
-            quoted = pc.utf8_replace_slice(column, start=0, stop=0, replacement="'")
-            column = pc.if_else(risky, quoted, column)
+            if pc.any(risky).as_py():  # most columns: none
+                # Inserting through the kernel's options: a Python string passed as an
+                # argument becomes a pa.scalar, and that imports pandas (a fifth of a
+                # build's time).
+                quoted = pc.utf8_replace_slice(column, start=0, stop=0, replacement="'")
+                column = pc.if_else(risky, quoted, column)
         columns.append(column)
     safe = pa.Table.from_arrays(columns, names=arrow.column_names)
     with path.open("wb") as fh:
