@@ -21,6 +21,7 @@ _INVISIBLE_RE = re.compile("[\\s\u200b\u200c\u200d\u2060\ufeff\u00ad]+")
 # Punctuation and symbols around a header (序号：, *算法名称, 备注.) — not inside it, where
 # 应用/功能名称 keeps its slash.
 _EDGE_CATEGORIES = ("P", "S")
+_UNSEEN = "\x00unseen"  # what no cell was found to be (compared by identity)
 
 
 def header_text(cell: str) -> str:
@@ -101,17 +102,16 @@ class HeaderMatcher:
 
     def _text(self, cell: str) -> str | None:
         """header_text of a cell that may be a known header, else None."""
-        try:
-            return self._texts[cell]
-        except KeyError:
-            pass
+        found = self._texts.get(cell, _UNSEEN)  # not a KeyError per data cell: most are
+        if found is not _UNSEEN:
+            return found
         first = cell.lstrip()[:1]
         if len(cell) > 2 * _LONGEST_HEADER or (
                 first and first not in self._firsts and first.isalnum()
                 and unicodedata.is_normalized("NFKC", first)):
             return None  # data: never remembered (every name is different)
         text = header_text(cell)
-        found = text if text is not None and text in self._known else None
+        found = text if text in self._known else None
         if len(self._texts) < 100_000:
             self._texts[cell] = found
         return found
