@@ -296,6 +296,22 @@ def test_the_sqlite_file_written_in_stages_is_the_file_written_at_once(
     assert all(staged[t] for t in ("listings", "filings", "changes", "filings_fts_data"))
 
 
+def test_a_date_is_stored_as_its_iso_text_as_sqlite3_stored_it(tmp_path: Path) -> None:
+    from cac_filings.store import open_database
+
+    conn = open_database(tmp_path / "dates.db")
+    try:
+        conn.execute("CREATE TABLE t (day, moment)")
+        conn.execute("INSERT INTO t VALUES (?, ?)", (dt.date(2024, 8, 12),
+                                                    dt.datetime(2024, 8, 12, 9, 30)))
+        assert conn.execute("SELECT day, moment, typeof(day) FROM t").fetchall() == [
+            ("2024-08-12", "2024-08-12 09:30:00", "text")]
+        with pytest.raises(TypeError, match="cannot store a set"):
+            conn.execute("INSERT INTO t VALUES (?, ?)", ({1}, None))
+    finally:
+        conn.close()
+
+
 # ---------------------------------------------------------------- pinyin
 
 def _reference_syllables(text: str) -> list[str]:

@@ -407,6 +407,41 @@ def test_a_stage_after_one_that_did_not_finish_does_nothing(tmp_path: Path, end:
     assert not marker.exists()
 
 
+def _open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+def test_a_failed_fork_keeps_no_descriptor(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_fork() -> int:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    before = _open_fds()
+    monkeypatch.setattr(os, "fork", no_fork)
+    with pytest.raises(OSError, match="temporarily unavailable"):
+        Child(lambda: None, "forking")
+    assert _open_fds() == before
+
+
+def test_killing_a_child_whose_wait_was_interrupted_closes_no_other_file(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    child = Child(lambda: None, "quick")
+    real = os.waitpid
+
+    def interrupted(pid: int, options: int) -> tuple[int, int]:
+        monkeypatch.setattr(os, "waitpid", real)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "waitpid", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        child.wait()
+    reused = os.open(os.devnull, os.O_RDONLY)  # likely the number the report pipe had
+    try:
+        child.kill()
+        os.fstat(reused)  # still open
+    finally:
+        os.close(reused)
+
+
 # ---------------------------------------------------------------- a parse worker that dies
 
 

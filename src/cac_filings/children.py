@@ -150,7 +150,8 @@ class Child:
 
     `after`: a child forked before this one whose work must be done first (stages of one
     file, each forked as soon as its data is ready): this one waits for it, and does nothing
-    if it failed (its own error is the one `wait` raises).
+    if it failed (its own error is the one `wait` raises). One child only may wait for a
+    given one (it reads the word that says it is done).
     """
 
     pid: int
@@ -162,13 +163,21 @@ class Child:
                  after: Child | None = None) -> None:
         self.what = what
         parent = os.getpid()
-        read, write = os.pipe()
-        # Ended (at its exit, whatever the cause) by this child alone, with _DONE written
-        # first when its work succeeded: what a later stage waits on.
-        done_read, done_write = os.pipe()
+        # The report pipe; and one ended (at its exit, whatever the cause) by this child
+        # alone, with _DONE written first when its work succeeded: what a later stage waits
+        # on.
+        fds: list[int] = []
         waits_on = after._done if after is not None and not after.done else None
         with signals_held():
-            pid = os.fork()
+            try:
+                fds += os.pipe()
+                fds += os.pipe()
+                pid = os.fork()
+            except OSError:  # no process (EAGAIN, ENOMEM) or no descriptors: none kept
+                for fd in fds:
+                    os.close(fd)
+                raise
+            read, write, done_read, done_write = fds
             if pid == 0:  # the child: do the work, report a failure through the pipe, exit
                 os.close(read)
                 os.close(done_read)
@@ -198,7 +207,10 @@ class Child:
         anything else as a RuntimeError naming what failed."""
         if self.done:
             return None
-        with os.fdopen(self._pipe, "rb") as pipe:
+        # The file object owns the descriptor from here: kill() after an interrupted wait
+        # must not close it again (its number may be another file's by then).
+        fd, self._pipe = self._pipe, -1
+        with os.fdopen(fd, "rb") as pipe:
             report = pipe.read()
         _, status = os.waitpid(self.pid, 0)
         self._close()
@@ -220,8 +232,10 @@ class Child:
             with contextlib.suppress(ProcessLookupError, ChildProcessError):
                 os.kill(self.pid, signal.SIGKILL)
                 os.waitpid(self.pid, 0)
-            with contextlib.suppress(OSError):
-                os.close(self._pipe)
+            if self._pipe >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(self._pipe)
+                self._pipe = -1
             self._close()
 
     def _close(self) -> None:

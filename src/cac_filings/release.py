@@ -7,6 +7,7 @@ that fails is kept as releases/.rejected-<id>/ for inspection and never publishe
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import json
@@ -195,7 +196,6 @@ class DatabaseWriter:
         summaries and makes the file durable (its sha256 is what `wait` returns)."""
         todo = [t.name for t in TABLES if t.name in tables and t.name not in self.written]
         new, path = not self.written, self.path
-        self.written += todo
 
         def work() -> str | None:
             if not last:
@@ -212,10 +212,11 @@ class DatabaseWriter:
 
         if not self.fork:
             self._unforked.append(work)
-            return
-        with signals_held():  # a signal comes once `stages` names the child to kill
-            self.stages.append(Child(work, f"writing {path}", path,
-                                     after=self.stages[-1] if self.stages else None))
+        else:
+            with signals_held():  # a signal comes once `stages` names the child to kill
+                self.stages.append(Child(work, f"writing {path}", path,
+                                         after=self.stages[-1] if self.stages else None))
+        self.written += todo
 
     @property
     def pending(self) -> bool:
@@ -322,14 +323,21 @@ def _write_release(settings: Settings, result: BuildResult, publish: bool,
     table_files = [p for p in tmp.rglob("*")
                    if p.is_file() and not p.name.startswith(DB_FILE)]
     table_files_synced = _start_fsync(*table_files)
-    _write_notes(tmp, result, changes, release_id, created_at, previous)
-    # The manifest's digests of the files written here, while the children still write the
-    # SQLite file (hashed once it is done).
-    writing = database.pending
-    digests = {p: _file_sha256(p) for p in tmp.rglob("*")
-               if p.is_file() and not (writing and p.name.startswith(DB_FILE))}
-    synced = _fsync_files(p for p in digests
-                          if not p.name.startswith(DB_FILE) and p not in table_files)
+    try:
+        _write_notes(tmp, result, changes, release_id, created_at, previous)
+        # The manifest's digests of the files written here, while the children still write
+        # the SQLite file (hashed once it is done).
+        writing = database.pending
+        digests = {p: _file_sha256(p) for p in tmp.rglob("*")
+                   if p.is_file() and not (writing and p.name.startswith(DB_FILE))}
+        synced = _fsync_files(p for p in digests
+                              if not p.name.startswith(DB_FILE) and p not in table_files)
+    except BaseException:
+        # The thread is done with the folder before the error goes on (and the folder
+        # with it); its own error, if any, is the lesser one.
+        with contextlib.suppress(Exception):
+            table_files_synced()
+        raise
     table_files_synced()
     synced.update(table_files)
     database_digest = database.wait()
