@@ -340,6 +340,15 @@ def test_an_oserror_in_the_child_keeps_its_errno_and_file(tmp_path: Path) -> Non
         errno.ENOSPC, "No space left on device", "/data/x.db-journal")
 
 
+def test_a_read_only_file_in_the_child_is_an_erofs_oserror_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "cac_filings.db"
+    child = Child(raise_(apsw.ReadOnlyError("attempt to write a readonly database")),
+                  f"writing {path}", path)
+    with pytest.raises(OSError) as raised:
+        child.wait()
+    assert (raised.value.errno, raised.value.filename) == (errno.EROFS, str(path))
+
+
 def test_other_failures_of_the_child_are_one_line_runtime_errors(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match=r"^writing x failed: ValueError: a bad value$"):
         Child(raise_(ValueError("a bad value")), "writing x").wait()

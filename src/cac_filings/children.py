@@ -26,10 +26,14 @@ from cac_filings.lock import held_lock_fds
 
 _PR_SET_PDEATHSIG = 1
 
-# SQLite's result codes for a write the disk refused (sqlite3.SQLITE_FULL, SQLITE_IOERR; an
-# extended code keeps the primary one in its low byte) and the messages it gives them.
-_SQLITE_ERRNO = {13: errno.ENOSPC, 10: errno.EIO}
-_SQLITE_MESSAGES = {"database or disk is full": errno.ENOSPC, "disk I/O error": errno.EIO}
+# SQLite's primary result codes for a file that cannot be written (SQLITE_PERM, SQLITE_READONLY,
+# SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN; an extended code keeps the primary one in its low
+# byte) and the messages it gives them.
+SQLITE_ERRNO = {3: errno.EACCES, 8: errno.EROFS, 10: errno.EIO, 13: errno.ENOSPC,
+                14: errno.EACCES}
+SQLITE_MESSAGES = {"database or disk is full": errno.ENOSPC,
+                   "attempt to write a readonly database": errno.EROFS,
+                   "disk I/O error": errno.EIO, "unable to open database file": errno.EACCES}
 
 
 def parent_died(parent: int) -> bool:
@@ -110,24 +114,24 @@ def detach_from_run(parent: int) -> None:
 SQLITE_ERRORS = (sqlite3.Error, apsw.Error)
 
 
-def sqlite_result_code(exc: BaseException) -> int | None:
-    """SQLite's primary result code of one of SQLITE_ERRORS (SQLITE_FULL: 13), when known."""
+def sqlite_errno(exc: BaseException) -> int | None:
+    """The errno of a SQLite error (sqlite3's or apsw's) saying a file cannot be written:
+    from its result code, else its message; None for any other exception."""
+    if not isinstance(exc, SQLITE_ERRORS):
+        return None
     code = getattr(exc, "sqlite_errorcode" if isinstance(exc, sqlite3.Error) else "result",
                    None)
-    return code & 0xFF if isinstance(code, int) and code >= 0 else None
+    if isinstance(code, int) and code >= 0 and code & 0xFF in SQLITE_ERRNO:
+        return SQLITE_ERRNO[code & 0xFF]
+    return SQLITE_MESSAGES.get(str(exc).strip())
 
 
 def disk_errno(exc: BaseException) -> int | None:
-    """The errno of a write the disk refused: an OSError's own, or ENOSPC / EIO for SQLite's
-    "database or disk is full" and "disk I/O error"; None for any other failure."""
+    """The errno of a write the disk or the file system refused: an OSError's own, or a
+    SQLite error's (sqlite_errno); None for any other failure."""
     if isinstance(exc, OSError):
         return exc.errno
-    if not isinstance(exc, SQLITE_ERRORS):
-        return None
-    code = sqlite_result_code(exc)
-    if code in _SQLITE_ERRNO:
-        return _SQLITE_ERRNO[code]
-    return _SQLITE_MESSAGES.get(str(exc).strip())
+    return sqlite_errno(exc)
 
 
 def _failure_report(exc: BaseException, path: Path | None) -> dict[str, object]:
@@ -167,7 +171,8 @@ class Child:
         # alone, with _DONE written first when its work succeeded: what a later stage waits
         # on.
         fds: list[int] = []
-        waits_on = after._done if after is not None and not after.done else None
+        # The pipe of the child to wait for, and what it does.
+        waits_on = (after._done, after.what) if after is not None and not after.done else None
         with signals_held():
             try:
                 fds += os.pipe()
@@ -184,8 +189,8 @@ class Child:
                 code = 0
                 try:
                     detach_from_run(parent)
-                    if waits_on is not None and after is not None:
-                        _wait_for(waits_on, after.what)
+                    if waits_on is not None:
+                        _wait_for(*waits_on)
                     returned = work()
                     if returned is not None:
                         _write_all(write, json.dumps({"returned": returned}).encode())

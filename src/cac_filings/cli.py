@@ -37,7 +37,7 @@ import click
 import typer
 
 from cac_filings import __version__
-from cac_filings.children import SQLITE_ERRORS, sqlite_result_code
+from cac_filings.children import SQLITE_ERRORS, SQLITE_MESSAGES, sqlite_errno
 from cac_filings.config import Settings, check_base_urls, env_float, load_settings, utc_now
 from cac_filings.errors import (
     ArchiveError,
@@ -194,17 +194,11 @@ class InternalError(CacFilingsError):
     CAC_FILINGS_DEBUG=1)."""
 
 
-# SQLite's primary result codes for a file that cannot be written: SQLITE_PERM, SQLITE_READONLY,
-# SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN.
-_SQLITE_CANNOT_WRITE = {3: errno.EACCES, 8: errno.EROFS, 10: errno.EIO, 13: errno.ENOSPC,
-                        14: errno.EACCES}
-# How the SQLite writer's process reports such an error (children.Child: "writing PATH failed:
-# apsw.ReadOnlyError: attempt to write a readonly database", or sqlite3.OperationalError).
+# How a SQLite writer's process reports an error it could not give as an errno
+# (children.Child: "writing PATH failed: apsw.ReadOnlyError: attempt to write a readonly
+# database", or sqlite3.OperationalError).
 _CHILD_SQLITE_RE = re.compile(
     r"^writing (?P<path>.+?) failed: (?:sqlite3|apsw)\.\w+: (?P<what>.+)$")
-_SQLITE_MESSAGES = {"database or disk is full": errno.ENOSPC,
-                    "attempt to write a readonly database": errno.EROFS,
-                    "disk I/O error": errno.EIO, "unable to open database file": errno.EACCES}
 
 
 def _as_os_error(exc: Exception) -> OSError | None:
@@ -213,12 +207,11 @@ def _as_os_error(exc: Exception) -> OSError | None:
     if isinstance(exc, OSError):
         return exc
     if isinstance(exc, SQLITE_ERRORS):
-        code = _SQLITE_CANNOT_WRITE.get(sqlite_result_code(exc) or -1) \
-            or _SQLITE_MESSAGES.get(str(exc))
+        code = sqlite_errno(exc)
         return OSError(code, str(exc)) if code else None
     if isinstance(exc, RuntimeError):
         match = _CHILD_SQLITE_RE.match(str(exc))
-        code = _SQLITE_MESSAGES.get(match["what"]) if match else None
+        code = SQLITE_MESSAGES.get(match["what"]) if match else None
         return OSError(code, match["what"], match["path"]) if match and code else None
     return None
 

@@ -281,18 +281,16 @@ def write_release(settings: Settings, result: BuildResult, *, publish: bool = Tr
     acceptance = acceptance or Acceptance()
     check_acceptance(acceptance)
     staging = staging or start_release(settings)
-    releases, release_id, tmp, database = (settings.releases_dir, staging.release_id,
-                                           staging.folder, staging.database)
     try:
-        return _write_release(settings, result, publish, acceptance, max_shrink, releases,
-                              release_id, tmp, database)
+        return _write_release(settings, result, publish, acceptance, max_shrink, staging)
     finally:
-        database.kill()  # an error here: the children go too
+        staging.database.kill()  # an error here: the children go too
 
 
 def _write_release(settings: Settings, result: BuildResult, publish: bool,
-                   acceptance: Acceptance, max_shrink: float, releases: Path, release_id: str,
-                   tmp: Path, database: DatabaseWriter) -> Release:
+                   acceptance: Acceptance, max_shrink: float, staging: Staging) -> Release:
+    releases, release_id = settings.releases_dir, staging.release_id
+    tmp, database = staging.folder, staging.database
     previous = published_manifest(settings)
     # The tables built so far are final: their SQLite stage starts (on the other core) while
     # the history is diffed and checked.
