@@ -172,14 +172,24 @@ def test_the_feed_is_well_formed_xml_whatever_the_cells_hold() -> None:
     nasty = "甲<b>&\"算法\"\x0b\x00</b>"
     change = Change("algorithm", "网信算备110108823483901230031号", "added", (),
                     None, {"category": nasty, "purpose": "a & b"}, nasty, "=HYPERLINK(\"x\")")
-    feed = atom_feed("20260101T000000Z", "2026-01-01T00:00:00Z", [change],
-                     {("algorithm", change.filing_number): {
-                         "source_url": "https://www.cac.gov.cn/a?x=1&y=<2>",
-                         "first_published_on": "2022-08-12"}},
+    # A plain entry from the same file: only its link has anything to escape.
+    plain = Change("algorithm", "网信算备110108823483901230032号", "added", (),
+                   None, {"category": "检索过滤类"}, "搜索算法", "北京某科技有限公司")
+    url = "https://www.cac.gov.cn/a?x=1&y=<2>"
+    feed = atom_feed("20260101T000000Z", "2026-01-01T00:00:00Z", [change, plain],
+                     {("algorithm", c.filing_number): {
+                         "source_url": url, "first_published_on": day}
+                      for c, day in ((change, "2022-08-12"), (plain, "2022-08-11"))},
                      registry_of(load_sources()))
     root = ET.fromstring(feed)  # raises on a stray control character or unescaped markup
     ns = {"a": "http://www.w3.org/2005/Atom"}
-    (entry,) = root.findall("a:entry", ns)
+    entry, other = root.findall("a:entry", ns)
+    assert other.findtext("a:title", namespaces=ns) == "搜索算法 — 北京某科技有限公司"
+    other_link = other.find("a:link", ns)
+    assert other_link is not None and other_link.get("href") == url
+    label = registry_of(load_sources())["algorithm"].label
+    assert other.findtext("a:summary", namespaces=ns) == (
+        f"网信算备110108823483901230032号; {label}; 类别: 检索过滤类")
     assert entry.findtext("a:title", namespaces=ns) == '甲<b>&"算法"</b> — =HYPERLINK("x")'
     link = entry.find("a:link", ns)
     assert link is not None and link.get("href") == "https://www.cac.gov.cn/a?x=1&y=<2>"

@@ -66,14 +66,25 @@ def atom_document(feed_id: str, title: str, link: str, entries: Sequence[AtomEnt
                      f'href="{escape(self_link)}"/>\n')
     if subtitle:
         parts.append(f"  <subtitle>{escape(subtitle)}</subtitle>\n")
+    escaped: dict[str, str] = {}  # links and categories: the same few in every entry
     for e in entries:
+        href = escaped.get(e.link)
+        if href is None:
+            href = escaped[e.link] = escape(e.link)  # a CAC download link has an &
+        category = escaped.get(e.category)
+        if category is None:
+            category = escaped[e.category] = escape(e.category)
+        id_, title, updated, summary = e.id, e.title, e.updated, e.summary
+        # One test of the rest (joined by a character never escaped): mostly nothing to do.
+        if _NEEDS_ESCAPE.search("\n".join((id_, title, updated, summary))) is not None:
+            id_, title, updated, summary = map(escape, (id_, title, updated, summary))
         parts.append("  <entry>\n"
-                     f"    <id>{escape(e.id)}</id>\n"
-                     f"    <title>{escape(e.title)}</title>\n"
-                     f"    <updated>{escape(e.updated)}</updated>\n"
-                     f'    <link rel="alternate" href="{escape(e.link)}"/>\n'
-                     f'    <category term="{escape(e.category)}"/>\n'
-                     f"    <summary>{escape(e.summary)}</summary>\n"
+                     f"    <id>{id_}</id>\n"
+                     f"    <title>{title}</title>\n"
+                     f"    <updated>{updated}</updated>\n"
+                     f'    <link rel="alternate" href="{href}"/>\n'
+                     f'    <category term="{category}"/>\n'
+                     f"    <summary>{summary}</summary>\n"
                      "  </entry>\n")
     parts.append("</feed>\n")
     return "".join(parts)
@@ -136,12 +147,18 @@ def changes_markdown(release_id: str, previous_id: str | None, created_at: str,
     return "\n".join(lines).rstrip() + "\n"
 
 
+# The fields of a new filing that its entry's summary names, after its list's label.
+_SUMMARY_FIELDS = (("category", "类别"), ("role", "角色"), ("scenario", "适用场景"),
+                   ("purpose", "主要用途"), ("province", "省份"))
+
+
 def atom_feed(release_id: str, created_at: str, changes: list[Change],
               filings: dict[tuple[str, str], Row], kinds: Registry) -> str:
     """An Atom feed of the filings added in this release, newest publication first, each
     dated by the day CAC published its batch (`filings` maps (list_kind, number) to the
     filing's row: its first_published_on and source_url)."""
     entries: list[tuple[str, AtomEntry]] = []
+    labels: dict[str, list[str]] = {}  # list kind → its label, as the summary's first part
     for change in changes:
         if change.change != "added":
             continue
@@ -149,11 +166,12 @@ def atom_feed(release_id: str, created_at: str, changes: list[Change],
         filing = filings.get((change.list_kind, change.filing_number), {})
         published = filing.get("first_published_on")
         day = f"{published}T00:00:00Z" if published else created_at
-        kind = kinds[change.list_kind].label if change.list_kind in kinds else None
-        summary = "; ".join(([kind] if kind else []) + [
-            f"{label}: {after[field]}" for field, label in (
-            ("category", "类别"), ("role", "角色"), ("scenario", "适用场景"),
-            ("purpose", "主要用途"), ("province", "省份")) if after.get(field)])
+        kind = labels.get(change.list_kind)
+        if kind is None:
+            label = kinds[change.list_kind].label if change.list_kind in kinds else None
+            kind = labels[change.list_kind] = [label] if label else []
+        summary = "; ".join(kind + [f"{label}: {value}" for field, label in _SUMMARY_FIELDS
+                                    if (value := after.get(field))])
         entries.append((day, AtomEntry(
             f"urn:cac-filings:filing:{change.list_kind}:{change.filing_number}",
             f"{change.name or change.filing_number} — {change.company or ''}", day,
