@@ -114,6 +114,21 @@ def test_companies_come_from_the_current_version_only(settings: Settings,
     assert json.loads(company["former_names"]) == []
 
 
+def test_a_file_that_two_batches_list_is_listed_by_each(settings: Settings,
+                                                       sources: list[Source]) -> None:
+    # One file, parsed once: its rows become the first batch's listings, and the second
+    # batch's are copies of them (a row is never shared by two listings).
+    archive = RawArchive(settings.raw_dir)
+    body = algo_docx(douyin())
+    crawl(archive, "20230701T10", [entry(archive, period, body, "2023-07-01T10:00:00Z")
+                                   for period in ("2022-08", "2022-10")])
+    for workers in (1, 2):
+        listings = build_tables(archive, sources, workers=workers).tables["listings"]
+        assert [(r["batch_id"], r["version"], r["filing_number"]) for r in listings] == [
+            ("algorithm/2022-08", 1, DOUYIN), ("algorithm/2022-10", 1, DOUYIN)]
+        assert listings[0] is not listings[1]
+
+
 def test_a_failed_crawl_does_not_decide_what_is_listed(settings: Settings,
                                                        sources: list[Source]) -> None:
     archive = RawArchive(settings.raw_dir)

@@ -721,6 +721,9 @@ def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | N
     listings: list[Row] = []
     checks: list[tuple[str, int, FileCheck]] = []
     inputs: list[dict[str, Any]] = []
+    # A parsed file's rows become listing rows in place (their batch and version added): a
+    # copy only of a file that a batch before this one listed too.
+    claimed: set[int] = set()
     for item in chosen:
         batch, e = item.batch, item.batch.entry
         files = [(version, parsed_file.rows, parsed_file.check)
@@ -739,8 +742,12 @@ def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | N
         files.sort(key=lambda f: f[0].version)
         for version, file_rows, check in files:
             is_current = version is item.current
+            if id(file_rows) in claimed:
+                file_rows = [dict(row) for row in file_rows]
+            claimed.add(id(file_rows))
             for row in file_rows:
-                listings.append({**row, "batch_id": batch.batch_id, "version": version.version})
+                row["batch_id"], row["version"] = batch.batch_id, version.version
+            listings += file_rows
             checks.append((batch.batch_id, version.version, check))
             batch_rows[(batch.batch_id, version.version)] = {
                 "batch_id": batch.batch_id, "version": version.version,

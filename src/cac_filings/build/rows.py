@@ -73,7 +73,7 @@ class FileCheck:
 
 @dataclass
 class ParsedFile:
-    rows: list[Row]  # listing rows in file order, without batch_id and version
+    rows: list[Row]  # listing rows in file order (build_tables adds batch_id and version)
     check: FileCheck
 
 
