@@ -255,9 +255,9 @@ def _database_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 def test_the_sqlite_file_written_in_stages_is_the_file_written_at_once(
         sources: list[Source], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The release's SQLite file is begun with the batches and listings while the filings
-    are derived (their stage forked first), and holds what writing every table at once
-    gives."""
+    """The release's SQLite file is begun with the batches, listings and filings once the
+    filings are derived (their stage forked first), and holds what writing every table at
+    once gives."""
     from cac_filings import release as release_module
 
     settings_ = Settings(data_dir=tmp_path / "data")
@@ -280,7 +280,7 @@ def test_the_sqlite_file_written_in_stages_is_the_file_written_at_once(
     monkeypatch.setattr(release_module.DatabaseWriter, "write", write)
     monkeypatch.setattr(build, "derive_filings", derive)
     result, release = build_release(settings_, sources, publish=False)
-    assert events[:2] == ["stage batches,listings", "derive"]
+    assert events[:2] == ["derive", "stage batches,listings,filings"]
     assert len(events) == 4 and events[3] == "stage changes,releases"
     at_once = tmp_path / "at-once.db"
     release_module.write_database(result.tables, at_once)

@@ -694,13 +694,14 @@ def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | N
                  previous: dict[str, Any] | None = None, acceptance: Acceptance | None = None,
                  max_batch_shrink: float = MAX_BATCH_SHRINK, cache_dir: Path | None = None,
                  previous_release: Path | None = None,
-                 on_listings: Callable[[dict[str, list[Row]]], None] | None = None
+                 on_filings: Callable[[dict[str, list[Row]]], None] | None = None
                  ) -> BuildResult:
     """The tables of a release from the raw archive. `previous` is the published release's
     manifest (what was published decides what is new, and what may not vanish), and
     `previous_release` its folder (a version published before that cannot be read now is
-    carried forward from its tables). `on_listings` is given the batches and listings
-    tables as soon as they are final, before the rest is derived from them."""
+    carried forward from its tables). `on_filings` is given the batches, listings and
+    filings tables as soon as the filings are derived, before the rest is derived from
+    them."""
     started = time.perf_counter()
     acceptance = acceptance or Acceptance()
     kinds = registry_of(sources)
@@ -766,10 +767,10 @@ def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | N
             inputs.append(_input(batch, version, is_current, file_rows))
     listings.sort(key=lambda r: (r["batch_id"], r["version"], r["row_number"]))
     batches = [batch_rows[k] for k in sorted(batch_rows)]
-    if on_listings is not None:
-        on_listings({"batches": batches, "listings": listings})
     notices = current_notices(listings, batch_rows, kinds)
     filings = derive_filings(listings, batch_rows, cancellation_dates(notices), kinds)
+    if on_filings is not None:
+        on_filings({"batches": batches, "listings": listings, "filings": filings})
     counts, unread = official_counts(selection.statements, archive, sources)
     reconciled = reconcile(counts, filings, batches)
     for statement in unread:
