@@ -3,14 +3,15 @@ functions they memoise give, rows never share a mutable value, the Arrow columns
 from buffers hold what the rows hold (and refuse a value of the wrong type), the pinyin
 reader's phrase-length table reads as trying every length would, the manifest's digests,
 taken while the SQLite file is still being written, are those of the files, the SQLite file
-written in stages (begun while the filings are derived) is the file written at once, a
-full-text index filled as one segment holds what FTS5's merged segments hold, the tier
-indexes read from the rows' search text are those segmented again, and the parse workers
-cache what the run would."""
+written in stages (begun once the filings are derived) is the file written at once, a build
+leaves what it made to the collector as old objects, a full-text index filled as one segment
+holds what FTS5's merged segments hold, the tier indexes read from the rows' search text are
+those segmented again, and the parse workers cache what the run would."""
 
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import io
 import json
@@ -225,6 +226,29 @@ def test_every_file_and_folder_of_a_release_is_made_durable_once_complete(
         path = release.path / name
         if path.is_file():
             assert size == path.stat().st_size, name
+
+
+def test_a_build_leaves_what_it_made_to_the_collector_as_old_objects(
+        sources: list[Source], tmp_path: Path) -> None:
+    """The collector is paused during a build and on again after it, nothing left frozen;
+    what the build made is in the oldest generation, not in the youngest to be rescanned (all
+    of it) at the next allocation. A build started with the collector off leaves it off."""
+    settings_ = Settings(data_dir=tmp_path / "data")
+    archive = RawArchive(settings_.raw_dir)
+    crawl(archive, "20230701T10", [entry(archive, "2022-08", algo_docx(douyin()),
+                                         "2023-07-01T10:00:00Z")])
+    assert gc.isenabled()
+    result, _ = build_release(settings_, sources, publish=False)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    made = [result.tables, result.tables["listings"], result.tables["listings"][0]["_flags"]]
+    oldest = {id(o) for o in gc.get_objects(generation=2)}
+    assert all(id(o) in oldest for o in made)
+    gc.disable()
+    try:
+        build_release(settings_, sources, publish=False)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def _database_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:

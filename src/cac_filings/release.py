@@ -487,7 +487,10 @@ def build_release(settings: Settings, sources: list[Source], *, publish: bool = 
     """`cac-filings build`: the raw archive → a checked release (published unless told not).
 
     The build allocates some hundred thousand objects and frees none until the end, so the
-    cyclic garbage collector (which would rescan them all, repeatedly) is paused meanwhile.
+    cyclic garbage collector (which would rescan them all, repeatedly) is paused meanwhile;
+    what survives it goes to the collector's oldest generation directly (gc.freeze then
+    unfreeze moves them there at no cost) rather than being rescanned as young at the next
+    allocation only to be moved there too.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -511,6 +514,8 @@ def build_release(settings: Settings, sources: list[Source], *, publish: bool = 
             raise
     finally:
         if was_enabled:
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
     return result, release
 
