@@ -70,10 +70,11 @@ def _values(row: Row) -> dict[str, Any]:
 
 def diff_filings(old: list[Row], new: list[Row]) -> list[Change]:
     """What changed from `old` to `new` filings rows, ordered by list kind and number."""
-    before = {tuple(r[k] for k in KEY): r for r in old}
-    after = {tuple(r[k] for k in KEY): r for r in new}
+    key_of = operator.itemgetter(*KEY)
+    before = {key_of(r): r for r in old}
+    after = {key_of(r): r for r in new}
     changes: list[Change] = []
-    for key in sorted(before.keys() | after.keys()):
+    for key in sorted(before.keys() | after.keys() if before else after):
         o, n = before.get(key), after.get(key)
         kind_key, number = key[0], key[1]
         if o is None:
