@@ -80,7 +80,7 @@ def derive_filings(listings: list[Row], batches: dict[tuple[str, int], Row],
     (cancellation_not_in_notices / cancellation_not_in_list). A number listed again under
     another company, with no 备注 saying the company was renamed, is flagged
     company_changed: a number identifies one filing of one company."""
-    occurrences: dict[tuple[str, str], list[tuple[tuple[str, str, str], int, Row]]] = \
+    occurrences: dict[tuple[str, str], list[tuple[tuple[str, str, str], int, Row, Row]]] = \
         defaultdict(list)
     order: dict[int, tuple[str, str, str]] = {}  # id(batch) → _batch_order(batch)
     for row, batch in _current_approvals(listings, batches, kinds):
@@ -90,16 +90,15 @@ def derive_filings(listings: list[Row], batches: dict[tuple[str, int], Row],
         if at is None:
             at = order[id(batch)] = _batch_order(batch)
         occurrences[(row["list_kind"], row["filing_number"])].append(
-            (at, row["row_number"], row))
+            (at, row["row_number"], row, batch))
     columns = operator.itemgetter(*_FILING_COLUMNS)
     filings: list[Row] = []
     for key in sorted(occurrences):
         found = occurrences[key]
         if len(found) > 1:
             found.sort(key=lambda o: (o[0], o[1]))
-        first_row, last_row = found[0][2], found[-1][2]
-        first_batch = batches[(first_row["batch_id"], first_row["version"])]
-        last_batch = batches[(last_row["batch_id"], last_row["version"])]
+        _, _, first_row, first_batch = found[0]
+        _, _, last_row, last_batch = found[-1]
         flags = list(last_row["_flags"])
         if len(found) > 1:
             per_batch = Counter(o[2]["batch_id"] for o in found)
@@ -115,17 +114,16 @@ def derive_filings(listings: list[Row], batches: dict[tuple[str, int], Row],
             flags.append("cancellation_not_in_notices")
         elif by_notice and not by_remark:
             flags.append("cancellation_not_in_list")
-        flags = sorted(set(flags))
+        if flags:  # most filings have none
+            flags = sorted(set(flags))
         filing["_flags"] = flags
-        filing.update(
-            quality_flags=_json(flags),
-            status="cancelled" if by_remark or by_notice else "active",
-            cancelled_on=cancelled.get(key[1]),
-            first_batch_id=first_row["batch_id"],
-            last_batch_id=last_row["batch_id"],
-            first_published_on=first_batch["published_on"],
-            source_url=last_batch["attachment_url"],
-        )
+        filing["quality_flags"] = _json(flags) if flags else "[]"
+        filing["status"] = "cancelled" if by_remark or by_notice else "active"
+        filing["cancelled_on"] = cancelled.get(key[1])
+        filing["first_batch_id"] = first_row["batch_id"]
+        filing["last_batch_id"] = last_row["batch_id"]
+        filing["first_published_on"] = first_batch["published_on"]
+        filing["source_url"] = last_batch["attachment_url"]
         filings.append(filing)
     return filings
 
