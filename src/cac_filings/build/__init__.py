@@ -719,7 +719,9 @@ def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | N
     published_tables = _PublishedTables(previous_release)
 
     batch_rows: dict[tuple[str, int], Row] = {}
-    listings: list[Row] = []
+    # Each batch version's rows, in file order (a parsed file's row_number counts its rows):
+    # the listings are these in (batch_id, version) order, as sorting them would give.
+    chunks: dict[tuple[str, int], list[Row]] = {}
     checks: list[tuple[str, int, FileCheck]] = []
     inputs: list[dict[str, Any]] = []
     # A parsed file's rows become listing rows in place (their batch and version added): a
@@ -736,7 +738,8 @@ def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | N
                 why.reason += (f" — but {previous_release or 'the published release'} does not "
                                "hold it: it is not in this release")
                 continue
-            rows = [r | {"version": version.version} for r in rows]
+            rows = [r | {"version": version.version}
+                    for r in sorted(rows, key=lambda r: r["row_number"])]
             files.append((version, rows, FileCheck(data_rows=len(rows))))
         if not any(version is item.current for version, _, _ in files):
             continue  # its current version could not be carried: the batch is not published
@@ -748,7 +751,7 @@ def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | N
             claimed.add(id(file_rows))
             for row in file_rows:
                 row["batch_id"], row["version"] = batch.batch_id, version.version
-            listings += file_rows
+            chunks[(batch.batch_id, version.version)] = file_rows
             checks.append((batch.batch_id, version.version, check))
             batch_rows[(batch.batch_id, version.version)] = {
                 "batch_id": batch.batch_id, "version": version.version,
@@ -765,7 +768,7 @@ def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | N
                 "is_linked": batch.linked, "row_count": len(file_rows),
             }
             inputs.append(_input(batch, version, is_current, file_rows))
-    listings.sort(key=lambda r: (r["batch_id"], r["version"], r["row_number"]))
+    listings = [row for key in sorted(chunks) for row in chunks[key]]
     batches = [batch_rows[k] for k in sorted(batch_rows)]
     notices = current_notices(listings, batch_rows, kinds)
     filings = derive_filings(listings, batch_rows, cancellation_dates(notices), kinds)
