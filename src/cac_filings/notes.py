@@ -74,14 +74,15 @@ def atom_document(feed_id: str, title: str, link: str, entries: Sequence[AtomEnt
         category = escaped.get(e.category)
         if category is None:
             category = escaped[e.category] = escape(e.category)
-        id_, title, updated, summary = e.id, e.title, e.updated, e.summary
+        fields: tuple[str, ...] = (e.id, e.title, e.updated, e.summary)
         # One test of the rest (joined by a character never escaped): mostly nothing to do.
-        if _NEEDS_ESCAPE.search("\n".join((id_, title, updated, summary))) is not None:
-            id_, title, updated, summary = map(escape, (id_, title, updated, summary))
+        if _NEEDS_ESCAPE.search("\n".join(fields)) is not None:
+            fields = tuple(map(escape, fields))
+        entry_id, entry_title, entry_updated, summary = fields
         parts.append("  <entry>\n"
-                     f"    <id>{id_}</id>\n"
-                     f"    <title>{title}</title>\n"
-                     f"    <updated>{updated}</updated>\n"
+                     f"    <id>{entry_id}</id>\n"
+                     f"    <title>{entry_title}</title>\n"
+                     f"    <updated>{entry_updated}</updated>\n"
                      f'    <link rel="alternate" href="{href}"/>\n'
                      f'    <category term="{category}"/>\n'
                      f"    <summary>{summary}</summary>\n"

@@ -493,6 +493,8 @@ def build_release(settings: Settings, sources: list[Source], *, publish: bool = 
     allocation only to be moved there too.
     """
     was_enabled = gc.isenabled()
+    # Objects someone froze on purpose (serve.py's) stay frozen: unfreezing is all or none.
+    frozen_before = gc.get_freeze_count()
     gc.disable()
     try:
         check_acceptance(acceptance or Acceptance())
@@ -514,8 +516,9 @@ def build_release(settings: Settings, sources: list[Source], *, publish: bool = 
             raise
     finally:
         if was_enabled:
-            gc.freeze()
-            gc.unfreeze()
+            if not frozen_before:
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
     return result, release
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import multiprocessing
 import os
 import pickle
@@ -721,7 +722,7 @@ def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | N
     batch_rows: dict[tuple[str, int], Row] = {}
     # Each batch version's rows, in file order (a parsed file's row_number counts its rows):
     # the listings are these in (batch_id, version) order, as sorting them would give.
-    chunks: dict[tuple[str, int], list[Row]] = {}
+    chunks: dict[tuple[str, int], list[list[Row]]] = {}
     checks: list[tuple[str, int, FileCheck]] = []
     inputs: list[dict[str, Any]] = []
     # A parsed file's rows become listing rows in place (their batch and version added): a
@@ -751,7 +752,7 @@ def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | N
             claimed.add(id(file_rows))
             for row in file_rows:
                 row["batch_id"], row["version"] = batch.batch_id, version.version
-            chunks[(batch.batch_id, version.version)] = file_rows
+            chunks.setdefault((batch.batch_id, version.version), []).append(file_rows)
             checks.append((batch.batch_id, version.version, check))
             batch_rows[(batch.batch_id, version.version)] = {
                 "batch_id": batch.batch_id, "version": version.version,
@@ -768,7 +769,13 @@ def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | N
                 "is_linked": batch.linked, "row_count": len(file_rows),
             }
             inputs.append(_input(batch, version, is_current, file_rows))
-    listings = [row for key in sorted(chunks) for row in chunks[key]]
+    listings: list[Row] = []
+    for key in sorted(chunks):
+        # Two files for one batch version (never, for one source's batches) are refused by
+        # the release's checks: their rows are listed as a sort would have put them.
+        files_of = chunks[key]
+        listings += files_of[0] if len(files_of) == 1 else sorted(
+            itertools.chain(*files_of), key=lambda r: r["row_number"])
     batches = [batch_rows[k] for k in sorted(batch_rows)]
     notices = current_notices(listings, batch_rows, kinds)
     filings = derive_filings(listings, batch_rows, cancellation_dates(notices), kinds)
