@@ -178,17 +178,18 @@ def _file_sha256(path: Path) -> str:
 
 class DatabaseWriter:
     """The release's SQLite file, written in stages as the build makes its tables final: each
-    stage in a forked child, on the other core, while this process goes on (the batches,
-    listings and filings once the filings are derived, while the rest is; the other derived
-    tables while the history is diffed; the history and the summaries while the Parquet
-    files are written). A stage starts once the stage before it is done; the children see
-    the tables without a copy. Without fork, the stages are written here, in `wait` (once the
+    stage in a forked child, on the other core, while this process goes on (the batches and
+    listings while the filings are derived; the filings and their full-text index while the
+    other tables are derived and the history is diffed; the other derived tables, the
+    history and the summaries, once the release passed its checks, while the Parquet files
+    are written). A stage starts once the stage before it is done; the children see the
+    tables without a copy. Without fork, the stages are written here, in `wait` (once the
     release passed its checks).
 
-    The first stage is forked after the filings are derived rather than before: deriving
-    them touches every listing, and with a child sharing those pages each touch would copy
-    one (copy-on-write faults cost 4–7 µs each here); and the filings' full-text index, the
-    longest to write, is then written while the products and companies are derived."""
+    Each fork shares every page of this process with the child again, and the first touch of
+    a shared page by either copies it (a copy-on-write fault costs 4–7 µs on this VM): the
+    other derived tables wait for the last stage, rather than a stage of their own forked
+    before the history is diffed, whose pages that fork would have shared again."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -298,9 +299,6 @@ def _write_release(settings: Settings, result: BuildResult, publish: bool,
     releases, release_id = settings.releases_dir, staging.release_id
     tmp, database = staging.folder, staging.database
     previous = published_manifest(settings)
-    # The tables built so far are final: their SQLite stage starts (on the other core) while
-    # the history is diffed and checked.
-    database.write(result.tables)
     created_at = utc_now()
     changes = add_history(result, settings.published.resolve() if previous else None,
                           release_id, created_at)
@@ -311,9 +309,9 @@ def _write_release(settings: Settings, result: BuildResult, publish: bool,
     for assertion in assertions:
         assertion.accepted = not assertion.ok and assertion.name in acceptance.gates
     failed = [a for a in assertions if a.blocks]
-    # The last SQLite stage (the history, the summaries) runs while this process writes the
-    # Parquet and CSV files, the notes and the feed (in a thread, they would share one core:
-    # filling SQLite holds the GIL).
+    # The last SQLite stage (the other derived tables, the history, the summaries) runs
+    # while this process writes the Parquet and CSV files, the notes and the feed (in a
+    # thread, they would share one core: filling SQLite holds the GIL).
     started = time.perf_counter()
     if failed:
         database.discard()
@@ -507,8 +505,8 @@ def build_release(settings: Settings, sources: list[Source], *, publish: bool = 
                                   cache_dir=settings.data_dir / "cache",
                                   previous_release=settings.published.resolve() if previous
                                   else None,
-                                  # Their SQLite stage, while the rest is derived.
-                                  on_filings=staging.database.write)
+                                  # Their SQLite stages, while the rest is derived.
+                                  on_final=staging.database.write)
             release = write_release(settings, result, publish=publish, acceptance=acceptance,
                                     max_shrink=max_shrink, staging=staging)
         except BaseException:

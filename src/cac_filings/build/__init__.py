@@ -695,14 +695,14 @@ def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | N
                  previous: dict[str, Any] | None = None, acceptance: Acceptance | None = None,
                  max_batch_shrink: float = MAX_BATCH_SHRINK, cache_dir: Path | None = None,
                  previous_release: Path | None = None,
-                 on_filings: Callable[[dict[str, list[Row]]], None] | None = None
+                 on_final: Callable[[dict[str, list[Row]]], None] | None = None
                  ) -> BuildResult:
     """The tables of a release from the raw archive. `previous` is the published release's
     manifest (what was published decides what is new, and what may not vanish), and
     `previous_release` its folder (a version published before that cannot be read now is
-    carried forward from its tables). `on_filings` is given the batches, listings and
-    filings tables as soon as the filings are derived, before the rest is derived from
-    them."""
+    carried forward from its tables). `on_final` is given tables as soon as they are
+    final, before the rest is derived from them: the batches and listings, then the
+    filings."""
     started = time.perf_counter()
     acceptance = acceptance or Acceptance()
     kinds = registry_of(sources)
@@ -777,10 +777,12 @@ def build_tables(archive: RawArchive, sources: list[Source], *, workers: int | N
         listings += files_of[0] if len(files_of) == 1 else sorted(
             itertools.chain(*files_of), key=lambda r: r["row_number"])
     batches = [batch_rows[k] for k in sorted(batch_rows)]
+    if on_final is not None:
+        on_final({"batches": batches, "listings": listings})
     notices = current_notices(listings, batch_rows, kinds)
     filings = derive_filings(listings, batch_rows, cancellation_dates(notices), kinds)
-    if on_filings is not None:
-        on_filings({"batches": batches, "listings": listings, "filings": filings})
+    if on_final is not None:
+        on_final({"filings": filings})
     counts, unread = official_counts(selection.statements, archive, sources)
     reconciled = reconcile(counts, filings, batches)
     for statement in unread:
