@@ -497,6 +497,53 @@ def test_a_file_that_kills_its_parser_is_held_back_and_leaves_no_lock(
         assert stopped == []
 
 
+def deaf_to_sigterm(parent: int) -> None:
+    """A pool worker that misses the pool's SIGTERM, as one forked the moment a worker died
+    does (Python clears what a child caught before its first line): it ends on the
+    shutdown's sentinel, with exit status 0."""
+    detach_from_run(parent)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+
+def test_a_worker_that_stopped_when_told_is_not_named_as_the_one_that_died(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(build, "_parse", parse_or_die)
+    monkeypatch.setattr(build, "detach_from_run", deaf_to_sigterm)
+    for _ in range(3):  # either worker may take the file that kills it
+        results = build._run_tasks(tasks(tmp_path, "a", "always", "b"), [3, 2, 1], workers=2)
+        assert results[0] == "parsed a" and results[2] == "parsed b"
+        assert isinstance(results[1], str)
+        assert results[1].startswith(build.CRASHED + "file always [algorithm/2024-01 v1]: a "
+                                     "parse worker died (killed by SIGKILL), and the process "
+                                     "parsing this file alone died too (killed by SIGKILL)")
+    assert not multiprocessing.active_children()
+
+
+class Ended:
+    """A worker the pool has reaped: its exit code, in multiprocessing's terms."""
+
+    def __init__(self, exitcode: int | None) -> None:
+        self.exitcode = exitcode
+
+    def join(self, timeout: float | None = None) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("codes", "said"), [
+    ([0, -signal.SIGKILL], "killed by SIGKILL"),  # a survivor's sentinel exit listed first
+    ([-signal.SIGTERM, 0, -signal.SIGSEGV], "killed by SIGSEGV"),
+    ([-signal.SIGTERM, 3, -signal.SIGKILL], "exit status 3"),  # the first of the rest
+    ([-signal.SIGTERM, 0], "exit status 0"),  # a library's os._exit(0), when nothing else
+    ([-signal.SIGTERM, -signal.SIGTERM], "killed by SIGTERM"),
+    ([None, -signal.SIGKILL], "killed by SIGKILL"),
+    ([None], "no exit status known"),
+])
+def test_how_a_pool_broke_is_said_by_the_worker_most_likely_to_have_broken_it(
+        codes: list[int | None], said: str) -> None:
+    processes = cast(Any, [Ended(code) for code in codes])
+    assert build._how_workers_died(cast(Any, object()), processes) == said
+
+
 def always_dies(task: ParseTask) -> str:
     os.kill(os.getpid(), signal.SIGKILL)
     raise AssertionError("unreachable")

@@ -282,16 +282,22 @@ def _run_pool(tasks: list[ParseTask], indices: list[int], workers: int,
 
 def _how_workers_died(pool: ProcessPoolExecutor,
                       processes: list[multiprocessing.process.BaseProcess]) -> str:
-    """"killed by SIGKILL", say: the first worker that ended other than by the pool's own
-    SIGTERM to the survivors of a break."""
+    """"killed by SIGKILL", say: how the first worker ended that ended other than by the
+    pool's own SIGTERM to the survivors of a break, or by the sentinel its shutdown sends
+    (exit status 0). A survivor forked moments before the break can miss that SIGTERM:
+    Python clears the signals a child caught before it ran its first line after the fork.
+    A worker's own exit 0 (a library's os._exit(0)) is named when nothing else is."""
     manager = getattr(pool, "_executor_manager_thread", None)
     if manager is not None:  # a broken pool's thread ends once it has reaped every worker
         manager.join(timeout=5)
     for process in processes:
         process.join(timeout=5)
     codes = [p.exitcode for p in processes if p.exitcode is not None]
-    first = next((c for c in codes if c != -signal.SIGTERM), codes[0] if codes else None)
-    return describe_exitcode(first) if first is not None else "no exit status known"
+    if not codes:
+        return "no exit status known"
+    # Any other end first, then exit 0, then SIGTERM; the first worker of the best rank.
+    rank = {0: 1, -signal.SIGTERM: 2}
+    return describe_exitcode(min(codes, key=lambda code: rank.get(code, 0)))
 
 
 class ParseCache:
