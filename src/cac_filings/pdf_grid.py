@@ -29,6 +29,14 @@ differ by a fraction of a point elsewhere, far less than the 3 pt tolerances and
 padding. pdfium's own additions to the text (the spaces and line breaks it generates between
 words and lines) are left out: only characters drawn on the page count, as in pdfminer.
 
+A font the PDF does not embed (CAC's lists set in STSong-Light) is drawn with a font of this
+machine, and pdfium measures a text object by its glyphs' outlines: where no font here has
+the glyphs (no CJK font installed), every outline is empty, and pdfium's text page leaves out
+each text object less than 0.01 pt wide, a line of one character among them (a serial "1",
+the last character of a wrapped cell). A PDF with such a text object on any page is read
+with pdfplumber instead (pdfminer measures by the widths the PDF gives), several times
+slower, with the same result as here where a CJK font is installed (Debian's fonts-noto-cjk).
+
 Hostile input (not a PDF, truncated, corrupt, encrypted with a password, no pages or more
 than MAX_PDF_PAGES) is an ExtractionError naming the source; nothing from pdfium leaks out. So
 is a table whose text pdfium cannot map to Unicode (a font without a ToUnicode map and without
@@ -55,6 +63,7 @@ replica's, on which both readers give the same tables):
 from __future__ import annotations
 
 import ctypes
+import io
 import math
 import os
 import re
@@ -158,6 +167,10 @@ _form_count_objects = cast(Callable[[_Handle], int],
                            _c_function("FPDFFormObj_CountObjects", _I, _P))
 _form_get_object = cast(Callable[[_Handle, int], _Handle],
                         _c_function("FPDFFormObj_GetObject", _P, _P, ctypes.c_ulong))
+_object_bounds = cast(Callable[[_Handle, int, int, int, int], int],
+                      _c_function("FPDFPageObj_GetBounds", _I, _P, _P, _P, _P, _P))
+_text_font = cast(Callable[[_Handle], _Handle], _c_function("FPDFTextObj_GetFont", _P, _P))
+_font_embedded = cast(Callable[[_Handle], int], _c_function("FPDFFont_GetIsEmbedded", _I, _P))
 _count_segments = cast(Callable[[_Handle], int], _c_function("FPDFPath_CountSegments", _I, _P))
 _get_segment = cast(Callable[[_Handle, int], _Handle],
                     _c_function("FPDFPath_GetPathSegment", _P, _P, _I))
@@ -169,6 +182,7 @@ _segment_close = cast(Callable[[_Handle], int], _c_function("FPDFPathSegment_Get
 _ERR_PASSWORD = int(_pdfium.FPDF_ERR_PASSWORD)
 _ERR_SECURITY = int(_pdfium.FPDF_ERR_SECURITY)
 _ERR_FORMAT = int(_pdfium.FPDF_ERR_FORMAT)
+_OBJ_TEXT = int(_pdfium.FPDF_PAGEOBJ_TEXT)
 _OBJ_PATH = int(_pdfium.FPDF_PAGEOBJ_PATH)
 _OBJ_FORM = int(_pdfium.FPDF_PAGEOBJ_FORM)
 _SEG_LINETO = int(_pdfium.FPDF_SEGMENT_LINETO)
@@ -187,6 +201,11 @@ def _new_lock() -> None:  # a child forked while another thread held the lock
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_new_lock)
+
+
+class _Unplaced(Exception):
+    """A page has text pdfium would leave out (_unplaced_text): the PDF is read with
+    pdfplumber instead."""
 
 
 class _Unreadable(Exception):
@@ -420,6 +439,8 @@ class _Rulings:
 
     vertical: list[_Box]
     horizontal: list[_Box]
+    # Text objects pdfium leaves out of the page's text (see _unplaced_text).
+    unplaced_text: int = 0
 
 
 def _read_rulings(page: int, orientation: _Orientation) -> _Rulings:
@@ -436,6 +457,9 @@ def _walk(objects: list[_Handle], outer: _Matrix, orientation: _Orientation,
     """The edges of the path objects among `objects` (and in their form XObjects)."""
     kinds = list(map(_object_type, objects))
     paths = [obj for obj, kind in zip(objects, kinds, strict=True) if kind == _OBJ_PATH]
+    texts = [obj for obj, kind in zip(objects, kinds, strict=True) if kind == _OBJ_TEXT]
+    if texts:
+        rulings.unplaced_text += _unplaced_text(texts)
     if depth < _MAX_FORM_DEPTH and _OBJ_FORM in kinds:
         for obj, kind in zip(objects, kinds, strict=True):
             if kind == _OBJ_FORM and obj:
@@ -487,6 +511,26 @@ def _walk(objects: list[_Handle], outer: _Matrix, orientation: _Orientation,
                 _path_edges(xy, kinds, closes, first, first + count, own, orientation,
                             rulings)
         first += count
+
+
+def _unplaced_text(texts: list[_Handle]) -> int:
+    """How many of these text objects pdfium's text page leaves out, their characters with
+    them: it skips a text object less than 0.01 pt wide, and it measures one by its glyphs'
+    outlines. A font the PDF does not embed is drawn with a font of this machine; where no
+    font here has its glyphs (no CJK font installed: CAC's lists in STSong-Light), every
+    glyph is an empty outline, and a line of one character (the last of a wrapped cell)
+    would vanish from the table. A text object of spaces alone in such a font is counted
+    too (nothing is lost there; the file is then only read the slow way)."""
+    n = len(texts)
+    bounds = (ctypes.c_float * (4 * n))()
+    base = ctypes.addressof(bounds)
+    placed = list(map(_object_bounds, texts, range(base, base + 16 * n, 16),
+                      range(base + 4, base + 16 * n, 16), range(base + 8, base + 16 * n, 16),
+                      range(base + 12, base + 16 * n, 16)))
+    flat = _floats(memoryview(bounds).cast("B").cast("f"))
+    narrow = [obj for k, obj in enumerate(texts)
+              if placed[k] and abs(flat[4 * k + 2] - flat[4 * k]) < 0.01]
+    return sum(1 for obj in narrow if not _font_embedded(_text_font(obj)))
 
 
 def _object_matrix_of(obj: int) -> _Matrix | None:
@@ -1019,8 +1063,11 @@ def read_page_tables(body: bytes, source: str, *, max_pages: int = MAX_PDF_PAGES
     if problem:
         raise ExtractionError(source, f"unreadable pdf: {problem}")
     try:
-        with _LOCK:
-            return _read(body, source, max_pages)
+        try:
+            with _LOCK:
+                return _read(body, source, max_pages)
+        except _Unplaced:
+            return _read_with_pdfplumber(body, source)
     except ExtractionError:
         raise
     except _Unreadable as exc:
@@ -1047,6 +1094,8 @@ def _read(body: bytes, source: str, max_pages: int) -> list[PageTable]:
             with _page(doc, index) as page:
                 orientation = _orientation(page)
                 rulings = _read_rulings(page, orientation)
+                if rulings.unplaced_text:
+                    raise _Unplaced
                 with _text_page(page, number) as text_page:
                     if rulings.vertical and rulings.horizontal:  # perhaps a grid
                         chars = _read_chars(text_page, orientation)
@@ -1064,4 +1113,34 @@ def _read(body: bytes, source: str, max_pages: int) -> list[PageTable]:
                                        _table_rows(cells, reading, number, source),
                                        text_without_table))
                 text_without_table = None
+    return found
+
+
+# A cell's text as pdfplumber extracts it, without "(cid:123)" (a glyph without Unicode).
+_UNMAPPED_GLYPH = re.compile(r"\(cid:\d+\)")
+
+
+def _read_with_pdfplumber(body: bytes, source: str) -> list[PageTable]:
+    """The tables as pdfplumber finds and extracts them (what `_read` reproduces faster),
+    for a PDF with text pdfium cannot place: pdfminer measures the glyphs by the widths the
+    PDF gives, without the font itself. Several times slower than `_read`."""
+    import pdfplumber  # only for these files: importing it costs 0.2 s
+
+    found: list[PageTable] = []
+    text_without_table: int | None = None
+    with pdfplumber.open(io.BytesIO(body)) as pdf:
+        for page in pdf.pages:
+            tables = sorted(page.find_tables(), key=lambda t: (t.bbox[1], t.bbox[0]))
+            for position, table in enumerate(tables):
+                rows = [["" if c is None else c.replace("\n", "").strip() for c in row]
+                        for row in table.extract()]
+                if any(_UNMAPPED_GLYPH.search(c) for row in rows for c in row):
+                    raise ExtractionError(source, f"the text of a table on page "
+                                                  f"{page.page_number} cannot be decoded (a "
+                                                  "font without a Unicode map)")
+                found.append(PageTable(page.page_number, position == 0, rows,
+                                       text_without_table))
+                text_without_table = None
+            if not tables and any(c.get("text", "").strip() for c in page.chars):
+                text_without_table = text_without_table or page.page_number
     return found
