@@ -98,7 +98,9 @@ _TABLES: dict[int, Any] = {}
 
 def _table(c: sqlite3.Connection) -> Any:
     """The fixture table's columns, loaded once (the test changing a value loads its own)."""
-    return _TABLES.setdefault(id(c), load_table(c, "filings"))
+    if id(c) not in _TABLES:  # (setdefault would load it on every call, to throw it away)
+        _TABLES[id(c)] = load_table(c, "filings")
+    return _TABLES[id(c)]
 
 
 def _both(c: sqlite3.Connection, sql: str, search: str,
