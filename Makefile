@@ -48,9 +48,10 @@ typecheck: dev
 	$(BIN)/mypy
 
 # Test files run on two workers more than the CPUs this process may use (pytest-xdist), each
-# file on one worker, so that a module's shared fixtures are built once. The extra workers
-# run while the others wait on servers (the replica, Chromium, a killed build, a rate
-# limit's Retry-After): on 2 cores, from a clean clone, 4 workers took 96 s of pytest, 3 took
+# file on one worker, so that a module's shared fixtures are built once; the slowest files
+# first (tests/conftest.py, SLOW_FILES: --no-loadscope-reorder keeps that order). The extra
+# workers run while the others wait on servers (the replica, Chromium, a killed build, a
+# rate limit's Retry-After): on 2 cores, from a clean clone, 4 workers took 96 s of pytest, 3 took
 # 102-103 s (86-94 s at an earlier stop, with fewer tests), 2 took 104-114 s.
 PYTEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(len(os.sched_getaffinity(0)) + 2 \
 	if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1) + 2)')
@@ -60,7 +61,8 @@ PYTEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(len(os.sched_getaffinit
 # subprocess and every server a test starts compiles Datasette, pyarrow's Python and the rest
 # again (the suite's collection alone: 6.6 s against 2.4 s per worker).
 pytest: dev
-	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile \
+		--no-loadscope-reorder
 
 docs: dev
 	$(BIN)/python -m cac_filings.docs

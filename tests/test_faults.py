@@ -5,6 +5,7 @@ benchmarks/soak.py runs the full fault profile for many seeds; here, one."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,14 +58,19 @@ def test_rate_limiting_is_survived(tmp_path_factory: pytest.TempPathFactory,
                                      "--rate-limit", "20")
     try:
         data = tmp_path_factory.mktemp("rate")
-        # The limit's window is filled just before the run starts, so that the run meets the
-        # limit from its first request: on a loaded machine a crawl alone may never reach 20
-        # requests a second. (These requests carry no Referer; every one of the run's does.)
-        with httpx.Client() as burst:
-            for _ in range(40):
-                burst.get(replica.www + "/")
-        # A small --delay: a throttled host is asked more slowly from then on (fetch.py).
-        done = run_against(replica, data, "--delay", "0.02")
+        # The limit's window is kept full until the run has met the limit: on a loaded
+        # machine a crawl alone may never reach 20 requests a second, and a run may take
+        # more than the window's second to start. (These requests carry no Referer; every
+        # one of the run's does.)
+        met = threading.Event()
+        burst = threading.Thread(target=fill_the_window, args=(replica, met), daemon=True)
+        burst.start()
+        try:
+            # A small --delay: a throttled host is asked more slowly from then on (fetch.py).
+            done = run_against(replica, data, "--delay", "0.02")
+        finally:
+            met.set()
+            burst.join(timeout=10)
         assert done.returncode == 0, done.stderr
         limited = [r for r in replica.requests()
                    if str(r["fault"]).startswith("rate-") and r["referer"]]
@@ -77,3 +83,15 @@ def test_rate_limiting_is_survived(tmp_path_factory: pytest.TempPathFactory,
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def fill_the_window(replica: Replica, met: threading.Event) -> None:
+    """About 50 requests a second to the replica until the run's own request (one with a
+    Referer) has been answered as rate-limited, or `met` is set."""
+    with httpx.Client() as client:
+        while not met.is_set():
+            client.get(replica.www + "/")
+            if any(str(r["fault"]).startswith("rate-") and r["referer"]
+                   for r in replica.requests()):
+                return
+            met.wait(0.02)
