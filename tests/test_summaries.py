@@ -366,6 +366,16 @@ def test_the_feeds_orders_are_those_the_pages_sorted_by_before(pair: Pair) -> No
             assert sorted_rows, keyword
             assert latest.approvals(reader, release, latest.FeedFilter(
                 None, province, keyword)) == sorted_rows
+            for limit in (1, 7):  # a cut inside a run of one date
+                assert latest.newest_matching(reader, release, parse_search(keyword).match,
+                                              province, limit) == sorted_rows[:limit]
+        # Read from the release's columns, not the summary's places (the rowids follow the
+        # key); a province no filing has: none.
+        from cac_filings.web import search_facets
+        assert search_facets.newest_matching(conn, release, "filings",
+                                             parse_search("算法").match, {}, 5) is not None
+        assert latest.approvals(reader, release, latest.FeedFilter(None, "没有这个省", "算法")) \
+            == []
         # The release feed: newest CAC publication first (undated last), then list, number.
         dated = reader.rows(
             f"select c.list_kind, c.filing_number, {summaries.CHANGE_DATED} as dated "

@@ -25,6 +25,7 @@ from cac_filings.schema import (
 )
 from cac_filings.search import parse_search
 from cac_filings.summaries import CHANGE_DATED, CHANGE_JOINS, LATEST_RELEASE
+from cac_filings.web import search_facets
 from cac_filings.web.company import company_names
 from cac_filings.web.db import Reader, Row, json_list, read
 from cac_filings.web.release import Release
@@ -255,6 +256,18 @@ def newest_matching(reader: Reader, release: Release, match: str, province: str 
     """Filings a keyword matches (of a province), newest first, as newest_filings_where
     gives them: the matches' places are read from summary_filing_order (narrow rows by
     rowid), not from each match's row."""
+    chosen = search_facets.newest_matching(reader.conn, release, "filings", match,
+                                           {"province": province} if province else {}, limit)
+    if chosen is not None:  # the matches' places from the release's columns, then their rows
+        if not len(chosen):
+            return []
+        rowids = chosen.tolist()
+        rows = reader.rows(
+            f"select f.rowid as filing_rowid, {FILING_COLUMNS}, b.published_on_precision "
+            "from filings f left join batches b on b.batch_id = f.first_batch_id and "
+            f"b.is_current where f.rowid in ({', '.join(map(str, rowids))})")
+        by_rowid = {row.pop("filing_rowid"): row for row in rows}
+        return [by_rowid[rowid] for rowid in rowids]
     extra = " and o.province = :province" if province else ""
     # The page's places first, then only their rows.
     return reader.rows(

@@ -405,6 +405,33 @@ def newest_first(coded: Coded, matches: np.ndarray, limit: int) -> np.ndarray:
     return matches[order]
 
 
+def newest_matching(conn: sqlite3.Connection, release: Any, table: str, match: str,
+                    equal: Mapping[str, str], limit: int) -> np.ndarray | None:
+    """The rowids of the first `limit` rows of `table` that the FTS5 query `match` matches
+    (and whose columns equal `equal`'s values), in the order of `table`'s NEWEST_FIRST
+    column descending (nulls last), then its key: what `order by <that column> desc, <key>
+    limit <limit>` gives, read from the release's coded columns (loaded once) and the
+    matches alone. None when those cannot say (rowids not in the key's order, a column not
+    text): the caller asks SQLite."""
+    searched = loaded(conn, release, table)
+    newest = searched.columns.get(NEWEST_FIRST.get(table, ""))
+    columns = {c: searched.columns.get(c) for c in equal}
+    if (table not in FTS_TABLES or not searched.keyed or newest is None
+            or any(c is None for c in columns.values())):
+        return None
+    fts = quote_identifier(f"{table}_fts")
+    matches = _rowids(conn.execute(f"select group_concat(rowid) from {fts} where {fts} "
+                                   "match :match", {"match": match}).fetchone()[0])
+    if len(matches) > 1 and not bool(np.all(matches[1:] > matches[:-1])):
+        matches = np.unique(matches)
+    for column, value in equal.items():
+        coded = columns[column]
+        assert coded is not None
+        code = _code(coded, value)
+        matches = matches[coded.codes[matches] == code] if code is not None else matches[:0]
+    return newest_first(newest, matches, limit)
+
+
 def answer(asked: Asked, table: SearchedTable, matches: np.ndarray, first: int = 0
            ) -> tuple[str, list[object]] | None:
     """A query giving exactly what `asked` gives, from the matches (`first`: a next page's
