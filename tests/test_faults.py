@@ -90,8 +90,11 @@ def fill_the_window(replica: Replica, met: threading.Event) -> None:
     Referer) has been answered as rate-limited, or `met` is set."""
     with httpx.Client() as client:
         while not met.is_set():
-            client.get(replica.www + "/")
-            if any(str(r["fault"]).startswith("rate-") and r["referer"]
-                   for r in replica.requests()):
-                return
+            try:
+                client.get(replica.www + "/")
+                if any(str(r["fault"]).startswith("rate-") and r["referer"]
+                       for r in replica.requests()):
+                    return
+            except (httpx.HTTPError, ValueError):  # a refused request, a line half written
+                pass
             met.wait(0.02)

@@ -343,13 +343,27 @@ def test_random_tables_read_as_pdfplumber_reads_them(data: list[list[str]], firs
 def test_a_drawn_space_between_cjk_glyphs_is_the_one_known_difference() -> None:
     """pdfium reports a space drawn between two glyphs of the CJK font as generated, and the
     gap (1.9 pt at 9 pt) is under the 3 pt that makes a word break, so '· ·' reads '··';
-    pdfplumber keeps the drawn space. (Where no font here has the CJK glyphs, the file is
-    read with pdfplumber: then both keep it.)"""
+    pdfplumber keeps the drawn space. The space is a text object of its own, narrow as a
+    space is in any font: it does not send the file to pdfplumber where the font is drawn
+    here. (Where no font here draws the CJK font, pdfplumber reads it: '· ·'.)"""
     body = make_pdf([PdfTable(["序号", "名称", "单位", "编号"], [["1", "", "", "· ·"]],
                               [1, 3, 2, 2])])
     assert reference(body, "space.pdf")[0][2][1][3] == "· ·"
-    assert grid(body, "space.pdf")[0][2][1][3] == ("· ·" if reads_the_slow_way(body)
-                                                   else "··")
+    if _machine_has_the_cjk_glyphs():
+        assert not reads_the_slow_way(body)
+        assert grid(body, "space.pdf")[0][2][1][3] == "··"
+    else:
+        assert grid(body, "space.pdf")[0][2][1][3] == "· ·"
+
+
+def test_the_slow_reader_counts_the_pages_itself() -> None:
+    """pdfium trusts a page tree's /Count, pdfminer walks its kids: the page cap holds in
+    the slow reader too."""
+    body = make_pdf([PdfTable(GENAI_HEADER, [[str(i), "北京", "模型", "公司", "Beijing-X-1",
+                                              "2024年4月"] for i in range(1, 80)])])
+    assert len(reference(body, "pages.pdf")) > 1  # more than one page
+    with pytest.raises(ExtractionError, match="more than 1 pages"):
+        pdf_grid._read_with_pdfplumber(body, "pages.pdf", max_pages=1)
 
 
 def reads_the_slow_way(body: bytes) -> bool:
@@ -380,9 +394,15 @@ from cac_filings import pdf_grid
 from tests.test_pdf_grid import reads_the_slow_way
 body = open(sys.argv[1], "rb").read()
 tables = pdf_grid.read_page_tables(body, "fonts.pdf")
+pdf_grid.MAX_SLOW_CHARS = 10
+try:
+    pdf_grid.read_page_tables(body, "fonts.pdf")
+    refused = ""
+except pdf_grid.ExtractionError as exc:
+    refused = str(exc)
 print(json.dumps([reads_the_slow_way(body),
                   [[t.page, t.first_on_page, t.rows, t.after_text_without_table]
-                   for t in tables]]))
+                   for t in tables], refused]))
 """
 
 
@@ -401,8 +421,10 @@ def test_a_pdf_whose_fonts_this_machine_lacks_loses_no_character(tmp_path: Path)
                           capture_output=True, text=True, timeout=60,
                           cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 0, done.stderr
-    slow, tables = json.loads(done.stdout)
+    slow, tables, refused = json.loads(done.stdout)
     assert slow  # pdfium would have left text out
+    # More text than the slow reader is given: the file is refused, naming what to install.
+    assert refused.startswith("fonts.pdf: more than 10 characters") and "fonts-noto-cjk" in refused
     assert [tuple(t) for t in tables] == reference(body, "fonts.pdf")
     assert tables[0][2][1:] == [["1", "个性化推送类", "北京开普云信息科技有限公司"],
                                 ["2", "短", "上海"]]

@@ -338,6 +338,25 @@ def test_a_release_without_the_tier_indexes_scores_every_match(
 
 # ---------------------------------------------------------------- the orders, as they were
 
+def _check_keyword_feeds(reader: Reader, release: Release) -> None:
+    """A keyword's feed (of a province): its matches newest first, as SQL sorts them, cut
+    anywhere; a province no filing has: none."""
+    from cac_filings.web import latest
+
+    for keyword, province in (("算法", None), ("推荐", "北京市"), ("智能", None)):
+        params: dict[str, object] = {"match": parse_search(keyword).match, "province": province}
+        where = "f.rowid in (select rowid from filings_fts where filings_fts match :match)"
+        sorted_rows = latest.newest_filings_where(
+            reader, where + (" and f.province = :province" if province else ""), params, 200)
+        assert sorted_rows, keyword
+        assert latest.approvals(reader, release, latest.FeedFilter(
+            None, province, keyword)) == sorted_rows
+        for limit in (1, 7):  # a cut inside a run of one date
+            assert latest.newest_matching(reader, release, parse_search(keyword).match,
+                                          province, limit) == sorted_rows[:limit]
+    assert latest.approvals(reader, release, latest.FeedFilter(None, "没有这个省", "算法")) == []
+
+
 def test_the_feeds_orders_are_those_the_pages_sorted_by_before(pair: Pair) -> None:
     from cac_filings.web import latest
 
@@ -355,27 +374,18 @@ def test_the_feeds_orders_are_those_the_pages_sorted_by_before(pair: Pair) -> No
                 "order by l.row_number", [batch["batch_id"], batch["version"]])]
         assert walked and [(r["list_kind"], r["filing_number"]) for r in latest.newest_filings(
             reader, release, 10_000)] == walked
-        # A keyword's feed: every match, newest first, sorted.
-        for keyword, province in (("算法", None), ("推荐", "北京市"), ("智能", None)):
-            params: dict[str, object] = {"match": parse_search(keyword).match,
-                                         "province": province}
-            where = "f.rowid in (select rowid from filings_fts where filings_fts match :match)"
-            sorted_rows = latest.newest_filings_where(
-                reader, where + (" and f.province = :province" if province else ""), params,
-                200)
-            assert sorted_rows, keyword
-            assert latest.approvals(reader, release, latest.FeedFilter(
-                None, province, keyword)) == sorted_rows
-            for limit in (1, 7):  # a cut inside a run of one date
-                assert latest.newest_matching(reader, release, parse_search(keyword).match,
-                                              province, limit) == sorted_rows[:limit]
-        # Read from the release's columns, not the summary's places (the rowids follow the
-        # key); a province no filing has: none.
+        # A keyword's feed: every match, newest first, sorted; from SQLite (the release's
+        # columns not loaded yet), then from the columns once loaded (as the server warms
+        # up: the rowids follow the key).
         from cac_filings.web import search_facets
-        assert search_facets.newest_matching(conn, release, "filings",
-                                             parse_search("算法").match, {}, 5) is not None
-        assert latest.approvals(reader, release, latest.FeedFilter(None, "没有这个省", "算法")) \
-            == []
+        algorithm = parse_search("算法").match
+        assert search_facets.newest_matching(conn, release, "filings", algorithm, {}, 5) \
+            is None
+        _check_keyword_feeds(reader, release)
+        search_facets.loaded(conn, release, "filings")
+        assert search_facets.newest_matching(conn, release, "filings", algorithm, {}, 5) \
+            is not None
+        _check_keyword_feeds(reader, release)
         # The release feed: newest CAC publication first (undated last), then list, number.
         dated = reader.rows(
             f"select c.list_kind, c.filing_number, {summaries.CHANGE_DATED} as dated "

@@ -33,9 +33,11 @@ A font the PDF does not embed (CAC's lists set in STSong-Light) is drawn with a 
 machine, and pdfium measures a text object by its glyphs' outlines: where no font here has
 the glyphs (no CJK font installed), every outline is empty, and pdfium's text page leaves out
 each text object less than 0.01 pt wide, a line of one character among them (a serial "1",
-the last character of a wrapped cell). A PDF with such a text object on any page is read
-with pdfplumber instead (pdfminer measures by the widths the PDF gives), several times
-slower, with the same result as here where a CJK font is installed (Debian's fonts-noto-cjk).
+the last character of a wrapped cell). A PDF with such a text object in a CJK font this
+machine cannot draw, on any page, is read with pdfplumber instead (pdfminer measures by the
+widths the PDF gives), several times slower, with the same result as here where a CJK font
+is installed (Debian's fonts-noto-cjk); one with more than MAX_SLOW_CHARS characters is
+refused rather (an ExtractionError that says what to install).
 
 Hostile input (not a PDF, truncated, corrupt, encrypted with a password, no pages or more
 than MAX_PDF_PAGES) is an ExtractionError naming the source; nothing from pdfium leaks out. So
@@ -171,6 +173,13 @@ _object_bounds = cast(Callable[[_Handle, int, int, int, int], int],
                       _c_function("FPDFPageObj_GetBounds", _I, _P, _P, _P, _P, _P))
 _text_font = cast(Callable[[_Handle], _Handle], _c_function("FPDFTextObj_GetFont", _P, _P))
 _font_embedded = cast(Callable[[_Handle], int], _c_function("FPDFFont_GetIsEmbedded", _I, _P))
+_glyph_path = cast(Callable[[_Handle, int, float], _Handle],
+                   _c_function("FPDFFont_GetGlyphPath", _P, _P, ctypes.c_uint32, ctypes.c_float))
+_glyph_segments = cast(Callable[[_Handle], int],
+                       _c_function("FPDFGlyphPath_CountGlyphSegments", _I, _P))
+_glyph_width = cast(Callable[[_Handle, int, float, int], int],
+                    _c_function("FPDFFont_GetGlyphWidth", _I, _P, ctypes.c_uint32,
+                                ctypes.c_float, _P))
 _count_segments = cast(Callable[[_Handle], int], _c_function("FPDFPath_CountSegments", _I, _P))
 _get_segment = cast(Callable[[_Handle, int], _Handle],
                     _c_function("FPDFPath_GetPathSegment", _P, _P, _I))
@@ -519,8 +528,11 @@ def _unplaced_text(texts: list[_Handle]) -> int:
     outlines. A font the PDF does not embed is drawn with a font of this machine; where no
     font here has its glyphs (no CJK font installed: CAC's lists in STSong-Light), every
     glyph is an empty outline, and a line of one character (the last of a wrapped cell)
-    would vanish from the table. A text object of spaces alone in such a font is counted
-    too (nothing is lost there; the file is then only read the slow way)."""
+    would vanish from the table. Counted: a narrow text object in a CJK font that is not
+    embedded and that this machine cannot draw (_undrawable_cjk). A narrow one in a font
+    drawn here holds spaces alone (a space has no outline in any font): nothing is lost.
+    (A CJK font drawn here but lacking one rare character would lose a line of that
+    character alone: not seen, and not detected.)"""
     n = len(texts)
     bounds = (ctypes.c_float * (4 * n))()
     base = ctypes.addressof(bounds)
@@ -530,7 +542,23 @@ def _unplaced_text(texts: list[_Handle]) -> int:
     flat = _floats(memoryview(bounds).cast("B").cast("f"))
     narrow = [obj for k, obj in enumerate(texts)
               if placed[k] and abs(flat[4 * k + 2] - flat[4 * k]) < 0.01]
-    return sum(1 for obj in narrow if not _font_embedded(_text_font(obj)))
+    fonts = [_text_font(obj) for obj in narrow]
+    return sum(1 for font in fonts if font and not _font_embedded(font)
+               and _undrawable_cjk(font))
+
+
+_IDEOGRAPH = ord("一")
+
+
+def _undrawable_cjk(font: int) -> bool:
+    """A CJK font (its 一 is a full em wide) of which this machine draws no 一: pdfium found
+    no font here with its glyphs (its own fonts are Latin)."""
+    width = ctypes.c_float()
+    if not _glyph_width(font, _IDEOGRAPH, 1000.0, ctypes.addressof(width)) \
+            or width.value < 900:
+        return False
+    path = _glyph_path(font, _IDEOGRAPH, 1000.0)
+    return not path or _glyph_segments(path) <= 0
 
 
 def _object_matrix_of(obj: int) -> _Matrix | None:
@@ -1067,7 +1095,9 @@ def read_page_tables(body: bytes, source: str, *, max_pages: int = MAX_PDF_PAGES
             with _LOCK:
                 return _read(body, source, max_pages)
         except _Unplaced:
-            return _read_with_pdfplumber(body, source)
+            with _LOCK:
+                _check_slow_read(body, source)
+            return _read_with_pdfplumber(body, source, max_pages)
     except ExtractionError:
         raise
     except _Unreadable as exc:
@@ -1120,15 +1150,38 @@ def _read(body: bytes, source: str, max_pages: int) -> list[PageTable]:
 _UNMAPPED_GLYPH = re.compile(r"\(cid:\d+\)")
 
 
-def _read_with_pdfplumber(body: bytes, source: str) -> list[PageTable]:
+# pdfminer keeps an object of about 2 KB per character: a PDF that only the slow reader can
+# read is refused beyond this much text (CAC's largest lists hold a tenth of it).
+MAX_SLOW_CHARS = 400_000
+
+
+def _check_slow_read(body: bytes, source: str) -> None:
+    """Refuse a PDF with more text than pdfplumber should be given (a few KB of compressed
+    content can draw millions of characters)."""
+    chars = 0
+    with _document(body) as doc:
+        for index in range(_page_count(doc)):
+            with _page(doc, index) as page, _text_page(page, index + 1) as text_page:
+                chars += max(_count_chars(text_page), 0)
+            if chars > MAX_SLOW_CHARS:
+                raise ExtractionError(source, f"more than {MAX_SLOW_CHARS:,} characters to "
+                                      "read without the fonts the pdf does not embed (no CJK "
+                                      "font on this machine: install one, e.g. fonts-noto-cjk)")
+
+
+def _read_with_pdfplumber(body: bytes, source: str, max_pages: int = MAX_PDF_PAGES
+                          ) -> list[PageTable]:
     """The tables as pdfplumber finds and extracts them (what `_read` reproduces faster),
     for a PDF with text pdfium cannot place: pdfminer measures the glyphs by the widths the
-    PDF gives, without the font itself. Several times slower than `_read`."""
+    PDF gives, without the font itself. Several times slower than `_read`. (pdfminer finds
+    the pages by the page tree's kids, where pdfium trusts its /Count: both are bounded.)"""
     import pdfplumber  # only for these files: importing it costs 0.2 s
 
     found: list[PageTable] = []
     text_without_table: int | None = None
     with pdfplumber.open(io.BytesIO(body)) as pdf:
+        if len(pdf.pages) > max_pages:
+            raise ExtractionError(source, f"pdf has more than {max_pages} pages")
         for page in pdf.pages:
             tables = sorted(page.find_tables(), key=lambda t: (t.bbox[1], t.bbox[0]))
             for position, table in enumerate(tables):

@@ -111,9 +111,13 @@ _asked = False
 def _ask_pyarrow_about_pandas_once() -> None:
     """pa.array first asks whether `values` is a pandas object, importing pandas to know when
     it is installed (0.2–0.3 s, more than converting every table of a release). pyarrow asks
-    once per process and keeps the answer for that question only: asked while pandas cannot
-    be imported, it takes a list for a list from then on, and imports pandas when a pandas
-    conversion (to_pandas, from_pandas) needs it. Nothing is changed once pandas is loaded."""
+    once per process and keeps the answer for that question: asked while pandas cannot be
+    imported, it takes a list for a list from then on, and imports pandas when a pandas
+    conversion (to_pandas, from_pandas) needs it. What changes for the rest of the process:
+    until such a conversion, pa.array takes a pandas Series for a plain sequence (its NaN a
+    float, not a null). Nothing in this project hands pyarrow a pandas object. Done once,
+    on the thread that converts the tables; a thread importing pandas in that moment
+    would fail to (none does: the build's other threads fsync and reap)."""
     global _asked
     if _asked:
         return

@@ -412,7 +412,10 @@ def newest_matching(conn: sqlite3.Connection, release: Any, table: str, match: s
     column descending (nulls last), then its key: what `order by <that column> desc, <key>
     limit <limit>` gives, read from the release's coded columns (loaded once) and the
     matches alone. None when those cannot say (rowids not in the key's order, a column not
-    text): the caller asks SQLite."""
+    text) or are not loaded yet (`warm` loads them as the server starts; loading them here
+    would spend a request's time limit on it): the caller asks SQLite."""
+    if _key(table) not in release.cache:
+        return None
     searched = loaded(conn, release, table)
     newest = searched.columns.get(NEWEST_FIRST.get(table, ""))
     columns = {c: searched.columns.get(c) for c in equal}
