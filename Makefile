@@ -22,13 +22,19 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-compile --upgrade 'pip>=25'
 
 # --no-compile: Python compiles what it imports when it first imports it; compiling every
-# installed file up front doubles the install's time.
+# installed file up front doubles the install's time. uv installs what pip would (the same
+# versions, from PyPI) in a fraction of its time (the dev tools: 2 s for uv itself and 3.4 s,
+# against pip's 16 s); where uv cannot be had or cannot reach the index, pip installs it all.
+PIP_INSTALL := $(BIN)/pip install --quiet --disable-pip-version-check --no-compile
+INSTALL = ($(PIP_INSTALL) uv && $(BIN)/uv pip install --quiet --python $(BIN)/python -e '$(1)') \
+	|| (echo "uv could not install $(1): pip installs it" && $(PIP_INSTALL) -e '$(1)')
+
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-compile -e .
+	$(call INSTALL,.)
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-compile -e '.[dev]'
+	$(call INSTALL,.[dev])
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
