@@ -2,9 +2,11 @@
 
 Every PDF the tests can make (tests/pdf_fixtures.py and a few drawn here with other kinds of
 ruling lines) and, when ../shared/cac-replica is present, every PDF of the replica is read
-with both: `read_page_tables` must equal pdfplumber's reading, `reference` below, which is
-pdf_tables' pdfplumber reading (`_read_page_tables`, checked equal to it here) kept in the
-tests as the cross-check. Hostile input gives tables or an ExtractionError, nothing else.
+with both: `read_page_tables` must equal pdfplumber's reading, `reference` below: pdfplumber's
+find_tables() + extract(), as pdf_grid's own fallback for PDFs whose fonts this machine
+cannot draw reads them (where a CJK font is installed, each comparison also checks that
+pdfium's reading is the one compared). Hostile input gives tables or an ExtractionError,
+nothing else.
 """
 
 from __future__ import annotations

@@ -448,8 +448,8 @@ class _Rulings:
 
     vertical: list[_Box]
     horizontal: list[_Box]
-    # Text objects pdfium leaves out of the page's text (see _unplaced_text).
-    unplaced_text: int = 0
+    # A text object pdfium leaves out of the page's text (see _unplaced_text).
+    unplaced_text: bool = False
 
 
 def _read_rulings(page: int, orientation: _Orientation) -> _Rulings:
@@ -467,8 +467,8 @@ def _walk(objects: list[_Handle], outer: _Matrix, orientation: _Orientation,
     kinds = list(map(_object_type, objects))
     paths = [obj for obj, kind in zip(objects, kinds, strict=True) if kind == _OBJ_PATH]
     texts = [obj for obj, kind in zip(objects, kinds, strict=True) if kind == _OBJ_TEXT]
-    if texts:
-        rulings.unplaced_text += _unplaced_text(texts)
+    if texts and not rulings.unplaced_text:
+        rulings.unplaced_text = _unplaced_text(texts)
     if depth < _MAX_FORM_DEPTH and _OBJ_FORM in kinds:
         for obj, kind in zip(objects, kinds, strict=True):
             if kind == _OBJ_FORM and obj:
@@ -522,9 +522,9 @@ def _walk(objects: list[_Handle], outer: _Matrix, orientation: _Orientation,
         first += count
 
 
-def _unplaced_text(texts: list[_Handle]) -> int:
-    """How many of these text objects pdfium's text page leaves out, their characters with
-    them: it skips a text object less than 0.01 pt wide, and it measures one by its glyphs'
+def _unplaced_text(texts: list[_Handle]) -> bool:
+    """Whether pdfium's text page leaves out one of these text objects, its characters with
+    it: it skips a text object less than 0.01 pt wide, and it measures one by its glyphs'
     outlines. A font the PDF does not embed is drawn with a font of this machine; where no
     font here has its glyphs (no CJK font installed: CAC's lists in STSong-Light), every
     glyph is an empty outline, and a line of one character (the last of a wrapped cell)
@@ -542,9 +542,8 @@ def _unplaced_text(texts: list[_Handle]) -> int:
     flat = _floats(memoryview(bounds).cast("B").cast("f"))
     narrow = [obj for k, obj in enumerate(texts)
               if placed[k] and abs(flat[4 * k + 2] - flat[4 * k]) < 0.01]
-    fonts = [_text_font(obj) for obj in narrow]
-    return sum(1 for font in fonts if font and not _font_embedded(font)
-               and _undrawable_cjk(font))
+    fonts = map(_text_font, narrow)
+    return any(font and not _font_embedded(font) and _undrawable_cjk(font) for font in fonts)
 
 
 _IDEOGRAPH = ord("一")
@@ -1146,9 +1145,8 @@ def _read(body: bytes, source: str, max_pages: int) -> list[PageTable]:
     return found
 
 
-# A cell's text as pdfplumber extracts it, without "(cid:123)" (a glyph without Unicode).
+# What pdfminer writes for a glyph without Unicode.
 _UNMAPPED_GLYPH = re.compile(r"\(cid:\d+\)")
-
 
 # pdfminer keeps an object of about 2 KB per character: a PDF that only the slow reader can
 # read is refused beyond this much text (CAC's largest lists hold a tenth of it).

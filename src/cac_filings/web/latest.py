@@ -254,11 +254,12 @@ def approvals(reader: Reader, release: Release, chosen: FeedFilter,
 def newest_matching(reader: Reader, release: Release, match: str, province: str | None,
                     limit: int) -> list[Row]:
     """Filings a keyword matches (of a province), newest first, as newest_filings_where
-    gives them: the matches' places are read from summary_filing_order (narrow rows by
-    rowid), not from each match's row."""
+    gives them: the matches ordered from the release's coded columns once loaded
+    (search_facets.newest_matching), else their places read from summary_filing_order
+    (narrow rows by rowid); then only the chosen rows."""
     chosen = search_facets.newest_matching(reader.conn, release, "filings", match,
                                            {"province": province} if province else {}, limit)
-    if chosen is not None:  # the matches' places from the release's columns, then their rows
+    if chosen is not None:
         if not len(chosen):
             return []
         rowids = chosen.tolist()

@@ -173,11 +173,14 @@ def load_table(conn: sqlite3.Connection, table: str) -> SearchedTable:
                                  for c in searched_columns(table)}, keyed=keyed)
 
 
-def read_matches(conn: sqlite3.Connection, fts: str, search: str) -> np.ndarray:
-    """The rowids `search` matches in the full-text table `fts`, ascending."""
+def read_matches(conn: sqlite3.Connection, fts: str, search: str, *, escaped: bool = True
+                 ) -> np.ndarray:
+    """The rowids `search` matches in the full-text table `fts`, ascending: a search box's
+    words (escaped as Datasette escapes them), or with escaped=False an FTS5 query."""
     name = quote_identifier(fts)
-    text = conn.execute(f"select group_concat(rowid) from {name} where {name} match "
-                        "escape_fts(:search)", {"search": search}).fetchone()[0]
+    query = "escape_fts(:search)" if escaped else ":search"
+    text = conn.execute(f"select group_concat(rowid) from {name} where {name} match {query}",
+                        {"search": search}).fetchone()[0]
     found = _rowids(text)
     # FTS5 gives a query's matches in rowid order; sorted here all the same (cheap when so).
     if len(found) > 1 and not bool(np.all(found[1:] > found[:-1])):
@@ -422,11 +425,7 @@ def newest_matching(conn: sqlite3.Connection, release: Any, table: str, match: s
     if (table not in FTS_TABLES or not searched.keyed or newest is None
             or any(c is None for c in columns.values())):
         return None
-    fts = quote_identifier(f"{table}_fts")
-    matches = _rowids(conn.execute(f"select group_concat(rowid) from {fts} where {fts} "
-                                   "match :match", {"match": match}).fetchone()[0])
-    if len(matches) > 1 and not bool(np.all(matches[1:] > matches[:-1])):
-        matches = np.unique(matches)
+    matches = read_matches(conn, f"{table}_fts", match, escaped=False)
     for column, value in equal.items():
         coded = columns[column]
         assert coded is not None
